@@ -1,0 +1,117 @@
+"""Shihui: the Flask application factory (the platform shell and the member-facing catalogue)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .config import load_config
+from .errors import register_errorhandlers
+from .extensions import api, babel, csrf, db, migrate
+from .observability import configure_logging, register_request_hooks
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    """Build the app. ``config`` overrides the settings read from the environment (tests use it)."""
+    app = Flask(__name__, instance_relative_config=False)
+    settings = load_config()
+    if config:
+        settings.update(config)
+    app.config.update(settings)
+    app.instance_path = app.config["INSTANCE_DIR"]
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)  # after Api.init_app so problem+json wins over smorest's JSON
+    register_commands(app)
+    configure_logging(app)
+    register_request_hooks(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from .redis_setup import init_redis
+    from .web import select_locale
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///") :]).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    db.init_app(app)
+    import_models()
+    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True)
+    api.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    init_redis(app)
+
+    @app.before_request
+    def _csrf_for_pages():
+        # The JSON API authenticates with bearer tokens, which browsers never send on their own,
+        # so only cookie-authenticated pages need CSRF tokens.
+        from flask import request
+
+        if request.method not in {"GET", "HEAD", "OPTIONS"} and not request.path.startswith(
+            "/api/"
+        ):
+            csrf.protect()
+
+
+MODEL_MODULES = [
+    "marketplace.models",
+    "marketplace.members.models",
+    "flashsale.models",
+    "merchant_portal.models",
+    "marketplace.catalogue.models",
+]
+
+
+def import_models() -> None:
+    """Import every feature's models so metadata (and Alembic autogenerate) sees all tables."""
+    import importlib
+
+    for module in MODEL_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue  # feature package not present yet
+            raise
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import health, web
+
+    app.register_blueprint(web.bp)
+    app.register_blueprint(health.bp)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register_cli
+
+    register_cli(app)
+
+
+def _migrations_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).parent / "migrations")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    """WAL lets the web, worker and scheduler processes share one SQLite file safely."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

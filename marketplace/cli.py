@@ -1,0 +1,164 @@
+"""The ``shihui`` command: a Flask CLI group (``flask --app marketplace`` works the same).
+
+``shihui up`` runs the whole platform locally; ``worker`` and ``scheduler`` are the background
+processes it starts; feature packages add their own groups in ``register_cli``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+log = logging.getLogger(__name__)
+
+
+def _create_app():
+    from . import create_app
+
+    _ensure_local_redis()
+    return create_app()
+
+
+def _ensure_local_redis() -> None:
+    """Commands need Redis. Without ``REDIS_URL``, use the server ``shihui up`` runs, else start
+    the bundled one for this command only (its data lives under ``instance/redis``)."""
+    if os.environ.get("REDIS_URL"):
+        return
+    from .redis_server import EmbeddedRedis, _ping
+
+    instance = Path(os.environ.get("SHIHUI_INSTANCE", "instance")).resolve()
+    port_file = instance / "redis" / "port"
+    if port_file.exists():
+        port = int(port_file.read_text().strip() or 0)
+        if port and _ping(port):
+            os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            return
+    if len(sys.argv) > 1 and sys.argv[1] in {"up", "--help", "--version", "routes"}:
+        return  # `up` starts and owns the server itself
+    server = EmbeddedRedis(instance / "redis", persistent=True).start()
+    atexit.register(server.stop)
+    os.environ["REDIS_URL"] = server.url
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main() -> None:
+    """Shihui (石惠) platform commands."""
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(up)
+    app.cli.add_command(worker)
+    app.cli.add_command(scheduler)
+    app.cli.add_command(demo)
+    app.cli.add_command(prepare)
+    for module in (
+        "marketplace.members.cli",
+        "flashsale.cli",
+        "merchant_portal.cli",
+        "loadtests.cli",
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue  # that feature package is not there (yet)
+            raise
+        mod.register_cli(app)
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--queues", default="high,default,low", show_default=True)
+@with_appcontext
+def worker(burst: bool, queues: str) -> None:
+    """Run an RQ worker; each job runs in a fresh app context."""
+    from rq import Queue, SimpleWorker
+
+    from .extensions import get_rq_redis
+
+    app = current_app._get_current_object()
+
+    class AppWorker(SimpleWorker):
+        # SimpleWorker runs jobs in-process: no fork per job, so a SQLAlchemy pool is never
+        # shared across a fork; jobs are idempotent, so a crash mid-job is recovered by a rerun.
+        def perform_job(self, job, queue):
+            with app.app_context():
+                return super().perform_job(job, queue)
+
+    connection = get_rq_redis()
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    w = AppWorker([Queue(n, connection=connection) for n in names], connection=connection)
+    w.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
+
+
+@click.command()
+@with_appcontext
+def scheduler() -> None:
+    """Enqueue the periodic jobs (outbox drain, deadlines, audits) on their intervals."""
+    from rq.cron import CronScheduler
+
+    from .extensions import get_rq_redis
+    from .scheduling import PERIODIC_JOBS
+
+    cron = CronScheduler(connection=get_rq_redis(), logging_level="INFO")
+    for dotted, interval, queue in PERIODIC_JOBS:
+        module, _, name = dotted.rpartition(".")
+        func = getattr(importlib.import_module(module), name)
+        cron.register(func, queue_name=queue, interval=interval, result_ttl=60, job_timeout=300)
+    cron.start()
+
+
+@click.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+@click.option("--force", is_flag=True, help="Load even if the database already has data.")
+@with_appcontext
+def demo_load(force: bool) -> None:
+    """Load the demo merchants, members and sales (only into an empty database)."""
+    from .demo import database_is_empty, load_demo
+
+    if not force and not database_is_empty():
+        click.echo("database already has data; demo data not loaded (use --force)")
+        return
+    for line in load_demo():
+        click.echo(line)
+
+
+@click.command()
+@click.option("--no-demo", is_flag=True)
+@with_appcontext
+def prepare(no_demo: bool) -> None:
+    """Apply migrations, then load demo data into an empty database."""
+    from flask_migrate import upgrade
+
+    from .demo import database_is_empty, load_demo
+
+    upgrade()
+    click.echo("database schema is up to date")
+    if not no_demo and database_is_empty():
+        for line in load_demo():
+            click.echo(line)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--web-workers", default=None, type=int, help="gunicorn workers (default: cores)")
+@click.option("--no-demo", is_flag=True, help="Do not load demo data into an empty database.")
+def up(host: str, port: int, web_workers: int | None, no_demo: bool) -> None:
+    """Run the whole platform: Redis (bundled unless REDIS_URL), migrations, demo data, web,
+    worker and scheduler. Ctrl-C stops everything."""
+    from .supervisor import run_platform
+
+    sys.exit(run_platform(host=host, port=port, web_workers=web_workers, load_demo=not no_demo))

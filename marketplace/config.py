@@ -1,0 +1,103 @@
+"""Settings, read from the environment when the app is created (never at import time).
+
+Every setting is documented in the README's table. ``load_config()`` returns a plain dict so
+tests can build an app from a mapping without touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_SECRET = "dev-only-secret-change-me"  # noqa: S105 - a sentinel that production refuses
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for PostgreSQL URLs given in the common short forms."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def rq_url_for(redis_url: str) -> str:
+    """RQ lives in the next database number of the same server, so app keys and jobs never mix."""
+    base, _, tail = redis_url.rpartition("/")
+    if base.count("/") >= 2 and tail.split("?")[0].isdigit():
+        db, _, query = tail.partition("?")
+        return f"{base}/{(int(db) + 1) % 16}" + (f"?{query}" if query else "")
+    return redis_url.rstrip("/") + "/1"
+
+
+def load_config(env: dict[str, str] | None = None, instance_path: str | None = None) -> dict:
+    env = dict(os.environ if env is None else env)
+    instance = Path(instance_path or env.get("SHIHUI_INSTANCE", "instance")).resolve()
+    mode = env.get("SHIHUI_ENV", "development").lower()
+    production = mode == "production"
+    secret = env.get("SECRET_KEY", "")
+    if production and (not secret or secret == DEFAULT_SECRET or len(secret) < 32):
+        raise ConfigError(
+            "SECRET_KEY must be set to a random value of at least 32 characters in production "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
+    redis_url = env.get("REDIS_URL") or None
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'shihui.db'}"
+    return {
+        "ENV_NAME": mode,
+        "PRODUCTION": production,
+        "TESTING": _bool(env.get("SHIHUI_TESTING")),
+        "SECRET_KEY": secret or DEFAULT_SECRET,
+        "ID_HASH_KEY": env.get("ID_HASH_KEY") or secret or DEFAULT_SECRET,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "RQ_REDIS_URL": env.get("RQ_REDIS_URL") or (rq_url_for(redis_url) if redis_url else None),
+        "REDIS_NAMESPACE": env.get("REDIS_NAMESPACE", "shihui"),
+        "INSTANCE_DIR": str(instance),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
+        "UPLOAD_MAX_BYTES": int(env.get("UPLOAD_MAX_BYTES", 64 * 1024 * 1024)),
+        "LOG_FORMAT": env.get("LOG_FORMAT", "json" if production else "text"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "TOKEN_TTL_SECONDS": int(env.get("TOKEN_TTL_SECONDS", 12 * 3600)),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ["zh_CN", "en"],
+        "DISPLAY_TIMEZONE": "Asia/Shanghai",
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Shihui API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "v1/openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+        "API_SPEC_OPTIONS": {
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer"},
+                }
+            },
+        },
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def generate_secret() -> str:
+    return secrets.token_urlsafe(48)

@@ -1,0 +1,220 @@
+"""RFC 9457 problem details for every error under the API, with a stable machine ``code``.
+
+Domain code raises :class:`Problem` (or a subclass) with data; this module turns it, Werkzeug's
+HTTP errors, webargs/marshmallow validation errors and anything unexpected into
+``application/problem+json``. HTML pages get an HTML error page with the same status.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, json, render_template, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_MIME = "application/problem+json"
+TYPE_BASE = "https://shihui.example/problems/"
+
+log = logging.getLogger(__name__)
+
+# Default codes per status for errors raised without an explicit code.
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class Problem(Exception):
+    """An error with an HTTP status, a stable ``code`` and optional extra members."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra,
+    ):
+        super().__init__(detail or title or self.title)
+        self.status = status or self.status
+        self.code = code or self.code
+        self.title = title or self.title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+    def to_dict(self) -> dict:
+        body = {
+            "type": TYPE_BASE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        body.update(self.extra)
+        return body
+
+
+class NotFound(Problem):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Unauthorized(Problem):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail=None, **kw):
+        kw.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="shihui"'})
+        super().__init__(detail, **kw)
+
+
+class Forbidden(Problem):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class Conflict(Problem):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Gone(Problem):
+    status, code, title = 410, "gone", "Gone"
+
+
+class ValidationFailed(Problem):
+    status, code, title = 422, "validation_error", "Validation failed"
+
+
+class RateLimited(Problem):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, retry_after: int, detail=None, **kw):
+        retry_after = max(1, int(retry_after))
+        kw.setdefault("headers", {"Retry-After": str(retry_after)})
+        super().__init__(detail or f"Retry after {retry_after} s", retry_after=retry_after, **kw)
+
+
+class ServiceUnavailable(Problem):
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+def problem_response(problem: Problem):
+    body = problem.to_dict()
+    request_id = getattr(g, "request_id", None)
+    if request_id:
+        body.setdefault("request_id", request_id)
+    response = Flask.response_class(
+        json.dumps(body, ensure_ascii=False), status=problem.status, mimetype=PROBLEM_MIME
+    )
+    for key, value in problem.headers.items():
+        response.headers[key] = value
+    return response
+
+
+def wants_html() -> bool:
+    """HTML errors for pages; problem+json under /api and for clients that do not want HTML."""
+    if request.path.startswith("/api/") or request.path in {"/readyz", "/healthz", "/metrics"}:
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_MIME])
+    return best == "text/html"
+
+
+def _validation_errors(exc: HTTPException) -> dict | None:
+    """webargs (via flask-smorest) puts marshmallow messages on ``exc.data['messages']``."""
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if not messages:
+        return None
+    # Flatten {"json": {...}} / {"query": {...}} locations: clients care about field names.
+    if isinstance(messages, dict) and set(messages) <= {
+        "json",
+        "query",
+        "form",
+        "files",
+        "headers",
+    }:
+        flat: dict = {}
+        for location_messages in messages.values():
+            if isinstance(location_messages, dict):
+                flat.update(location_messages)
+        return flat
+    return messages
+
+
+def handle_http_exception(exc: HTTPException):
+    status = exc.code or 500
+    code = STATUS_CODES.get(status, "error")
+    errors = _validation_errors(exc)
+    if wants_html():
+        return render_template("error.html", status=status, title=exc.name), status
+    problem = Problem(
+        None if errors else _public_description(exc),
+        status=status,
+        code=code,
+        title=exc.name,
+        **({"errors": errors} if errors else {}),
+    )
+    if status == 405 and getattr(exc, "valid_methods", None):
+        problem.headers["Allow"] = ", ".join(exc.valid_methods)
+    return problem_response(problem)
+
+
+def _public_description(exc: HTTPException) -> str | None:
+    if exc.code == 400 and "Failed to decode JSON" in (exc.description or ""):
+        return "The request body is not valid JSON."
+    if exc.code == 413:
+        limit = request.max_content_length
+        return f"The request body is larger than the limit of {limit} bytes." if limit else None
+    return exc.description
+
+
+def handle_problem(exc: Problem):
+    if wants_html():
+        return render_template("error.html", status=exc.status, title=exc.title), exc.status
+    return problem_response(exc)
+
+
+def handle_validation_error(exc: ValidationError):
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return problem_response(ValidationFailed(errors=messages))
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    if wants_html():
+        return render_template("error.html", status=500, title="Internal error"), 500
+    return problem_response(
+        Problem(
+            "Something went wrong on our side; the request id identifies it in our logs.",
+            status=500,
+            code="internal_error",
+            title="Internal server error",
+        )  # fmt: skip
+    )
+
+
+def register_errorhandlers(app: Flask) -> None:
+    app.register_error_handler(Problem, handle_problem)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(ValidationError, handle_validation_error)
+    app.register_error_handler(Exception, handle_unexpected)

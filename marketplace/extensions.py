@@ -1,0 +1,63 @@
+"""Extension objects, created unbound; ``create_app`` binds them. Redis, RQ and the stock engine
+are attached in ``init_redis`` and reached through the accessors below, never at import time."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+
+# Stable constraint names so Alembic migrations work the same on SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+db = SQLAlchemy(metadata=metadata)
+migrate = Migrate()
+api = Api()
+babel = Babel()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+class RedisNotConfigured(RuntimeError):
+    """Raised when code needs Redis but neither REDIS_URL nor a local server is available."""
+
+
+def _ext(name: str):
+    try:
+        return current_app.extensions[name]
+    except KeyError:
+        raise RedisNotConfigured(
+            "Redis is not configured: set REDIS_URL or start the platform with `shihui up`"
+        ) from None
+
+
+def get_redis():
+    """The app's Redis client (decode_responses=False)."""
+    return _ext("shihui.redis")
+
+
+def get_rq_redis():
+    """The Redis client RQ uses (a separate database or server)."""
+    return _ext("shihui.rq_redis")
+
+
+def get_queue(name: str = "default"):
+    from rq import Queue
+
+    queues = _ext("shihui.queues")
+    if name not in queues:
+        queues[name] = Queue(name, connection=get_rq_redis())
+    return queues[name]

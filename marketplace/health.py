@@ -1,0 +1,47 @@
+"""Liveness, readiness and metrics endpoints (outside the versioned API)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+
+from .errors import ServiceUnavailable
+from .extensions import db, get_redis
+from .observability import metrics_response
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        db.session.rollback()
+        checks["database"] = f"down: {type(exc).__name__}"
+    try:
+        get_redis().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"down: {type(exc).__name__}"
+    down = [name for name, state in checks.items() if state != "ok"]
+    if down:
+        raise ServiceUnavailable(
+            f"Not ready: {', '.join(down)} not answering.",
+            code="not_ready",
+            down=down,
+            checks=checks,
+        )
+    return jsonify(status="ready", checks=checks)
+
+
+@bp.get("/metrics")
+def metrics():
+    return metrics_response()

@@ -1,0 +1,60 @@
+"""The web shell: landing page, language switch and the offline Swagger UI assets."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+)
+from flask_babel import get_locale
+
+bp = Blueprint("web", __name__)
+
+LANG_COOKIE = "lang"
+
+
+def select_locale() -> str:
+    """Explicit choice (``?lang=`` or the cookie) first, then the browser, then zh-CN."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+    if chosen in languages:
+        return chosen
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best and best.startswith("en"):
+        return "en"
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html")
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    target = request.args.get("next") or "/"
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"  # never redirect off-site
+    response = redirect(target)
+    response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.get("/api/docs/assets/<path:filename>")
+def swagger_assets(filename: str):
+    import swagger_ui_bundle
+
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+
+@bp.app_context_processor
+def inject_locale():
+    locale = get_locale()
+    return {"current_locale": str(locale) if locale else "zh_CN"}

@@ -1,0 +1,36 @@
+import pytest
+
+from marketplace.config import DEFAULT_SECRET, ConfigError, load_config, rq_url_for
+
+
+def test_production_refuses_missing_secret():
+    with pytest.raises(ConfigError):
+        load_config({"SHIHUI_ENV": "production"})
+
+
+def test_production_refuses_default_secret():
+    with pytest.raises(ConfigError):
+        load_config({"SHIHUI_ENV": "production", "SECRET_KEY": DEFAULT_SECRET})
+
+
+def test_production_accepts_real_secret_and_uses_json_logs():
+    cfg = load_config({"SHIHUI_ENV": "production", "SECRET_KEY": "k" * 48})
+    assert cfg["LOG_FORMAT"] == "json"
+    assert cfg["SESSION_COOKIE_SECURE"] is True
+
+
+def test_defaults_are_sqlite_and_embedded_redis(tmp_path):
+    cfg = load_config({}, instance_path=str(tmp_path))
+    assert cfg["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'shihui.db'}"
+    assert cfg["REDIS_URL"] is None
+
+
+def test_postgres_urls_use_psycopg3():
+    cfg = load_config({"DATABASE_URL": "postgres://u@h/db", "REDIS_URL": "redis://h:6379/3"})
+    assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
+    assert cfg["RQ_REDIS_URL"] == "redis://h:6379/4"
+
+
+def test_rq_gets_its_own_database():
+    assert rq_url_for("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/1"
+    assert rq_url_for("redis://127.0.0.1:6379") == "redis://127.0.0.1:6379/1"

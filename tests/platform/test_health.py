@@ -1,0 +1,62 @@
+from marketplace import create_app
+
+
+def test_healthz(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok"}
+
+
+def test_readyz_when_both_answer(client):
+    resp = client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_readyz_names_redis_when_down(app_config, _schema):
+    from marketplace.redis_server import free_port
+
+    app = create_app(dict(app_config, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"))
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json()
+    assert body["code"] == "not_ready"
+    assert body["down"] == ["redis"]
+
+
+def test_readyz_names_database_when_down(app_config, tmp_path):
+    url = f"sqlite:///{tmp_path}/missing-dir/x/../../nope/db.sqlite"
+    app = create_app(
+        dict(app_config, SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    )
+    resp = app.test_client().get("/readyz")
+    assert resp.status_code == 503
+    assert resp.get_json()["down"] == ["database"], url
+
+
+def test_metrics_in_prometheus_format(client):
+    client.get("/healthz")
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.mimetype.startswith("text/plain")
+    text = resp.get_data(as_text=True)
+    assert 'shihui_http_requests_total{endpoint="/healthz",method="GET",status="200"}' in text
+    assert "shihui_http_request_duration_seconds_bucket" in text
+
+
+def test_landing_page_links_everything(client):
+    resp = client.get("/")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    for href in ("/m/", "/merchant/", "/admin/", "/api/docs"):
+        assert f'href="{href}"' in html
+    assert "会员" in html  # zh-CN is the default language
+
+
+def test_language_switch_to_english(client):
+    resp = client.get("/lang/en?next=/")
+    assert resp.status_code == 302
+    html = client.get("/").get_data(as_text=True)
+    assert "Member site" in html
+    assert client.get("/lang/en?next=//evil.example").headers["Location"] == "/"
