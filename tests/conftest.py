@@ -239,3 +239,34 @@ def start_worker(app_config, *args: str):
     return subprocess.Popen(
         [sys.executable, "-m", "marketplace", "worker", *args], env=server_env(app_config)
     )
+
+
+# --------------------------------------------------------------------------- browser
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium (Playwright's own browser download cannot work here)."""
+    if not os.path.exists(CHROMIUM):
+        skip_or_fail("browser", f"{CHROMIUM} not found: apt-get install -y chromium fonts-wqy-zenhei")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests carry the ``browser`` marker whatever folder they live in."""
+    for item in items:
+        if "page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
