@@ -1,0 +1,359 @@
+"""StockEngine: atomic stock reservation on Redis, one Lua script per operation.
+
+Every decision (window, request-id replay, member limit, stock, outbox record) happens inside
+one script on one hash slot. Pools with ``buckets > 1`` spread their stock over several slots;
+see :mod:`inventory.buckets` for how a reserve falls over between them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import datetime
+
+from . import buckets as fallover
+from . import recovery, scripts
+from .cache import SoldOutCache
+from .errors import ClaimNotFound, PoolNotFound, StockBelowClaimed
+from .keys import BucketKeys, bucket_keys, check_pool_id, claim_number, home_bucket, pools_key
+from .results import (
+    CANCELLED,
+    CLOSED,
+    EXPIRED,
+    NOT_OPEN,
+    RELEASED,
+    SOLD_OUT,
+    ClaimResult,
+    PoolStats,
+    ReserveResult,
+)
+
+US = "\x1f"
+# Outbox fields the engine writes itself; payload keys may not reuse them.
+RESERVED_FIELDS = frozenset(
+    {"type", "claim_id", "pool_id", "member_id", "qty", "request_id", "ts", "hold_until"}
+)
+_GIVE_BACK = {RELEASED, EXPIRED, CANCELLED}
+
+
+def text(value) -> str | None:
+    """Decode a reply element (clients may or may not use ``decode_responses``)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def to_ms(when: float | int | datetime) -> int:
+    """UNIX epoch seconds or an aware datetime, as integer milliseconds."""
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime or epoch seconds")
+        when = when.timestamp()
+    return int(round(float(when) * 1000))
+
+
+class StockEngine:
+    """Stock pools on a redis-py client (``redis.Redis`` or ``redis.cluster.RedisCluster``).
+
+    ``namespace`` prefixes every key. ``local_cache_ttl`` (seconds) turns on an in-process
+    :class:`SoldOutCache` that :meth:`reserve` consults before calling Redis.
+    ``soldout_flag_ttl`` bounds how long a multi-bucket pool's sold-out flag can stay stale.
+    """
+
+    def __init__(
+        self,
+        client,
+        namespace: str = "shihui",
+        local_cache_ttl: float | None = None,
+        soldout_flag_ttl: float = 5.0,
+        expire_batch: int = 500,
+    ):
+        self.client = client
+        self.namespace = namespace
+        self.scripts = scripts.register(client)
+        self.cache = SoldOutCache(local_cache_ttl) if local_cache_ttl else None
+        self.soldout_flag_ttl_ms = int(soldout_flag_ttl * 1000)
+        self.expire_batch = expire_batch
+        self._buckets: dict[str, int] = {}
+        self._random = random.Random()
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def keys(self, pool_id: str, bucket: int = 0) -> BucketKeys:
+        return bucket_keys(self.namespace, check_pool_id(pool_id), bucket)
+
+    def buckets(self, pool_id: str) -> int:
+        """How many buckets the pool has (read once, then cached: it never changes)."""
+        n = self._buckets.get(pool_id)
+        if n is None:
+            raw = self.client.hget(self.keys(pool_id).pool, "n")
+            if raw is None:
+                raise PoolNotFound(pool_id)
+            n = self._buckets[pool_id] = int(raw)
+        return n
+
+    def outbox_streams(self, pool_id: str) -> list[str]:
+        """The pool's outbox stream keys, one per bucket, in bucket order."""
+        return [self.keys(pool_id, b).outbox for b in range(self.buckets(pool_id))]
+
+    def active_pools(self) -> set[str]:
+        """Ids of every pool opened in this namespace (each has outbox streams to drain)."""
+        return {text(m) for m in self.client.smembers(pools_key(self.namespace))}
+
+    # -- pools ----------------------------------------------------------------------------
+
+    def open_pool(
+        self,
+        pool_id: str,
+        total: int,
+        per_member_limit: int,
+        opens_at: float | datetime,
+        closes_at: float | datetime,
+        hold_seconds: float | None = None,
+        buckets: int = 1,
+    ) -> bool:
+        """Create the pool; returns False (and changes nothing) if it already exists.
+
+        Stock is split evenly over ``buckets``. Bucket 0 is written last, so its existence
+        (:meth:`pool_exists`) means every bucket exists; a crashed open is finished by a retry.
+        """
+        check_pool_id(pool_id)
+        if total < 0 or per_member_limit < 1 or buckets < 1:
+            raise ValueError("need total >= 0, per_member_limit >= 1, buckets >= 1")
+        opens, closes = to_ms(opens_at), to_ms(closes_at)
+        hold = int(round((hold_seconds or 0) * 1000))
+        self.client.sadd(pools_key(self.namespace), pool_id)
+        created = 0
+        for b in reversed(range(buckets)):
+            share = total // buckets + (1 if b < total % buckets else 0)
+            k = self.keys(pool_id, b)
+            args = [share, per_member_limit, opens, closes, hold, buckets, b]
+            created = self.scripts["open"](keys=[k.pool, k.soldout], args=args)
+        if created:
+            self._buckets[pool_id] = buckets
+        return bool(created)
+
+    def pool_exists(self, pool_id: str) -> bool:
+        return bool(self.client.exists(self.keys(pool_id).pool))
+
+    def close_pool(self, pool_id: str) -> None:
+        """End the sale now: every later reserve answers ``closed``; holds can still settle."""
+        for b in range(self.buckets(pool_id)):
+            self.scripts["close"](keys=[self.keys(pool_id, b).pool])
+
+    def restock(self, pool_id: str, new_total: int) -> int:
+        """Set the pool's total stock; raises StockBelowClaimed if members already hold more.
+
+        Returns the new total. On a multi-bucket pool the change is applied bucket by bucket
+        (an interrupted restock is completed by calling it again with the same total).
+        """
+        n = self.buckets(pool_id)
+        if n == 1:
+            k = self.keys(pool_id)
+            ok, stock, cap, _ = self.scripts["restock"](
+                keys=[k.pool, k.soldout], args=["set", new_total]
+            )
+            if ok == -1:
+                raise PoolNotFound(pool_id)
+            if not ok:
+                raise StockBelowClaimed(pool_id, new_total, cap - stock)
+            self._stock_returned(pool_id, n)
+            return new_total
+        return fallover.restock(self, pool_id, n, new_total)
+
+    # -- reserve --------------------------------------------------------------------------
+
+    def reserve(
+        self,
+        pool_id: str,
+        member_id: str,
+        qty: int,
+        request_id: str,
+        payload: dict[str, str] | None = None,
+        use_cache: bool = True,
+    ) -> ReserveResult:
+        """Reserve ``qty`` units for ``member_id``: one script call on the member's bucket.
+
+        Refusals are results (``sold_out``, ``limit_reached``, ``not_open``, ``closed``), an
+        unknown pool raises :class:`PoolNotFound`. A repeated ``request_id`` returns the first
+        reservation with ``replayed=True``; refusals are not remembered (they changed nothing),
+        so a retried refusal is decided afresh. With the local cache on, a pool recently seen
+        sold out is refused without asking Redis (``cached=True``): pass ``use_cache=False``
+        when retrying a request whose first answer was lost.
+        """
+        if self.cache is not None and use_cache and self.cache.is_sold_out(pool_id):
+            return ReserveResult(SOLD_OUT, pool_id, member_id, qty, request_id, cached=True)
+        if qty < 1:
+            raise ValueError("qty must be >= 1")
+        flat = self._flatten(payload)
+        n = self.buckets(pool_id)
+        home = home_bucket(member_id, n)
+        result = self._reserve_on(pool_id, home, member_id, qty, request_id, payload, flat)
+        if n > 1 and result.status == fallover.BUCKET_EMPTY:
+            result = fallover.reserve_elsewhere(self, result, n, flat)
+        if self.cache is not None and (
+            result.status == SOLD_OUT or (n == 1 and result.ok and result.remaining == 0)
+        ):
+            self.cache.mark(pool_id)
+        return result
+
+    def _reserve_on(self, pool_id, bucket, member_id, qty, request_id, payload, flat, xfer=None):
+        k = self.keys(pool_id, bucket)
+        args = [pool_id, member_id, qty, request_id, *(xfer or ("", 0)), *flat]
+        reply = self.scripts["reserve"](keys=k.script_keys(), args=args)
+        status = text(reply[0])
+        if status == "unknown_pool":
+            self._buckets.pop(pool_id, None)
+            raise PoolNotFound(pool_id)
+        if len(reply) < 5:
+            return ReserveResult(
+                status, pool_id, member_id, qty, request_id,
+                remaining=int(reply[2]), member_count=int(reply[3]), bucket=bucket,
+            )  # fmt: skip
+        replayed = bool(reply[4])
+        if replayed:
+            parts = text(reply[5]).split(US) if reply[5] else []
+            payload = dict(zip(parts[::2], parts[1::2], strict=True))
+        hold_until = int(reply[6]) / 1000 if reply[6] else None
+        return ReserveResult(
+            status, pool_id, member_id, qty, request_id, claim_id=text(reply[1]),
+            remaining=int(reply[2]), member_count=int(reply[3]), replayed=replayed,
+            payload=dict(payload or {}), hold_until=hold_until, bucket=bucket,
+        )  # fmt: skip
+
+    @staticmethod
+    def _flatten(payload: dict[str, str] | None) -> list[str]:
+        if not payload:
+            return []
+        flat = []
+        for key, value in payload.items():
+            if key in RESERVED_FIELDS:
+                raise ValueError(f"payload key {key!r} is reserved for the engine")
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ValueError("payload keys and values must be str")
+            if US in key or US in value:
+                raise ValueError("payload may not contain the \\x1f separator")
+            flat += (key, value)
+        return flat
+
+    # -- holds and cancellations ----------------------------------------------------------
+
+    def commit(self, pool_id: str, claim_id: str) -> ClaimResult:
+        """Make a held claim final. ``state`` is ``expired`` if its hold had already run out."""
+        return self._claim_op("commit", pool_id, claim_id)
+
+    def release(self, pool_id: str, claim_id: str) -> ClaimResult:
+        """Return a held claim's stock (exactly once, whoever races it)."""
+        return self._claim_op("release", pool_id, claim_id)
+
+    def cancel(self, pool_id: str, claim_id: str) -> ClaimResult:
+        """Give back a committed claim: stock returns once, the member's count drops."""
+        return self._claim_op("cancel", pool_id, claim_id)
+
+    def _claim_op(self, name: str, pool_id: str, claim_id: str) -> ClaimResult:
+        n = self.buckets(pool_id)
+        k = self.keys(pool_id, claim_number(pool_id, claim_id) % n)
+        reply = self.scripts[name](keys=k.script_keys(), args=[pool_id, claim_id])
+        state = text(reply[0])
+        if state == "unknown_claim":
+            raise ClaimNotFound(pool_id, claim_id)
+        changed = bool(reply[1])
+        if changed and state in _GIVE_BACK:
+            self._stock_returned(pool_id, n)
+        return ClaimResult(pool_id, claim_id, state, changed)
+
+    def expire_holds(self, pool_id: str, now: float | datetime | None = None) -> list[str]:
+        """Expire every hold due by ``now`` (default: Redis server time); returns their ids.
+
+        Safe to run from many processes at once: each hold expires exactly once. On a
+        multi-bucket pool it also completes stock transfers a crashed client left half-way.
+        """
+        n = self.buckets(pool_id)
+        cutoff = "" if now is None else to_ms(now)
+        expired: list[str] = []
+        for b in range(n):
+            k = self.keys(pool_id, b)
+            while True:
+                batch = self.scripts["expire"](
+                    keys=k.script_keys(), args=[pool_id, cutoff, self.expire_batch]
+                )
+                expired += [text(c) for c in batch]
+                if len(batch) < self.expire_batch:
+                    break
+        if n > 1:
+            fallover.reconcile(self, pool_id, n)
+        if expired:
+            self._stock_returned(pool_id, n)
+        return expired
+
+    def _stock_returned(self, pool_id: str, n: int) -> None:
+        """Units came back: forget sold-out flags (one-bucket scripts clear theirs inline)."""
+        if self.cache is not None:
+            self.cache.clear(pool_id)
+        if n > 1:
+            fallover.clear_sold_out(self, pool_id)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def is_sold_out(self, pool_id: str) -> bool:
+        """One GET on the pool's sold-out flag (also feeds the local cache)."""
+        sold_out = bool(self.client.exists(self.keys(pool_id).soldout))
+        if sold_out and self.cache is not None:
+            self.cache.mark(pool_id)
+        return sold_out
+
+    def stats(self, pool_id: str) -> PoolStats:
+        """Totals summed over the buckets (after completing any half-done stock transfer)."""
+        n = self.buckets(pool_id)
+        if n > 1:
+            fallover.reconcile(self, pool_id, n)
+        fields = ("cap", "stock", "taken", "held", "members", "closed", "opens", "closes")
+        rows = []
+        for b in range(n):
+            row = self.client.hmget(self.keys(pool_id, b).pool, *fields, "limit", "hold")
+            if row[0] is None:
+                raise PoolNotFound(pool_id)
+            rows.append(row)
+        total, remaining, claimed, held, members = (sum(int(r[i]) for r in rows) for i in range(5))
+        first = rows[0]
+        opens, closes = int(first[6]), int(first[7])
+        seconds, micros = self.client.time()
+        now = seconds * 1000 + micros // 1000
+        if any(text(r[5]) == "1" for r in rows) or now >= closes:
+            status = CLOSED
+        elif now < opens:
+            status = NOT_OPEN
+        elif remaining == 0:
+            status = SOLD_OUT
+        else:
+            status = "open"
+        hold = int(first[9])
+        return PoolStats(
+            pool_id, total, remaining, claimed, held, members, status, opens / 1000,
+            closes / 1000, int(first[8]), hold / 1000 if hold else None, n,
+        )  # fmt: skip
+
+    # -- recovery -------------------------------------------------------------------------
+
+    def rebuild(
+        self,
+        pool_id: str,
+        claims: Iterable[tuple],
+        total: int,
+        per_member_limit: int,
+        opens_at: float | datetime,
+        closes_at: float | datetime,
+        hold_seconds: float | None = None,
+        buckets: int = 1,
+        id_gap: int = 10_000,
+    ) -> PoolStats:
+        """Replace the pool's Redis state with the system of record's claims.
+
+        See :func:`inventory.recovery.rebuild`.
+        """
+        recovery.rebuild(
+            self, pool_id, claims, total, per_member_limit, to_ms(opens_at), to_ms(closes_at),
+            int(round((hold_seconds or 0) * 1000)), buckets, id_gap,
+        )  # fmt: skip
+        self._buckets[pool_id] = buckets
+        if self.cache is not None:
+            self.cache.clear(pool_id)
+        return self.stats(pool_id)

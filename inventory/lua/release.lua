@@ -1,0 +1,21 @@
+-- release: give a held claim's stock back (the member abandoned checkout).
+-- KEYS[1] pool hash   KEYS[2] holds zset   KEYS[3] outbox stream   KEYS[4] sold-out flag
+-- ARGV[1] pool id   ARGV[2] claim id
+-- Returns {state, changed}: released,1 | expired,1 (hold already ran out; expired by this call)
+-- | <current state>,0 | {'unknown_claim'}
+local rec = redis.call('HGET', KEYS[1], 'c:' .. ARGV[2])
+if not rec then
+  return {'unknown_claim'}
+end
+local state = string.sub(rec, 1, 1)
+if state ~= 'h' then
+  return {STATES[state], 0}
+end
+local f = split(string.sub(rec, 2))
+local now = now_ms()
+if tonumber(f[4]) <= now then
+  give_back(KEYS, ARGV[1], ARGV[2], rec, 'e', 'expire', now)
+  return {'expired', 1}
+end
+give_back(KEYS, ARGV[1], ARGV[2], rec, 'r', 'release', now)
+return {'released', 1}
