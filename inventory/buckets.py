@@ -18,9 +18,11 @@ Transient refusals this allows (all documented in docs/inventory.md):
   crashed client's transfer waits for reconcile;
 * a unit borrowed into the home bucket can be taken by another member of that bucket before the
   borrower's reserve runs; the borrower keeps trying the remaining buckets, once each;
-* units returned to a bucket the client has already visited during its round are missed;
-* the pool-wide sold-out flag may stay set for up to ``soldout_flag_ttl`` after a client that
-  returned stock died before clearing it.
+* units returned to, or moved into, a bucket the client has already visited are missed;
+* the pool-wide sold-out flag is set by compare-and-set on an epoch that every stock return
+  (and every fall-over that leaves borrowed units unused) bumps, so a scan that raced such an
+  event either fails to set it or sees it cleared right after; it can stay wrongly set for up
+  to ``soldout_flag_ttl`` only if the client that returned the stock died before clearing it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .results import SOLD_OUT, ReserveResult
 BUCKET_EMPTY = "bucket_empty"
 
 
-def reserve_elsewhere(engine, first: ReserveResult, n: int, flat: list[str]) -> ReserveResult:
+def reserve_elsewhere(engine, first: ReserveResult, n: int, payload, flat) -> ReserveResult:
     """Fall over from an empty home bucket: borrow units from the others, one at a time.
 
     Costs one probe of the sold-out flag, then up to two calls per other bucket (lend, then
@@ -47,7 +49,7 @@ def reserve_elsewhere(engine, first: ReserveResult, n: int, flat: list[str]) -> 
     flagged, epoch = pipe.execute()
     if flagged:
         return _sold_out(first)
-    result = first
+    result, credited = first, False
     start = engine._random.randrange(n - 1)  # spread borrowers over the lenders
     for step in range(n - 1):
         lender = (home + 1 + (start + step) % (n - 1)) % n
@@ -57,13 +59,20 @@ def reserve_elsewhere(engine, first: ReserveResult, n: int, flat: list[str]) -> 
         got = engine.scripts["lend"](keys=[k.pool, k.transit], args=[xfer, want, home])
         if not got:
             continue
+        credited = True
         result = engine._reserve_on(
-            pool_id, home, first.member_id, first.qty, first.request_id, first.payload or None,
+            pool_id, home, first.member_id, first.qty, first.request_id, payload,
             flat, xfer=(xfer, got),
         )  # fmt: skip
         if result.status != BUCKET_EMPTY:
+            if not result.ok or result.replayed:
+                clear_sold_out(engine, pool_id)  # borrowed units sit unused in the home bucket
             return result
-    if result.remaining == 0:
+    if credited:
+        # Units we moved are visible again in the home bucket: undo any flag that a
+        # concurrent scan set while they were in flight.
+        clear_sold_out(engine, pool_id)
+    elif result.remaining == 0:
         engine.scripts["soldout_mark"](
             keys=[zero.pool, zero.soldout],
             args=[(epoch.decode() if isinstance(epoch, bytes) else epoch) or "0",

@@ -188,7 +188,7 @@ class StockEngine:
         home = home_bucket(member_id, n)
         result = self._reserve_on(pool_id, home, member_id, qty, request_id, payload, flat)
         if n > 1 and result.status == fallover.BUCKET_EMPTY:
-            result = fallover.reserve_elsewhere(self, result, n, flat)
+            result = fallover.reserve_elsewhere(self, result, n, payload, flat)
         if self.cache is not None and (
             result.status == SOLD_OUT or (n == 1 and result.ok and result.remaining == 0)
         ):

@@ -1,0 +1,128 @@
+"""Many processes racing the engine: no oversell, exact limits, one outbox record per claim."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+
+import pytest
+
+from inventory import RESERVED
+
+from .helpers import by_type, open_now, outbox
+from .workers import reserve_many, run_all, settle_many
+
+PROCESSES, MEMBERS = 8, 300  # each process tries every member once: 8 x 300 attempts
+
+
+@pytest.mark.parametrize("buckets", [1, 8])
+@pytest.mark.parametrize(("total", "limit"), [(100, 1), (1000, 3)])
+def test_processes_racing_reserve_exactly_the_stock(backend, buckets, total, limit):
+    engine = backend.engine()
+    open_now(engine, "race", total, limit, buckets=buckets)
+    members = [f"m{i}" for i in range(MEMBERS)]
+    jobs = []
+    for p in range(PROCESSES):
+        order = members[:]
+        random.Random(p).shuffle(order)
+        jobs.append((backend.spec, "race", [(m, 1, f"p{p}-{i}") for i, m in enumerate(order)]))
+
+    results = [r for batch in run_all(reserve_many, jobs) for r in batch]
+
+    expected = min(total, MEMBERS * min(PROCESSES, limit))
+    reserved = [r for r in results if r[0] == RESERVED]
+    assert len(reserved) == expected
+    assert {r[0] for r in results} <= {RESERVED, "sold_out", "limit_reached"}
+    per_member = Counter(r[2] for r in reserved)
+    assert max(per_member.values()) <= limit
+    claim_ids = [r[1] for r in reserved]
+    assert len(set(claim_ids)) == len(claim_ids)
+
+    stats = engine.stats("race")
+    assert (stats.total, stats.claimed, stats.remaining) == (total, expected, total - expected)
+    assert stats.members == len(per_member)
+    claims = by_type(outbox(engine, "race"), "claim")
+    assert sorted(e["claim_id"] for e in claims) == sorted(claim_ids)
+    assert all(e["voucher"] == f"V-{e['request_id']}" for e in claims)
+    assert Counter(e["member_id"] for e in claims) == per_member
+
+
+@pytest.mark.parametrize("buckets", [1, 4])
+def test_repeated_request_ids_racing_give_one_claim_each(backend, buckets):
+    engine = backend.engine()
+    open_now(engine, "replay", 150, 1, buckets=buckets)
+    requests = [(f"m{i}", 1, f"req-{i}") for i in range(200)]
+    jobs = []
+    for p in range(4):
+        order = requests[:]
+        random.Random(p).shuffle(order)
+        jobs.append((backend.spec, "replay", order))
+
+    results = [r for batch in run_all(reserve_many, jobs) for r in batch]
+
+    answers = defaultdict(list)
+    for status, claim_id, _, replayed, request_id in results:
+        if status == RESERVED:
+            answers[request_id].append((claim_id, replayed))
+    assert len(answers) == 150
+    for seen in answers.values():
+        assert len({claim_id for claim_id, _ in seen}) == 1
+        assert [replayed for _, replayed in seen].count(False) == 1
+    claims = by_type(outbox(engine, "replay"), "claim")
+    assert sorted(e["claim_id"] for e in claims) == sorted(s[0][0] for s in answers.values())
+    assert engine.stats("replay").remaining == 0
+
+
+@pytest.mark.parametrize("buckets", [1, 4])
+def test_hold_expiry_racing_commit_and_release_settles_each_hold_once(backend, buckets):
+    engine = backend.engine()
+    open_now(engine, "holds", 200, 1, hold_seconds=600, buckets=buckets)
+    claims = [engine.reserve("holds", f"m{i}", 1, f"r{i}").claim_id for i in range(200)]
+    assert None not in claims
+
+    def shuffled(op, seed):
+        order = claims[:]
+        random.Random(seed).shuffle(order)
+        return [(op, c) for c in order]
+
+    jobs = [
+        (backend.spec, "holds", shuffled("commit", 1)),
+        (backend.spec, "holds", shuffled("release", 2)),
+        (backend.spec, "holds", [("expire", None)] * 30),
+        (backend.spec, "holds", [("expire", None)] * 30),
+    ]
+    results = [r for batch in run_all(settle_many, jobs) for r in batch]
+
+    transitions = Counter(c for _, c, _, changed in results if changed)
+    assert transitions == Counter({c: 1 for c in claims})
+    final = {c: state for _, c, state, changed in results if changed}
+    counts = Counter(final.values())
+    assert sum(counts.values()) == 200 and set(counts) <= {"committed", "released", "expired"}
+    stats = engine.stats("holds")
+    assert stats.held == 0
+    assert stats.claimed == counts["committed"]
+    assert stats.remaining == counts["released"] + counts["expired"]
+    entries = outbox(engine, "holds")
+    assert len(by_type(entries, "release")) == counts["released"]
+    assert len(by_type(entries, "expire")) == counts["expired"]
+
+
+@pytest.mark.parametrize("buckets", [1, 4])
+def test_cancel_racing_returns_stock_once(backend, buckets):
+    engine = backend.engine()
+    open_now(engine, "cancel", 100, 2, buckets=buckets)
+    claims = [engine.reserve("cancel", f"m{i}", 1, f"r{i}").claim_id for i in range(100)]
+    assert engine.stats("cancel").remaining == 0
+    jobs = []
+    for p in range(4):
+        order = claims[:]
+        random.Random(p).shuffle(order)
+        jobs.append((backend.spec, "cancel", [("cancel", c) for c in order]))
+
+    results = [r for batch in run_all(settle_many, jobs) for r in batch]
+
+    assert Counter(c for _, c, _, changed in results if changed) == Counter(claims)
+    assert all(state == "cancelled" for _, _, state, _ in results)
+    stats = engine.stats("cancel")
+    assert (stats.remaining, stats.claimed, stats.members) == (100, 0, 0)
+    assert len(by_type(outbox(engine, "cancel"), "cancel")) == 100
