@@ -53,6 +53,27 @@ def register_extensions(app: Flask) -> None:
     init_redis(app)
 
     @app.before_request
+    def _api_bodies_are_json():
+        # 415 for a body the API cannot read, instead of a confusing field-by-field 422.
+        from flask import request
+
+        from .errors import Problem
+
+        if (
+            request.path.startswith("/api/")
+            and request.method in {"POST", "PUT", "PATCH"}
+            and (request.content_length or 0) > 0
+            and request.mimetype not in {"application/json", "multipart/form-data"}
+            and not request.mimetype.endswith("+json")
+        ):
+            raise Problem(
+                "Send the request body as application/json.",
+                status=415,
+                code="unsupported_media_type",
+                title="Unsupported media type",
+            )
+
+    @app.before_request
     def _csrf_for_pages():
         # The JSON API authenticates with bearer tokens, which browsers never send on their own,
         # so only cookie-authenticated pages need CSRF tokens.

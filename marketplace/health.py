@@ -44,4 +44,19 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
+    update_queue_depth()
     return metrics_response()
+
+
+def update_queue_depth() -> None:
+    """Queue depth is read at scrape time: one LLEN per queue, no background thread needed."""
+    from .observability import QUEUE_DEPTH
+
+    try:
+        from .extensions import get_rq_redis
+
+        connection = get_rq_redis()
+        for name in ("high", "default", "low"):
+            QUEUE_DEPTH.labels(name).set(connection.llen(f"rq:queue:{name}"))
+    except Exception:  # noqa: S110 - metrics must answer even when Redis does not
+        pass

@@ -43,6 +43,7 @@ def test_metrics_in_prometheus_format(client):
     text = resp.get_data(as_text=True)
     assert 'shihui_http_requests_total{endpoint="/healthz",method="GET",status="200"}' in text
     assert "shihui_http_request_duration_seconds_bucket" in text
+    assert 'shihui_rq_queue_depth{queue="default"} 0.0' in text
 
 
 def test_landing_page_links_everything(client):
