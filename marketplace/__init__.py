@@ -51,6 +51,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
     init_redis(app)
+    from .auth.session import init_login
+
+    init_login(app)
 
     @app.before_request
     def _api_bodies_are_json():
@@ -87,6 +90,7 @@ def register_extensions(app: Flask) -> None:
 
 MODEL_MODULES = [
     "marketplace.models",
+    "marketplace.auth.models",
     "marketplace.members.models",
     "flashsale.models",
     "merchant_portal.models",
@@ -109,9 +113,19 @@ def import_models() -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import health, web
+    from .auth import routes as auth_routes
+    from .members import admin_routes as members_admin
+    from .members import pages as members_pages
+    from .members import routes as members_routes
 
     app.register_blueprint(web.bp)
     app.register_blueprint(health.bp)
+    from flashsale import init_app as init_flashsale
+
+    init_flashsale(app)
+    app.register_blueprint(members_pages.bp)
+    for blp in (auth_routes.bp, members_routes.bp, members_admin.bp):
+        api.register_blueprint(blp)
 
 
 def register_commands(app: Flask) -> None:

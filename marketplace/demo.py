@@ -14,10 +14,17 @@ from sqlalchemy import inspect, text
 from .extensions import db
 
 # Dotted paths of loader functions, run in this order.
-LOADERS: list[str] = []
+LOADERS: list[str] = [
+    "marketplace.members.demo.load_members",
+]
 
 # Shown by `shihui up`; the loaders create exactly these accounts.
-DEMO_LOGINS: list[str] = []
+DEMO_LOGINS: list[str] = [
+    "admin: admin / admin12345 (union admin: rosters, cards)",
+    "member: card 6222000000000017 / demo12345 (1,000 members: cards 6222000000000017 … "
+    "6222000000010008, any of them with demo12345)",
+    "to activate: card 6222010000000016, 李伟, ID 130104198506010019, phone 13700000001",
+]
 
 
 def database_is_empty() -> bool:

@@ -1,0 +1,1 @@
+"""Load-test tooling: data preparation commands (``shihui loadtest ...``) and Locust files."""

@@ -1,0 +1,45 @@
+"""Accounts: who can log in, with which role, and the version that revokes their tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..models import BigId, UTCDateTime, utcnow
+
+ROLES = ("member", "merchant_owner", "merchant_clerk", "admin")
+STAFF_ROLES = ("merchant_owner", "merchant_clerk", "admin")
+
+
+class Account(db.Model):
+    """A login. Members log in with their current card number (``username`` follows reissues)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    member_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members.id"), unique=True, nullable=True
+    )
+    # The merchants table arrives with the merchant portal; that migration adds the foreign key.
+    merchant_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member | None] = relationship(lazy="select")  # noqa: F821
+
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('member', 'merchant_owner', 'merchant_clerk', 'admin')", name="role"
+        ),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Account {self.id} {self.role} {self.username!r}>"

@@ -1,0 +1,69 @@
+"""API: log in for a bearer token, log out, change password."""
+
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..extensions import db
+from .decorators import auth_required, current_principal
+from .models import Account
+from .passwords import MAX_PASSWORD_LENGTH
+from .services import authenticate, change_password, logout
+from .tokens import issue_token
+
+bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login and tokens")
+
+_password = fields.String(required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+
+
+class LoginSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = _password
+
+
+class TokenSchema(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    role = fields.String(required=True)
+
+
+class PasswordChangeSchema(Schema):
+    current_password = _password
+    new_password = fields.String(
+        required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH)
+    )
+
+
+@bp.route("/token")
+class Token(MethodView):
+    @bp.arguments(LoginSchema)
+    @bp.response(200, TokenSchema)
+    def post(self, data):
+        """Exchange a username (card number for members) and password for a bearer token."""
+        account = authenticate(data["username"], data["password"], request.remote_addr)
+        return issue_token(account)
+
+
+@bp.route("/logout")
+class Logout(MethodView):
+    @auth_required()
+    @bp.response(204)
+    def post(self):
+        """Revoke every token (and web session) of the calling account."""
+        logout(db.session.get(Account, current_principal().account_id))
+
+
+@bp.route("/password")
+class Password(MethodView):
+    @auth_required()
+    @bp.arguments(PasswordChangeSchema)
+    @bp.response(200, TokenSchema)
+    def post(self, data):
+        """Change the password; older tokens are revoked and a fresh one is returned."""
+        account = db.session.get(Account, current_principal().account_id)
+        change_password(account, data["current_password"], data["new_password"])
+        return issue_token(account)

@@ -1,0 +1,192 @@
+"""Signed bearer tokens that carry everything a hot endpoint needs, so checking one costs no SQL.
+
+A token is ``itsdangerous``-signed JSON (HMAC-SHA256 with SECRET_KEY) holding the principal and the
+account's token version at issue time. Revocation bumps the version: the current one lives in Redis
+at ``<ns>:auth:tv:<account_id>`` (SQL is the source of truth and refills a missing key once). Each
+process caches a version for ``TOKEN_VERSION_CACHE_SECONDS`` (default 1 s): a token revoked in
+another process can be used for at most that long; in the revoking process, never.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from ..errors import Unauthorized
+from ..extensions import db, get_redis
+
+SALT = "shihui.access-token.v1"
+_LUA = Path(__file__).parent / "lua" / "set_max.lua"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as the token says (trusted: the signature and version were checked)."""
+
+    account_id: int
+    role: str
+    member_id: int | None = None
+    merchant_id: int | None = None
+    region: str | None = None
+    card_active: bool = False
+    card_no: str | None = None
+    token_version: int = 0
+    expires_at: int = 0
+
+
+_WIRE = {  # short keys keep tokens small; they travel on every request
+    "account_id": "a",
+    "role": "r",
+    "member_id": "m",
+    "merchant_id": "mc",
+    "region": "g",
+    "card_active": "c",
+    "card_no": "n",
+    "token_version": "v",
+    "expires_at": "e",
+}
+_FROM_WIRE = {v: k for k, v in _WIRE.items()}
+
+
+def _state(app=None) -> dict:
+    app = app or current_app
+    state = app.extensions.get("shihui.auth")
+    if state is None:
+        state = {
+            "serializer": URLSafeSerializer(
+                app.config["SECRET_KEY"], salt=SALT, signer_kwargs={"digest_method": _sha256()}
+            ),
+            "cache": {},
+            "script": None,
+        }
+        app.extensions["shihui.auth"] = state
+    return state
+
+
+def _sha256():
+    import hashlib
+
+    return hashlib.sha256
+
+
+def version_key(account_id: int) -> str:
+    return f"{current_app.config.get('REDIS_NAMESPACE', 'shihui')}:auth:tv:{account_id}"
+
+
+def _set_max_script():
+    state = _state()
+    if state["script"] is None:
+        state["script"] = get_redis().register_script(_LUA.read_text())
+    return state["script"]
+
+
+def publish_version(account_id: int, version: int) -> int:
+    """Raise the Redis copy of an account's token version to ``version`` (never lowers it)."""
+    _state()["cache"].pop(account_id, None)
+    return int(_set_max_script()(keys=[version_key(account_id)], args=[version]))
+
+
+def publish_versions(pairs) -> None:
+    """Bulk-set versions of brand-new accounts (load tests, demo) in one pipeline."""
+    pipe = get_redis().pipeline(transaction=False)
+    for account_id, version in pairs:
+        pipe.set(version_key(account_id), version)
+    pipe.execute()
+
+
+def principal_for(account) -> Principal:
+    """The principal an account has now (its member's region and live card, if any)."""
+    member = account.member if account.member_id else None
+    card = member.current_card if member else None
+    return Principal(
+        account_id=account.id,
+        role=account.role,
+        member_id=account.member_id,
+        merchant_id=account.merchant_id,
+        region=member.region if member else None,
+        card_active=bool(card and card.status == "active"),
+        card_no=card.card_no if card else None,
+        token_version=account.token_version,
+    )
+
+
+def issue_token(account, principal: Principal | None = None) -> dict:
+    """A bearer token for ``account`` as the login response body."""
+    ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
+    p = principal or principal_for(account)
+    claims = {_WIRE[k]: v for k, v in asdict(p).items() if v is not None}
+    claims["e"] = int(time.time()) + ttl
+    token = _state()["serializer"].dumps(claims)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "role": p.role}
+
+
+def decode_token(token: str) -> Principal:
+    """Check signature and expiry only (no revocation check)."""
+    try:
+        claims = _state()["serializer"].loads(token)
+        principal = Principal(**{_FROM_WIRE[k]: v for k, v in claims.items()})
+    except (BadSignature, TypeError, KeyError, ValueError, AttributeError):
+        raise Unauthorized("The access token is invalid.", code="unauthorized") from None
+    if principal.expires_at < time.time():
+        raise Unauthorized("The access token has expired.", code="token_expired")
+    return principal
+
+
+def current_version(account_id: int, seen: int | None = None) -> int:
+    """The account's token version: process cache, then Redis, then (once) SQL."""
+    cache = _state()["cache"]
+    now = time.monotonic()
+    hit = cache.get(account_id)
+    # A token newer than the cached version means the cache is stale (a login elsewhere).
+    if hit and hit[1] > now and (seen is None or seen <= hit[0]):
+        return hit[0]
+    raw = get_redis().get(version_key(account_id))
+    if raw is None:
+        version = _version_from_sql(account_id)
+        if version is None:
+            return -1
+        version = publish_version(account_id, version)
+    else:
+        version = int(raw)
+    ttl = float(current_app.config.get("TOKEN_VERSION_CACHE_SECONDS", 1.0))
+    if ttl > 0:
+        cache[account_id] = (version, now + ttl)
+    return version
+
+
+def _version_from_sql(account_id: int) -> int | None:
+    from .models import Account
+
+    row = db.session.execute(
+        db.select(Account.token_version, Account.is_active).where(Account.id == account_id)
+    ).first()
+    if row is None or not row.is_active:
+        return None
+    return row.token_version
+
+
+def verify_token(token: str) -> Principal:
+    """Signature, expiry and revocation: one Redis GET at most, no SQL while Redis has the key."""
+    principal = decode_token(token)
+    if current_version(principal.account_id, principal.token_version) != principal.token_version:
+        raise Unauthorized("The access token has been revoked.", code="token_revoked")
+    return principal
+
+
+def bump_token_version(account) -> int:
+    """Revoke every token and session of ``account`` (commits)."""
+    from .models import Account
+
+    db.session.execute(
+        db.update(Account)
+        .where(Account.id == account.id)
+        .values(token_version=Account.token_version + 1)
+    )
+    db.session.commit()
+    db.session.refresh(account)
+    publish_version(account.id, account.token_version)
+    return account.token_version

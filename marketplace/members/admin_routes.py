@@ -1,0 +1,139 @@
+"""Admin API: roster imports, freezing and reissuing cards."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..auth import auth_required, current_principal
+from ..auth.models import Account
+from ..errors import NotFound, ValidationFailed
+from ..extensions import db
+from . import importer, jobs, services
+from .models import Member, MemberImport, MemberImportError
+from .schemas import CardSchema, ImportQuerySchema, ImportSchema, MemberSchema, ReissueSchema
+
+bp = Blueprint(
+    "members_admin",
+    __name__,
+    url_prefix="/api/v1/admin",
+    description="Union administration: rosters and cards",
+)
+
+
+def _actor() -> Account:
+    return db.session.get(Account, current_principal().account_id)
+
+
+def _import_or_404(import_id: int) -> MemberImport:
+    imp = db.session.get(MemberImport, import_id)
+    if imp is None:
+        raise NotFound("No such import.")
+    return imp
+
+
+def _import_view(imp: MemberImport, errors_limit: int = 100) -> dict:
+    errors = db.session.scalars(
+        db.select(MemberImportError)
+        .where(MemberImportError.import_id == imp.id)
+        .order_by(MemberImportError.row_no)
+        .limit(errors_limit)
+    ).all()
+    return {
+        **{
+            c: getattr(imp, c)
+            for c in (
+                "id",
+                "filename",
+                "status",
+                "encoding",
+                "failure",
+                "created_at",
+                "finished_at",
+            )
+        },
+        "progress": {"processed": imp.processed, "total": imp.total},
+        "counts": {
+            "created": imp.created,
+            "skipped_existing": imp.skipped_existing,
+            "rejected": imp.rejected,
+        },
+        "errors": errors,
+        "errors_truncated": imp.rejected > len(errors),
+        "rejected_csv_url": url_for("members_admin.rejected_rows", import_id=imp.id),
+    }
+
+
+@bp.route("/member-imports")
+class Imports(MethodView):
+    @auth_required("admin")
+    @bp.response(202, ImportSchema)
+    def post(self):
+        """Upload a roster CSV (multipart field ``file``); it is imported by a background job."""
+        request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed(
+                errors={"file": ["Upload the roster as multipart field 'file'."]}
+            )
+        data = upload.read()
+        if not data.strip():
+            raise ValidationFailed(errors={"file": ["The file is empty."]})
+        imp = importer.new_import(upload.filename or "roster.csv", data, created_by=_actor().id)
+        jobs.store_upload(imp.id, data)
+        jobs.enqueue_import(imp.id)
+        return _import_view(imp)
+
+
+@bp.route("/member-imports/<int:import_id>")
+class ImportStatus(MethodView):
+    @auth_required("admin")
+    @bp.arguments(ImportQuerySchema, location="query")
+    @bp.response(200, ImportSchema)
+    def get(self, query, import_id):
+        """Status, progress, counts and the first rejected rows of an import."""
+        return _import_view(_import_or_404(import_id), query["errors_limit"])
+
+
+@bp.get("/member-imports/<int:import_id>/rejected.csv")
+@auth_required("admin")
+def rejected_rows(import_id):
+    """The rejected rows as CSV (UTF-8 with BOM; ID numbers masked)."""
+    imp = _import_or_404(import_id)
+    return Response(
+        importer.rejected_csv(imp).encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="import-{imp.id}-rejected.csv"'},
+    )
+
+
+@bp.route("/members/<int:member_id>")
+class MemberDetail(MethodView):
+    @auth_required("admin")
+    @bp.response(200, MemberSchema)
+    def get(self, member_id):
+        """One member with all their cards."""
+        member = db.session.get(Member, member_id)
+        if member is None:
+            raise NotFound("No such member.")
+        return member
+
+
+@bp.route("/cards/<card_no>/freeze")
+class Freeze(MethodView):
+    @auth_required("admin")
+    @bp.response(200, CardSchema)
+    def post(self, card_no):
+        """Freeze a card; the holder's tokens and sessions are revoked."""
+        return services.freeze_card(card_no, actor=_actor())
+
+
+@bp.route("/members/<int:member_id>/reissue")
+class Reissue(MethodView):
+    @auth_required("admin")
+    @bp.arguments(ReissueSchema)
+    @bp.response(201, CardSchema)
+    def post(self, data, member_id):
+        """Freeze the member's card and issue a new one to the same member."""
+        return services.reissue_card(member_id, data["new_card_no"], actor=_actor())

@@ -1,0 +1,115 @@
+"""Pure checks for resident ID numbers (GB 11643), card numbers (Luhn), phones and regions."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import re
+from functools import lru_cache
+from pathlib import Path
+
+REGIONS_CSV = Path(__file__).resolve().parent.parent / "data" / "regions.csv"
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_CARD_RE = re.compile(r"^\d{16,19}$")
+_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE_STRIP = re.compile(r"[\s\-()]")
+
+
+def normalise_id(value: str) -> str:
+    return value.strip().upper()
+
+
+def id_check_digit(first17: str) -> str:
+    """The GB 11643 ISO 7064 MOD 11-2 check character for the first 17 digits."""
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def id_format_ok(value: str) -> bool:
+    """18 characters, a plausible birth date (YYYYMMDD at positions 7-14)."""
+    if not _ID_RE.match(value):
+        return False
+    year, month, day = int(value[6:10]), int(value[10:12]), int(value[12:14])
+    return 1900 <= year <= 2100 and 1 <= month <= 12 and 1 <= day <= 31
+
+
+def id_checksum_ok(value: str) -> bool:
+    return id_check_digit(value[:17]) == value[17]
+
+
+def valid_resident_id(value: str) -> bool:
+    value = normalise_id(value)
+    return id_format_ok(value) and id_checksum_ok(value)
+
+
+def id_hash(key: str | bytes, value: str) -> str:
+    """Keyed HMAC-SHA256 of the normalised ID: matches and uniqueness without the clear value."""
+    if isinstance(key, str):
+        key = key.encode()
+    return hmac.new(key, normalise_id(value).encode(), hashlib.sha256).hexdigest()
+
+
+def mask_id(last4: str) -> str:
+    return "*" * 14 + last4
+
+
+def luhn_check_digit(payload: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(payload)):
+        d = int(ch)
+        if i % 2 == 0:  # these positions are doubled once the check digit is appended
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def card_format_ok(value: str) -> bool:
+    return bool(_CARD_RE.match(value))
+
+
+def luhn_ok(value: str) -> bool:
+    return luhn_check_digit(value[:-1]) == value[-1]
+
+
+def valid_card_no(value: str) -> bool:
+    return card_format_ok(value) and luhn_ok(value)
+
+
+def normalise_card(value: str) -> str:
+    return value.replace(" ", "").strip()
+
+
+def normalise_phone(value: str) -> str:
+    value = _PHONE_STRIP.sub("", value.strip())
+    if value.startswith("+86"):
+        value = value[3:]
+    return value
+
+
+def valid_phone(value: str) -> bool:
+    return bool(_PHONE_RE.match(value))
+
+
+@lru_cache(maxsize=1)
+def regions() -> dict[str, dict]:
+    """Region code -> row of ``marketplace/data/regions.csv`` (GB/T 2260 codes we serve)."""
+    with REGIONS_CSV.open(encoding="utf-8") as fh:
+        return {row["code"]: row for row in csv.DictReader(fh)}
+
+
+def valid_region(code: str) -> bool:
+    return code in regions()
+
+
+def make_resident_id(region: str, birth: str, seq: int) -> str:
+    """A checksum-valid ID number (test, demo and load-test data): birth is YYYYMMDD."""
+    body = f"{region}{birth}{seq % 1000:03d}"
+    return body + id_check_digit(body)
+
+
+def make_card_no(prefix: str, seq: int, length: int = 16) -> str:
+    body = f"{prefix}{seq:0{length - 1 - len(prefix)}d}"
+    return body + luhn_check_digit(body)
