@@ -76,7 +76,9 @@ def rebuild(
     free = total - claimed
     stock = [free // n + (1 if b < free % n else 0) for b in range(n)]
     for b, request_id, claim_id, member_id in requests:
-        records[b][f"r:{request_id}"] = f"{claim_id}{US}{stock[b]}{US}{counts[b][member_id]}"
+        records[b][f"r:{member_id}{US}{request_id}"] = (
+            f"{claim_id}{US}{stock[b]}{US}{counts[b][member_id]}"
+        )
     seq = (top + id_gap) // n + 1
     for b in reversed(range(n)):  # bucket 0 last: its existence means the pool is complete
         fields = records[b]

@@ -1,7 +1,7 @@
 -- Shared helpers, prepended by inventory/scripts.py to every operation script below.
 -- Not an operation itself. Claim records are packed strings (no cjson):
 --   c:<claim_id>   = <state char> member US qty US request_id US hold_until_ms [US key US value]...
---   r:<request_id> = claim_id US remaining US member_count      (the first result, for replays)
+--   r:<member_id> US <request_id> = claim_id US remaining US member_count   (first result)
 --   m:<member_id>  = units the member holds in this bucket
 --   state chars: h held, c committed, r released, e expired, x cancelled.
 local US = '\31'

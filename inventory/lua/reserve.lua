@@ -10,13 +10,14 @@
 --           not_open | closed | unknown_pool
 local h = KEYS[1]
 local member, qty, rid = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local rkey = 'r:' .. member .. US .. rid  -- request ids are scoped to their member
 if ARGV[5] ~= '' and redis.call('EXISTS', h) == 1
     and redis.call('HSETNX', h, 'x:' .. ARGV[5], ARGV[6]) == 1 then
   redis.call('HINCRBY', h, 'stock', ARGV[6])
   redis.call('HINCRBY', h, 'cap', ARGV[6])
 end
 local s = redis.call('HMGET', h, 'stock', 'seq', 'limit', 'opens', 'closes', 'closed', 'hold',
-                     'taken', 'held', 'members', 'n', 'b', 'r:' .. rid, 'm:' .. member)
+                     'taken', 'held', 'members', 'n', 'b', rkey, 'm:' .. member)
 if not s[3] then
   return {'unknown_pool'}
 end
@@ -63,7 +64,7 @@ if #ARGV > 6 then
   rec = rec .. US .. table.concat(ARGV, US, 7)
 end
 local upd = {'stock', stock, 'seq', seq, 'taken', tonumber(s[8]) + qty, 'm:' .. member, count,
-             'r:' .. rid, cid .. US .. stock .. US .. count, 'c:' .. cid, rec}
+             rkey, cid .. US .. stock .. US .. count, 'c:' .. cid, rec}
 if count == qty then
   upd[#upd + 1] = 'members'
   upd[#upd + 1] = tonumber(s[10]) + 1
