@@ -120,6 +120,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(web.bp)
     app.register_blueprint(health.bp)
+    from flashsale import init_app as init_flashsale
+
+    init_flashsale(app)
     app.register_blueprint(members_pages.bp)
     for blp in (auth_routes.bp, members_routes.bp, members_admin.bp):
         api.register_blueprint(blp)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("marketplace.jobs.heartbeat", 30, "default"),
+    # Backs up the drainer process: claims reach SQL even if only the worker runs.
+    ("flashsale.jobs.drain_outbox", 2, "high"),
+    ("flashsale.jobs.audit_due", 60, "low"),
 ]
 
 # (name, argv after ``python -m``) of extra long-running processes ``shihui up`` starts.
-EXTRA_PROCESSES: list[tuple[str, list[str]]] = []
+EXTRA_PROCESSES: list[tuple[str, list[str]]] = [
+    # Low-latency outbox drain: a claim is a voucher row well within 2 s.
+    ("drainer", ["marketplace", "flashsale", "drain", "--follow"]),
+]

@@ -1,0 +1,17 @@
+"""Flash sales: campaigns, the snap-up API, vouchers persisted through RQ, redemption, audit.
+
+The claim path (docs/flashsale.md): the web process checks the token, a per-member budget and the
+cached campaign metadata, then makes one call into the stock engine; the engine's outbox is
+drained into SQL voucher rows by ``flashsale.jobs``.
+"""
+
+
+def init_app(app) -> None:
+    """Register the API blueprints and the member pages."""
+    from marketplace.extensions import api
+
+    from . import pages, routes_member, routes_merchant
+
+    api.register_blueprint(routes_member.bp)
+    api.register_blueprint(routes_merchant.bp)
+    app.register_blueprint(pages.bp)

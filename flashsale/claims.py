@@ -1,0 +1,152 @@
+"""The snap-up: one claim request, decided by the stock engine without touching SQL."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+
+from inventory import CLOSED, LIMIT_REACHED, NOT_OPEN, RESERVED, SOLD_OUT, PoolNotFound
+from marketplace.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    Problem,
+    RateLimited,
+    ServiceUnavailable,
+)
+from marketplace.observability import CLAIMS
+
+from .hotpath import campaign_meta, get_engine, member_budget
+
+US = "\x1f"
+
+# Crockford's base32 without I, L, O, U: 16 symbols carry 80 random bits and read aloud cleanly.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 16
+IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+
+
+def new_voucher_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(code: str) -> str:
+    """What a clerk typed or scanned, as stored (case and separators ignored)."""
+    return re.sub(r"[\s-]", "", code or "").upper()
+
+
+def check_idempotency_key(key: str | None) -> str:
+    if not key:
+        raise Problem(
+            "Send an Idempotency-Key header (8-64 characters of A-Z a-z 0-9 _ . : -).",
+            code="idempotency_key_required",
+        )
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise Problem(
+            "The Idempotency-Key header must be 8-64 characters of A-Z a-z 0-9 _ . : -.",
+            code="idempotency_key_invalid",
+        )
+    return key
+
+
+def _iso_epoch(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+def _refuse(outcome: str, problem: Problem):
+    CLAIMS.labels(outcome).inc()
+    raise problem
+
+
+def claim(principal, campaign_id: int, key: str) -> dict:
+    """Claim one ticket of ``campaign_id`` for the calling member; refusals raise Problems.
+
+    Order: request budget, metadata (cached), eligibility from the token, then one engine call.
+    A repeated key returns the first claim (the engine remembers request ids before deciding).
+    """
+    key = check_idempotency_key(key)
+    wait = member_budget().take(principal.member_id)
+    if wait:
+        _refuse("rate_limited", RateLimited(int(wait) + 1))
+    meta = campaign_meta(campaign_id)
+    if meta is None:
+        _refuse("unknown", NotFound("No such flash sale.", code="not_found"))
+    if meta.require_active_card and not principal.card_active:
+        _refuse(
+            "card_inactive",
+            Forbidden("Activate your union card to take part.", code="card_inactive"),
+        )
+    if meta.regions and principal.region not in meta.regions:
+        _refuse(
+            "not_eligible",
+            Forbidden("This sale is for members of other regions.", code="not_eligible"),
+        )
+    if not meta.available:
+        _refuse("ended", Gone("This sale has been withdrawn.", code="ended"))
+    if time.time() < meta.starts_at - 1:  # 1 s of slack for clock skew: the engine decides
+        _refuse("not_started", _not_started(meta))
+    engine = get_engine()
+    pool = str(campaign_id)
+    request_id = key  # the engine scopes request ids to their member
+    member = str(principal.member_id)
+    code = new_voucher_code()
+    try:
+        result = engine.reserve(pool, member, 1, request_id, {"code": code})
+        # A sold-out pool is refused from memory, unless this very request already won:
+        # one HEXISTS (no script) keeps repeats of a lost 201 truthful.
+        if result.cached and _already_won(engine, pool, member, request_id):
+            result = engine.reserve(pool, member, 1, request_id, {"code": code}, False)
+    except PoolNotFound:
+        _refuse("error", ServiceUnavailable("The sale is not loaded; try again shortly."))
+    status = result.status
+    if status == RESERVED:
+        CLAIMS.labels("replayed" if result.replayed else "claimed").inc()
+        return {
+            "claim_id": result.claim_id,
+            "replayed": result.replayed,
+            "voucher": {
+                "code": result.payload.get("code", code),
+                "status": "issued",
+                "campaign_id": campaign_id,
+                "valid_from": meta.valid_from,
+                "valid_until": meta.valid_until,
+            },
+        }
+    if status == SOLD_OUT:
+        _refuse("sold_out", Conflict("All tickets have been claimed.", code="sold_out"))
+    if status == LIMIT_REACHED:
+        _refuse(
+            "limit_reached",
+            Conflict(
+                "You already hold as many tickets of this sale as allowed.",
+                code="limit_reached",
+                per_member_limit=meta.per_member_limit,
+            ),
+        )
+    if status == NOT_OPEN:
+        _refuse("not_started", _not_started(meta))
+    if status == CLOSED:
+        _refuse("ended", Gone("This sale has ended.", code="ended"))
+    _refuse("error", ServiceUnavailable(f"unexpected engine answer {status}"))
+
+
+def _already_won(engine, pool: str, member: str, request_id: str) -> bool:
+    """Whether the engine recorded this member's request id (one HEXISTS, no script).
+
+    Reads the engine's key layout (``r:<member>\\x1f<request id>`` in the pool hash of a
+    one-bucket pool, which is what publish opens); the engine has no public call for it yet.
+    """
+    field = f"r:{member}{US}{request_id}"
+    return bool(engine.client.hexists(engine.keys(pool).pool, field))
+
+
+def _not_started(meta) -> Problem:
+    return Conflict(
+        "This sale has not started yet.",
+        code="not_started",
+        starts_at=_iso_epoch(meta.starts_at),
+        server_time=_iso_epoch(time.time()),
+    )

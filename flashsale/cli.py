@@ -1,0 +1,61 @@
+"""``shihui audit CAMPAIGN_ID`` and ``shihui flashsale drain [--follow]``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+
+@click.command("audit")
+@click.argument("campaign_id", type=int)
+@click.option("--no-store", is_flag=True, help="Do not record the result for admins.")
+@with_appcontext
+def audit(campaign_id: int, no_store: bool) -> None:
+    """Compare engine counters, the outbox and SQL vouchers of one sale; exit 1 on any problem."""
+    from .audit import run_audit
+
+    try:
+        result = run_audit(campaign_id, store=not no_store)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"campaign {campaign_id}: stock {result.total_stock}, engine {result.engine_claimed}, "
+        f"outbox {result.outbox_claims}, SQL {result.sql_vouchers}, "
+        f"re-persisted {result.repersisted}, re-cancelled {result.recancelled}"
+    )
+    for problem in result.problems:
+        click.echo(f"PROBLEM: {problem}", err=True)
+    if not result.ok:
+        sys.exit(1)
+    click.echo("OK: every ticket is accounted for")
+
+
+@click.group("flashsale")
+def flashsale() -> None:
+    """Flash-sale operations."""
+
+
+@flashsale.command("drain")
+@click.option("--follow", is_flag=True, help="Keep draining until SIGTERM (low latency).")
+@with_appcontext
+def drain(follow: bool) -> None:
+    """Persist the engine's outbox into voucher rows (the RQ job does one pass too)."""
+    from .jobs import drain_outbox
+    from .jobs import follow as follow_outbox
+
+    if not follow:
+        click.echo(f"persisted {drain_outbox(kind='cli')} outbox entries")
+        return
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    follow_outbox(stop=lambda: bool(stopping))
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(audit)
+    app.cli.add_command(flashsale)

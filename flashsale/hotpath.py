@@ -1,0 +1,185 @@
+"""What the claim endpoint needs without SQL: the engine, cached campaign metadata, a rate budget.
+
+Campaign metadata lives in a small Redis hash per campaign (``<ns>:fs:meta:<id>``), written by the
+services on publish / patch / cancel / merchant suspension, and in a per-process dict for
+``FLASHSALE_META_TTL`` seconds (default 1 s). A change therefore reaches every web process within
+that TTL; cancellation also closes the engine pool, which refuses claims at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+
+from inventory import StockEngine
+from marketplace.extensions import get_redis
+
+
+def get_engine() -> StockEngine:
+    """The app's stock engine (one per process, built on first use)."""
+    ext = current_app.extensions
+    engine = ext.get("flashsale.engine")
+    if engine is None:
+        engine = StockEngine(
+            get_redis(),
+            namespace=current_app.config.get("REDIS_NAMESPACE", "shihui"),
+            local_cache_ttl=float(current_app.config.get("FLASHSALE_SOLDOUT_CACHE_SECONDS", 0.5)),
+        )
+        engine = ext.setdefault("flashsale.engine", engine)
+    return engine
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignMeta:
+    id: int
+    merchant_id: int
+    status: str  # stored lifecycle: scheduled / cancelled / ended ... (never draft here)
+    starts_at: float  # epoch seconds
+    ends_at: float
+    per_member_limit: int
+    regions: frozenset[str] | None
+    require_active_card: bool
+    merchant_active: bool
+    valid_from: str  # ISO 8601, what the 201 returns
+    valid_until: str
+
+    @property
+    def available(self) -> bool:
+        return self.status not in ("draft", "cancelled") and self.merchant_active
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def meta_key(campaign_id: int) -> str:
+    return f"{current_app.config.get('REDIS_NAMESPACE', 'shihui')}:fs:meta:{campaign_id}"
+
+
+def write_meta(campaign) -> None:
+    """Publish the campaign's hot-path metadata (drafts are removed: members cannot see them)."""
+    client = get_redis()
+    if campaign.status == "draft":
+        client.delete(meta_key(campaign.id))
+    else:
+        merchant = campaign.merchant
+        active = merchant.status == "approved"
+        client.hset(
+            meta_key(campaign.id),
+            mapping={
+                "merchant_id": campaign.merchant_id,
+                "status": campaign.status,
+                "starts_at": campaign.starts_at.timestamp(),
+                "ends_at": campaign.ends_at.timestamp(),
+                "limit": campaign.per_member_limit,
+                "regions": ",".join(campaign.regions or []),
+                "card": int(campaign.require_active_card),
+                "merchant_active": int(active),
+                "valid_from": _iso(campaign.valid_from),
+                "valid_until": _iso(campaign.valid_until),
+            },
+        )
+    _local_cache().pop(campaign.id, None)
+
+
+def _parse(campaign_id: int, raw: dict) -> CampaignMeta:
+    f = {k.decode(): v.decode() for k, v in raw.items()}
+    regions = frozenset(r for r in f["regions"].split(",") if r)
+    return CampaignMeta(
+        id=campaign_id,
+        merchant_id=int(f["merchant_id"]),
+        status=f["status"],
+        starts_at=float(f["starts_at"]),
+        ends_at=float(f["ends_at"]),
+        per_member_limit=int(f["limit"]),
+        regions=regions or None,
+        require_active_card=f["card"] == "1",
+        merchant_active=f["merchant_active"] == "1",
+        valid_from=f["valid_from"],
+        valid_until=f["valid_until"],
+    )
+
+
+_lock = threading.Lock()
+
+
+def _local_cache() -> dict:
+    return current_app.extensions.setdefault("flashsale.meta", {})
+
+
+def campaign_meta(campaign_id: int) -> CampaignMeta | None:
+    """Metadata of a published campaign, or None (unknown or draft). SQL only when Redis lost it."""
+    cache = _local_cache()
+    now = time.monotonic()
+    hit = cache.get(campaign_id)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    raw = get_redis().hgetall(meta_key(campaign_id))
+    meta = _parse(campaign_id, raw) if raw else _refill_from_sql(campaign_id)
+    ttl = float(current_app.config.get("FLASHSALE_META_TTL", 1.0))
+    with _lock:
+        if len(cache) > 10_000:  # ids that never existed must not grow the dict without bound
+            cache.clear()
+        cache[campaign_id] = (now + ttl, meta)
+    return meta
+
+
+def _refill_from_sql(campaign_id: int) -> CampaignMeta | None:
+    from marketplace.extensions import db
+
+    from .models import Campaign
+
+    campaign = db.session.get(Campaign, campaign_id)
+    try:
+        if campaign is None or campaign.status == "draft":
+            return None
+        write_meta(campaign)
+        raw = get_redis().hgetall(meta_key(campaign_id))
+        return _parse(campaign_id, raw)
+    finally:
+        db.session.remove()
+
+
+class MemberBudget:
+    """Per-process token bucket per member: ``rate`` requests/s with bursts of ``burst``.
+
+    No Redis round trip: the price is that a member spread over N web processes gets up to N
+    times the budget (docs/flashsale.md). Idle members are forgotten when the table grows.
+    """
+
+    def __init__(self, rate: float, burst: float, clock=time.monotonic, max_members=200_000):
+        self.rate, self.burst, self.clock, self.max_members = rate, burst, clock, max_members
+        self._buckets: dict[int, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, member_id: int) -> float:
+        """0 if the request may proceed, else the seconds until it could."""
+        now = self.clock()
+        with self._lock:
+            tokens, at = self._buckets.get(member_id, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens >= 1:
+                self._buckets[member_id] = (tokens - 1, now)
+                if len(self._buckets) > self.max_members:
+                    self._forget_idle(now)
+                return 0.0
+            self._buckets[member_id] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+    def _forget_idle(self, now: float) -> None:
+        full_after = self.burst / self.rate
+        self._buckets = {m: v for m, v in self._buckets.items() if now - v[1] < full_after}
+
+
+def member_budget() -> MemberBudget:
+    ext = current_app.extensions
+    budget = ext.get("flashsale.budget")
+    if budget is None:
+        rate = float(current_app.config.get("FLASHSALE_CLAIM_RATE", 5))
+        burst = float(current_app.config.get("FLASHSALE_CLAIM_BURST", rate))
+        budget = ext.setdefault("flashsale.budget", MemberBudget(rate, burst))
+    return budget

@@ -1,0 +1,138 @@
+"""Campaigns (flash sales), vouchers, redemptions and audit results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.extensions import db
+from marketplace.models import BigId, UTCDateTime, utcnow
+from merchant_portal.models import Merchant, _in
+
+CATEGORIES = ("movie", "concert", "attraction", "car_wash", "other")
+# Stored lifecycle; ``scheduled`` becomes live / sold_out / ended by the clock and the stock
+# (see services.effective_status), so no job has to flip it at the second a sale opens.
+STATUSES = ("draft", "scheduled", "live", "sold_out", "ended", "cancelled")
+VOUCHER_STATUSES = ("issued", "redeemed", "cancelled", "expired")
+
+
+class Campaign(db.Model):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("merchants.id"), nullable=False, index=True
+    )
+    title: Mapped[str] = mapped_column(String(120), nullable=False)
+    title_en: Mapped[str | None] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    description_en: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(20), nullable=False)
+    venue: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    total_stock: Mapped[int] = mapped_column(Integer, nullable=False)
+    per_member_limit: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    cancel_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    require_active_card: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    regions: Mapped[list | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="draft")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    merchant: Mapped[Merchant] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint(_in("category", CATEGORIES), name="category"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint("total_stock >= 0", name="total_stock"),
+        CheckConstraint("per_member_limit >= 1", name="per_member_limit"),
+        Index("ix_campaigns_status_ends_at", "status", "ends_at"),
+    )
+
+    @property
+    def pool_id(self) -> str:
+        return str(self.id)
+
+
+class Voucher(db.Model):
+    """One claimed ticket. Belongs to the member (not the card: it survives a card reissue)."""
+
+    __tablename__ = "vouchers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
+    code: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), nullable=False)
+    member_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="issued")
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    persisted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redeemed_by: Mapped[int | None] = mapped_column(BigId)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    campaign: Mapped[Campaign] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint(_in("status", VOUCHER_STATUSES), name="status"),
+        Index("ix_vouchers_member_claimed", "member_id", "claimed_at"),
+        Index("ix_vouchers_campaign_status", "campaign_id", "status"),
+    )
+
+
+class Redemption(db.Model):
+    """A counter scan. ``idempotency_key`` is scoped to the scanning account."""
+
+    __tablename__ = "redemptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    voucher_id: Mapped[int] = mapped_column(BigId, ForeignKey("vouchers.id"), nullable=False)
+    merchant_id: Mapped[int] = mapped_column(BigId, nullable=False, index=True)
+    account_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reverted_by: Mapped[int | None] = mapped_column(BigId)
+
+    voucher: Mapped[Voucher] = relationship(lazy="joined")
+
+    __table_args__ = (
+        Index("uq_redemptions_account_key", "account_id", "idempotency_key", unique=True),
+    )
+
+
+class CampaignAudit(db.Model):
+    """The result of one audit run: engine counters vs outbox vs SQL vouchers."""
+
+    __tablename__ = "campaign_audits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("campaigns.id"), nullable=False, index=True
+    )
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    total_stock: Mapped[int] = mapped_column(Integer, nullable=False)
+    engine_claimed: Mapped[int | None] = mapped_column(Integer)
+    outbox_claims: Mapped[int | None] = mapped_column(Integer)
+    sql_vouchers: Mapped[int] = mapped_column(Integer, nullable=False)
+    repersisted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    problems: Mapped[list] = mapped_column(JSON, nullable=False, default=list)

@@ -1,0 +1,102 @@
+"""Member pages under /m/: sales with countdowns, the snap-up page, my vouchers (with QR codes).
+
+The snap-up button calls the JSON API with a bearer token rendered into the page (the page is
+``no-store``), so a claim from the browser takes the same SQL-free path as one from the app.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import segno
+from flask import Blueprint, Response, abort, render_template
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from marketplace.auth import issue_token
+from marketplace.extensions import db
+from marketplace.models import utcnow
+
+from . import services
+from .claims import CODE_ALPHABET, CODE_LENGTH
+from .models import Campaign, Voucher
+from .routes_member import visible_sales, with_remaining
+from .vouchers import display_status, own_vouchers
+
+bp = Blueprint(
+    "flashsale_pages", __name__, url_prefix="/m", template_folder="templates",
+    static_folder="static", static_url_path="/flashsale-static",
+)  # fmt: skip
+
+CODE_RE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
+
+
+def qr_svg(code: str) -> Markup:
+    return Markup(segno.make(code, error="m").svg_inline(scale=5, border=2, title=code))  # noqa: S704
+
+
+def _member_account():
+    account = current_user.account
+    if account.member_id is None:
+        abort(403)
+    return account
+
+
+def _no_store(html: str) -> Response:
+    response = Response(html)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/sales")
+@login_required
+def sales():
+    _member_account()
+    campaigns = with_remaining(list(db.session.scalars(visible_sales().limit(100))))
+    return render_template(
+        "flashsale/sales.html", campaigns=campaigns, server_ms=int(time.time() * 1000),
+        status_of=services.effective_status,
+    )  # fmt: skip
+
+
+@bp.get("/sales/<int:campaign_id>")
+@login_required
+def sale(campaign_id: int):
+    account = _member_account()
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status == "draft":
+        abort(404)
+    with_remaining([campaign])
+    token = issue_token(account)["access_token"]
+    html = render_template(
+        "flashsale/sale.html", c=campaign, token=token, server_ms=int(time.time() * 1000),
+        status=services.effective_status(campaign, remaining=campaign.live_remaining),
+    )  # fmt: skip
+    return _no_store(html)
+
+
+@bp.get("/vouchers")
+@login_required
+def my_vouchers():
+    account = _member_account()
+    items: list[Voucher] = list(db.session.scalars(own_vouchers(account.member_id).limit(100)))
+    now = utcnow()
+    return _no_store(
+        render_template(
+            "flashsale/vouchers.html",
+            vouchers=items,
+            qr=qr_svg,
+            status_of=lambda v: display_status(v, now),
+        )  # fmt: skip
+    )
+
+
+@bp.get("/qr/<code>.svg")
+@login_required
+def qr(code: str):
+    """The QR of a voucher code the page already shows (before the voucher row exists)."""
+    if not CODE_RE.match(code):
+        abort(404)
+    svg = segno.make(code, error="m").svg_inline(scale=5, border=2, title=code)
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private"})

@@ -1,0 +1,235 @@
+"""Campaign lifecycle for merchants: create, patch, publish (loads the engine), cancel, stats."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from inventory import PoolNotFound, StockBelowClaimed
+from marketplace.errors import Conflict, NotFound, ValidationFailed
+from marketplace.extensions import db, get_queue
+from marketplace.models import record_audit, utcnow
+
+from .hotpath import get_engine, write_meta
+from .models import Campaign, Voucher
+
+EDITABLE = {
+    "title", "title_en", "description", "description_en", "category", "venue", "image_url",
+    "total_stock", "per_member_limit", "starts_at", "ends_at", "valid_from", "valid_until",
+    "cancel_deadline", "regions", "require_active_card",
+}  # fmt: skip
+# Once a sale is live only its stock may grow; everything members already saw stays as it was.
+LIVE_EDITABLE = {"total_stock"}
+
+
+def effective_status(campaign: Campaign, now: datetime | None = None, remaining=None) -> str:
+    """The status members and merchants see: the stored lifecycle plus the clock and the stock."""
+    if campaign.status in ("draft", "cancelled", "ended"):
+        return campaign.status
+    now = now or utcnow()
+    if now >= campaign.ends_at:
+        return "ended"
+    if now < campaign.starts_at:
+        return "scheduled"
+    if remaining == 0:
+        return "sold_out"
+    return "live"
+
+
+def check_times(values: dict) -> None:
+    errors = {}
+    starts, ends = values.get("starts_at"), values.get("ends_at")
+    if starts and ends and ends <= starts:
+        errors["ends_at"] = ["Must be after starts_at."]
+    vf, vu = values.get("valid_from"), values.get("valid_until")
+    if vf and vu and vu <= vf:
+        errors["valid_until"] = ["Must be after valid_from."]
+    if vu and ends and vu < ends:
+        errors.setdefault("valid_until", []).append("Must not be before ends_at.")
+    stock, limit = values.get("total_stock"), values.get("per_member_limit")
+    if stock is not None and limit and limit > max(stock, 1):
+        errors["per_member_limit"] = ["Must not exceed total_stock."]
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
+def _values(campaign: Campaign) -> dict:
+    return {name: getattr(campaign, name) for name in EDITABLE}
+
+
+def get_own(merchant_id: int, campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.merchant_id != merchant_id:
+        raise NotFound("No such campaign.")
+    return campaign
+
+
+def list_own(merchant_id: int):
+    return (
+        select(Campaign)
+        .where(Campaign.merchant_id == merchant_id)
+        .order_by(Campaign.starts_at.desc(), Campaign.id.desc())
+    )
+
+
+def create(principal, data: dict) -> Campaign:
+    check_times(data)
+    campaign = Campaign(merchant_id=principal.merchant_id, status="draft", **data)
+    db.session.add(campaign)
+    db.session.flush()
+    record_audit("campaign.create", "campaign", campaign.id, actor=_actor(principal),
+                 merchant_id=principal.merchant_id)  # fmt: skip
+    db.session.commit()
+    return campaign
+
+
+def patch(principal, campaign_id: int, data: dict) -> Campaign:
+    campaign = get_own(principal.merchant_id, campaign_id)
+    status = effective_status(campaign)
+    if status not in ("draft", "scheduled", "live", "sold_out"):
+        raise Conflict(f"A {status} campaign cannot be changed.", code="not_editable")
+    if status in ("live", "sold_out"):
+        extra = set(data) - LIVE_EDITABLE
+        if extra:
+            raise Conflict(
+                "Once a sale is live only total_stock may change.",
+                code="not_editable", fields=sorted(extra),
+            )  # fmt: skip
+        if data.get("total_stock", campaign.total_stock) < campaign.total_stock:
+            raise Conflict("A live sale's stock can only grow.", code="stock_decrease")
+    merged = {**_values(campaign), **data}
+    check_times(merged)
+    if status != "draft":
+        if "total_stock" in data:
+            try:
+                get_engine().restock(campaign.pool_id, data["total_stock"])
+            except StockBelowClaimed as exc:
+                raise Conflict(str(exc), code="stock_below_claimed") from None
+        if {"starts_at", "ends_at", "per_member_limit"} & set(data):
+            _reopen(campaign, merged)
+    for name, value in data.items():
+        setattr(campaign, name, value)
+    record_audit("campaign.patch", "campaign", campaign.id, actor=_actor(principal),
+                 merchant_id=campaign.merchant_id, data=_jsonable(data))  # fmt: skip
+    db.session.commit()
+    if status != "draft":
+        write_meta(campaign)
+    return campaign
+
+
+def _reopen(campaign: Campaign, merged: dict) -> None:
+    """A scheduled sale's window or limit changed: no claim exists yet, so rebuild the pool."""
+    engine = get_engine()
+    engine.rebuild(
+        campaign.pool_id, [], merged["total_stock"], merged["per_member_limit"],
+        merged["starts_at"], merged["ends_at"],
+    )  # fmt: skip
+
+
+def publish(principal, campaign_id: int) -> Campaign:
+    campaign = get_own(principal.merchant_id, campaign_id)
+    if campaign.status != "draft":
+        raise Conflict(f"The campaign is already {effective_status(campaign)}.",
+                       code="already_published")  # fmt: skip
+    now = utcnow()
+    if campaign.ends_at <= now:
+        raise Conflict("The sale's end is in the past.", code="ends_in_past")
+    if campaign.merchant.status != "approved":
+        raise Conflict("Only approved merchants can publish sales.", code="merchant_not_approved")
+    get_engine().open_pool(
+        campaign.pool_id, campaign.total_stock, campaign.per_member_limit,
+        campaign.starts_at, campaign.ends_at,
+    )  # fmt: skip
+    campaign.status = "scheduled"
+    campaign.published_at = now
+    record_audit("campaign.publish", "campaign", campaign.id, actor=_actor(principal),
+                 merchant_id=campaign.merchant_id)  # fmt: skip
+    db.session.commit()
+    write_meta(campaign)
+    schedule_audit(campaign)
+    return campaign
+
+
+def schedule_audit(campaign: Campaign) -> None:
+    """Audit the sale shortly after it ends (the periodic sweep catches anything RQ lost)."""
+    from datetime import timedelta
+
+    from .jobs import audit_campaign
+
+    get_queue("low").enqueue_at(
+        campaign.ends_at + timedelta(seconds=30), audit_campaign, campaign.id,
+        job_id=f"audit-campaign-{campaign.id}-{int(campaign.ends_at.timestamp())}",
+    )  # fmt: skip
+
+
+def cancel(principal, campaign_id: int) -> Campaign:
+    campaign = get_own(principal.merchant_id, campaign_id)
+    if campaign.status == "cancelled":
+        return campaign
+    if effective_status(campaign) == "ended":
+        raise Conflict("The sale has already ended.", code="already_ended")
+    if campaign.status != "draft":
+        with contextlib.suppress(PoolNotFound):
+            get_engine().close_pool(campaign.pool_id)
+    campaign.status = "cancelled"
+    campaign.cancelled_at = utcnow()
+    record_audit("campaign.cancel", "campaign", campaign.id, actor=_actor(principal),
+                 merchant_id=campaign.merchant_id)  # fmt: skip
+    db.session.commit()
+    write_meta(campaign)
+    return campaign
+
+
+def stats(campaign: Campaign) -> dict:
+    """Live numbers: engine stock and claims, SQL persisted / redeemed / cancelled."""
+    counts = dict(
+        db.session.execute(
+            select(Voucher.status, func.count())
+            .where(Voucher.campaign_id == campaign.id)
+            .group_by(Voucher.status)
+        ).all()
+    )
+    out = {
+        "stock": campaign.total_stock,
+        "remaining": campaign.total_stock,
+        "claimed": 0,
+        "persisted": sum(counts.values()),
+        "redeemed": counts.get("redeemed", 0),
+        "cancelled": counts.get("cancelled", 0),
+    }
+    if campaign.status != "draft":
+        try:
+            pool = get_engine().stats(campaign.pool_id)
+            out.update(stock=pool.total, remaining=pool.remaining, claimed=pool.claimed)
+        except PoolNotFound:
+            pass
+    return out
+
+
+def remaining_of(campaigns) -> dict[int, int]:
+    """Remaining stock per published campaign in one pipeline (for lists)."""
+    engine = get_engine()
+    ids = [c for c in campaigns if c.status not in ("draft",)]
+    if not ids:
+        return {}
+    pipe = engine.client.pipeline(transaction=False)
+    for c in ids:
+        pipe.hget(engine.keys(c.pool_id).pool, "stock")
+    return {
+        c.id: int(v) if v is not None else c.total_stock
+        for c, v in zip(ids, pipe.execute(), strict=True)
+    }
+
+
+def _actor(principal):
+    class _A:
+        id = principal.account_id
+        role = principal.role
+
+    return _A
+
+
+def _jsonable(data: dict) -> dict:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
