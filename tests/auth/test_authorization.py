@@ -1,0 +1,81 @@
+"""Every endpoint: no token -> 401, wrong role -> 403; auth_required's role checks."""
+
+import pytest
+from flask import Blueprint
+
+from marketplace.auth import auth_required, current_principal
+from marketplace.auth.services import create_account
+from tests.members.helpers import activated_member, bearer
+
+PROTECTED = [
+    ("get", "/api/v1/me", None),
+    ("post", "/api/v1/auth/logout", None),
+    ("post", "/api/v1/auth/password", None),
+]
+ADMIN_ONLY = [
+    ("post", "/api/v1/admin/member-imports", "admin"),
+    ("get", "/api/v1/admin/member-imports/1", "admin"),
+    ("get", "/api/v1/admin/member-imports/1/rejected.csv", "admin"),
+    ("get", "/api/v1/admin/members/1", "admin"),
+    ("post", "/api/v1/admin/cards/4111111111111111/freeze", "admin"),
+    ("post", "/api/v1/admin/members/1/reissue", "admin"),
+]
+
+
+@pytest.mark.parametrize("method,url,_", PROTECTED + ADMIN_ONLY)
+def test_no_token_is_401(client, method, url, _):
+    resp = getattr(client, method)(url)
+    assert resp.status_code == 401
+    assert resp.get_json()["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize("method,url,_", ADMIN_ONLY)
+def test_member_on_admin_endpoints_is_403(client, app_ctx, method, url, _):
+    _d, token = activated_member(client, 1)
+    resp = getattr(client, method)(url, headers=bearer(token), json={})
+    assert resp.status_code == 403
+    assert resp.get_json()["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("role", ["merchant_owner", "merchant_clerk"])
+def test_merchant_staff_on_admin_endpoints_is_403(client, app_ctx, role):
+    create_account("staff", "staff-pass-1", role, merchant_id=1)
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "staff", "password": "staff-pass-1"}
+    ).get_json()["access_token"]
+    assert client.get("/api/v1/admin/members/1", headers=bearer(token)).status_code == 403
+
+
+def test_auth_required_rejects_unknown_roles():
+    with pytest.raises(ValueError):
+        auth_required("superuser")
+
+
+def test_auth_required_sets_the_principal(app, client):
+    bp = Blueprint("probe_auth", __name__)
+
+    @bp.get("/api/v1/probe/whoami")
+    @auth_required("member", "merchant_clerk")
+    def whoami():
+        p = current_principal()
+        return {"role": p.role, "card_active": p.card_active}
+
+    app.register_blueprint(bp)
+    with app.app_context():
+        _d, token = activated_member(client, 1)
+        create_account("boss", "admin-pass-1", "admin")
+    assert client.get("/api/v1/probe/whoami", headers=bearer(token)).get_json() == {
+        "role": "member",
+        "card_active": True,
+    }
+    admin = client.post(
+        "/api/v1/auth/token", json={"username": "boss", "password": "admin-pass-1"}
+    ).get_json()
+    assert (
+        client.get("/api/v1/probe/whoami", headers=bearer(admin["access_token"])).status_code == 403
+    )
+
+
+def test_openapi_documents_bearer_security(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["paths"]["/api/v1/me"]["get"]["security"] == [{"bearerAuth": []}]
