@@ -123,6 +123,9 @@ def register_blueprints(app: Flask) -> None:
     from flashsale import init_app as init_flashsale
 
     init_flashsale(app)
+    from .catalogue import init_app as init_catalogue
+
+    init_catalogue(app)
     app.register_blueprint(members_pages.bp)
     for blp in (auth_routes.bp, members_routes.bp, members_admin.bp):
         api.register_blueprint(blp)

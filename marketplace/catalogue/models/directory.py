@@ -61,7 +61,7 @@ class Offer(RegionsMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    merchant: Mapped[Merchant] = relationship(lazy="raise")
+    merchant: Mapped[Merchant] = relationship(lazy="select")
 
     __table_args__ = (
         CheckConstraint(_in("category", CATEGORIES), name="category"),
@@ -82,4 +82,4 @@ class Favourite(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
-    offer: Mapped[Offer] = relationship(lazy="raise")
+    offer: Mapped[Offer] = relationship(lazy="select")

@@ -64,7 +64,7 @@ class GroupBuy(RegionsMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    merchant: Mapped[Merchant] = relationship(lazy="raise")
+    merchant: Mapped[Merchant] = relationship(lazy="select")
 
     __table_args__ = (
         CheckConstraint(_in("mode", MODES), name="mode"),
@@ -107,7 +107,7 @@ class GroupBuyTeam(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    groupbuy: Mapped[GroupBuy] = relationship(lazy="raise")
+    groupbuy: Mapped[GroupBuy] = relationship(lazy="select")
 
     __table_args__ = (
         CheckConstraint(_in("state", TEAM_STATES), name="state"),
@@ -135,8 +135,8 @@ class GroupBuyParticipant(db.Model):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    groupbuy: Mapped[GroupBuy] = relationship(lazy="raise")
-    team: Mapped[GroupBuyTeam | None] = relationship(lazy="raise")
+    groupbuy: Mapped[GroupBuy] = relationship(lazy="select")
+    team: Mapped[GroupBuyTeam | None] = relationship(lazy="select")
 
     __table_args__ = (
         CheckConstraint(_in("state", PARTICIPANT_STATES), name="state"),
@@ -174,7 +174,7 @@ class GroupBuyVoucher(db.Model):
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     redeemed_by: Mapped[int | None] = mapped_column(BigId)
 
-    groupbuy: Mapped[GroupBuy] = relationship(lazy="raise")
+    groupbuy: Mapped[GroupBuy] = relationship(lazy="select")
 
     __table_args__ = (CheckConstraint(_in("status", VOUCHER_STATUSES), name="status"),)
 
@@ -192,7 +192,7 @@ class GroupBuyNotice(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    groupbuy: Mapped[GroupBuy] = relationship(lazy="raise")
+    groupbuy: Mapped[GroupBuy] = relationship(lazy="select")
 
     __table_args__ = (
         CheckConstraint(_in("kind", NOTICE_KINDS), name="kind"),
