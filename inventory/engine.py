@@ -73,12 +73,18 @@ class StockEngine:
         self.soldout_flag_ttl_ms = int(soldout_flag_ttl * 1000)
         self.expire_batch = expire_batch
         self._buckets: dict[str, int] = {}
+        self._keys: dict[tuple[str, int], BucketKeys] = {}
         self._random = random.Random()
 
     # -- layout ---------------------------------------------------------------------------
 
     def keys(self, pool_id: str, bucket: int = 0) -> BucketKeys:
-        return bucket_keys(self.namespace, check_pool_id(pool_id), bucket)
+        found = self._keys.get((pool_id, bucket))
+        if found is None:  # validate and format once per bucket, not on every call
+            found = bucket_keys(self.namespace, check_pool_id(pool_id), bucket)
+            if len(self._keys) < 100_000:
+                self._keys[(pool_id, bucket)] = found
+        return found
 
     def buckets(self, pool_id: str) -> int:
         """How many buckets the pool has (read once, then cached: it never changes)."""
@@ -197,7 +203,7 @@ class StockEngine:
 
     def _reserve_on(self, pool_id, bucket, member_id, qty, request_id, payload, flat, xfer=None):
         k = self.keys(pool_id, bucket)
-        args = [pool_id, member_id, qty, request_id, *(xfer or ("", 0)), *flat]
+        args = [pool_id, member_id, qty, request_id, f"{xfer[0]}:{xfer[1]}" if xfer else "", *flat]
         reply = self.scripts["reserve"](keys=k.script_keys(), args=args)
         status = text(reply[0])
         if status == "unknown_pool":

@@ -58,7 +58,7 @@ def rebuild(
             raise RebuildMismatch(pool_id, claim_id, "held claim in a pool without holds")
         top = max(top, number)
         until = now + hold_ms if state == "h" else 0
-        rec = f"{state}{member_id}{US}{int(qty)}{US}{request_id}{US}{until}"
+        rec = f"{state}{until}{US}{member_id}{US}{int(qty)}{US}{request_id}"
         if payload:
             rec += US + US.join(f"{k}{US}{v}" for k, v in payload.items())
         records[b][f"c:{claim_id}"] = rec

@@ -20,10 +20,16 @@ OPERATIONS = (
 )
 
 
+# Scripts that settle claims share helpers from _lib.lua; the others (reserve above all) stay
+# free of the prelude, which would cost every call.
+WITH_LIB = frozenset({"commit", "release", "cancel", "expire"})
+
+
 def source(name: str) -> str:
-    """The text sent to Redis for operation ``name``: the shared helpers, then the operation."""
+    """The text sent to Redis for operation ``name`` (helpers first where it needs them)."""
     lua = files("inventory") / "lua"
-    return (lua / "_lib.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+    text = (lua / f"{name}.lua").read_text()
+    return (lua / "_lib.lua").read_text() + "\n" + text if name in WITH_LIB else text
 
 
 def register(client) -> dict:

@@ -1,6 +1,6 @@
--- Shared helpers, prepended by inventory/scripts.py to every operation script below.
--- Not an operation itself. Claim records are packed strings (no cjson):
---   c:<claim_id>   = <state char> member US qty US request_id US hold_until_ms [US key US value]...
+-- Shared helpers, prepended by inventory/scripts.py to the scripts that settle claims
+-- (commit, release, cancel, expire). Not an operation itself. Claim records are packed strings (no cjson):
+--   c:<claim_id>   = <state char> hold_until_ms US member US qty US request_id [US key US value]...
 --   r:<member_id> US <request_id> = claim_id US remaining US member_count   (first result)
 --   m:<member_id>  = units the member holds in this bucket
 --   state chars: h held, c committed, r released, e expired, x cancelled.
@@ -28,7 +28,7 @@ end
 -- the member's count, drop its hold and append an outbox record. Returns the stock afterwards.
 local function give_back(k, pool_id, cid, rec, newstate, kind, now)
   local f = split(string.sub(rec, 2))
-  local member, qty, rid = f[1], tonumber(f[2]), f[3]
+  local member, qty, rid = f[2], tonumber(f[3]), f[4]
   local mkey = 'm:' .. member
   local st = redis.call('HMGET', k[1], 'stock', 'taken', 'held', 'members', 'n', mkey)
   local stock = tonumber(st[1]) + qty

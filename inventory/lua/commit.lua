@@ -13,11 +13,11 @@ if state ~= 'h' then
 end
 local f = split(string.sub(rec, 2))
 local now = now_ms()
-if tonumber(f[4]) <= now then
+if tonumber(f[1]) <= now then
   give_back(KEYS, ARGV[1], ARGV[2], rec, 'e', 'expire', now)
   return {'expired', 1}
 end
 redis.call('HSET', KEYS[1], 'c:' .. ARGV[2], 'c' .. string.sub(rec, 2))
-redis.call('HINCRBY', KEYS[1], 'held', -tonumber(f[2]))
+redis.call('HINCRBY', KEYS[1], 'held', -tonumber(f[3]))
 redis.call('ZREM', KEYS[2], ARGV[2])
 return {'committed', 1}

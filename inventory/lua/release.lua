@@ -13,7 +13,7 @@ if state ~= 'h' then
 end
 local f = split(string.sub(rec, 2))
 local now = now_ms()
-if tonumber(f[4]) <= now then
+if tonumber(f[1]) <= now then
   give_back(KEYS, ARGV[1], ARGV[2], rec, 'e', 'expire', now)
   return {'expired', 1}
 end
