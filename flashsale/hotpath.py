@@ -18,6 +18,8 @@ from flask import current_app
 from inventory import StockEngine
 from marketplace.extensions import get_redis
 
+from .settings import setting
+
 
 def get_engine() -> StockEngine:
     """The app's stock engine (one per process, built on first use)."""
@@ -27,7 +29,7 @@ def get_engine() -> StockEngine:
         engine = StockEngine(
             get_redis(),
             namespace=current_app.config.get("REDIS_NAMESPACE", "shihui"),
-            local_cache_ttl=float(current_app.config.get("FLASHSALE_SOLDOUT_CACHE_SECONDS", 0.5)),
+            local_cache_ttl=float(setting("FLASHSALE_SOLDOUT_CACHE_SECONDS")),
         )
         engine = ext.setdefault("flashsale.engine", engine)
     return engine
@@ -120,7 +122,7 @@ def campaign_meta(campaign_id: int) -> CampaignMeta | None:
         return hit[1]
     raw = get_redis().hgetall(meta_key(campaign_id))
     meta = _parse(campaign_id, raw) if raw else _refill_from_sql(campaign_id)
-    ttl = float(current_app.config.get("FLASHSALE_META_TTL", 1.0))
+    ttl = float(setting("FLASHSALE_META_TTL"))
     with _lock:
         if len(cache) > 10_000:  # ids that never existed must not grow the dict without bound
             cache.clear()
@@ -179,7 +181,7 @@ def member_budget() -> MemberBudget:
     ext = current_app.extensions
     budget = ext.get("flashsale.budget")
     if budget is None:
-        rate = float(current_app.config.get("FLASHSALE_CLAIM_RATE", 5))
-        burst = float(current_app.config.get("FLASHSALE_CLAIM_BURST", rate))
+        rate = float(setting("FLASHSALE_CLAIM_RATE"))
+        burst = float(setting("FLASHSALE_CLAIM_BURST") or rate)
         budget = ext.setdefault("flashsale.budget", MemberBudget(rate, burst))
     return budget

@@ -19,6 +19,7 @@ from marketplace.observability import OUTBOX_LAG
 
 from .hotpath import get_engine
 from .persist import persist_entries
+from .settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def drain_pool(consumer: OutboxConsumer, pool_id: str, batch: int, min_idle_ms: 
 def drain_outbox(batch: int = 500, kind: str = "rq") -> int:
     """One pass over every pool's outbox (the scheduler runs it every few seconds)."""
     consumer = _consumer(kind)
-    min_idle = int(current_app.config.get("FLASHSALE_RECOVER_IDLE_MS", 30_000))
+    min_idle = int(setting("FLASHSALE_RECOVER_IDLE_MS"))
     total, lag = 0, 0
     for pool_id in sorted(get_engine().active_pools()):
         total += drain_pool(consumer, pool_id, batch, min_idle)
@@ -67,7 +68,7 @@ def drain_outbox(batch: int = 500, kind: str = "rq") -> int:
 def follow(stop=lambda: False, idle_sleep: float = 0.05, batch: int = 500) -> None:
     """The low-latency drainer ``shihui flashsale drain --follow`` runs: drain, nap when idle."""
     consumer = _consumer("drainer")
-    min_idle = int(current_app.config.get("FLASHSALE_RECOVER_IDLE_MS", 30_000))
+    min_idle = int(setting("FLASHSALE_RECOVER_IDLE_MS"))
     last_recover = 0.0
     while not stop():
         moved = 0

@@ -16,7 +16,7 @@ from marketplace.pagination import PageArgsSchema, page_schema, paginate
 
 from . import claims, services, vouchers
 from .models import Campaign
-from .schemas import IDEMPOTENCY_HEADER, CampaignOutSchema, ClaimSchema, UTCAware, VoucherSchema
+from .schemas import IDEMPOTENCY_HEADER, CampaignOutSchema, ClaimSchema, SaleVoucherSchema, UTCAware
 
 bp = Blueprint("flashsale_member", __name__, url_prefix="/api/v1", description="Flash sales")
 
@@ -91,7 +91,7 @@ class Claims(MethodView):
 class MyVouchers(MethodView):
     @auth_required("member")
     @bp.arguments(PageArgsSchema, location="query")
-    @bp.response(200, page_schema(VoucherSchema, "VoucherPageSchema"))
+    @bp.response(200, page_schema(SaleVoucherSchema, "VoucherPageSchema"))
     def get(self, args):
         """The member's vouchers, newest first."""
         page = paginate(vouchers.own_vouchers(current_principal().member_id), **args)
@@ -101,7 +101,7 @@ class MyVouchers(MethodView):
 @bp.route("/me/vouchers/<code>")
 class MyVoucher(MethodView):
     @auth_required("member")
-    @bp.response(200, VoucherSchema)
+    @bp.response(200, SaleVoucherSchema)
     def get(self, code):
         return vouchers.get_own(current_principal().member_id, code)
 
@@ -109,7 +109,7 @@ class MyVoucher(MethodView):
 @bp.route("/me/vouchers/<code>/cancel")
 class CancelVoucher(MethodView):
     @auth_required("member")
-    @bp.response(200, VoucherSchema)
+    @bp.response(200, SaleVoucherSchema)
     def post(self, code):
         """Give the ticket back before the sale's cancel deadline."""
         return vouchers.cancel(current_principal(), code)

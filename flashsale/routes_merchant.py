@@ -18,8 +18,8 @@ from .schemas import (
     CampaignPatchSchema,
     MerchantCampaignSchema,
     RedeemInSchema,
-    RedemptionSchema,
-    VoucherSchema,
+    SaleVoucherSchema,
+    VoucherRedemptionSchema,
 )
 
 bp = Blueprint(
@@ -72,7 +72,7 @@ class CampaignItem(MethodView):
         return with_stats(services.get_own(merchant().merchant_id, campaign_id))
 
     @auth_required(*OWNER)
-    @bp.arguments(CampaignPatchSchema)
+    @bp.arguments(CampaignPatchSchema(partial=True))
     @bp.response(200, MerchantCampaignSchema)
     def patch(self, data, campaign_id):
         """Change a draft or scheduled campaign; once live, only increase total_stock."""
@@ -99,7 +99,7 @@ class Cancel(MethodView):
 @bp.route("/vouchers/<code>")
 class MerchantVoucher(MethodView):
     @auth_required(*STAFF)
-    @bp.response(200, VoucherSchema)
+    @bp.response(200, SaleVoucherSchema)
     def get(self, code):
         """Look a code up before redeeming it (other merchants' codes: 404)."""
         return merchant_voucher(merchant().merchant_id, code)
@@ -109,7 +109,7 @@ class MerchantVoucher(MethodView):
 class Redemptions(MethodView):
     @auth_required(*STAFF)
     @bp.arguments(RedeemInSchema)
-    @bp.response(200, RedemptionSchema)
+    @bp.response(200, VoucherRedemptionSchema)
     @bp.doc(parameters=[IDEMPOTENCY_HEADER])
     def post(self, data):
         """Redeem a voucher at the counter; exactly one of two racing scans succeeds."""
@@ -119,7 +119,7 @@ class Redemptions(MethodView):
 @bp.route("/redemptions/<int:redemption_id>/revert")
 class Revert(MethodView):
     @auth_required(*STAFF)
-    @bp.response(200, RedemptionSchema)
+    @bp.response(200, VoucherRedemptionSchema)
     def post(self, redemption_id):
         """Undo a mistaken scan within 10 minutes."""
         return redemption.revert(merchant(), redemption_id)

@@ -61,8 +61,7 @@ class CampaignInSchema(Schema):
 
 
 class CampaignPatchSchema(CampaignInSchema):
-    class Meta:
-        partial = True
+    """Used as ``CampaignPatchSchema(partial=True)``: only the fields sent are changed."""
 
 
 class CampaignStatsSchema(Schema):
@@ -117,7 +116,7 @@ class MerchantCampaignSchema(CampaignOutSchema):
         return CampaignStatsSchema().dump(stats) if stats else None
 
 
-class VoucherSchema(Schema):
+class SaleVoucherSchema(Schema):
     code = fields.String()
     claim_id = fields.String()
     status = fields.Method("_status")
@@ -141,12 +140,12 @@ class RedeemInSchema(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=40))
 
 
-class RedemptionSchema(Schema):
+class VoucherRedemptionSchema(Schema):
     id = fields.Integer()
     redeemed_at = UTCAware()
     reverted_at = UTCAware(allow_none=True)
     account_id = fields.Integer()
-    voucher = fields.Nested(VoucherSchema)
+    voucher = fields.Nested(SaleVoucherSchema)
 
 
 class ClaimVoucherSchema(Schema):

@@ -45,8 +45,12 @@ def test_refusal_codes(app_ctx, client, claim):
     r = claim(sold, other)
     assert (r.status_code, r.get_json()["code"]) == (409, "sold_out")
 
-    later = create_sale(client, owner, starts_at=(now + timedelta(hours=1)).isoformat(),
-                        ends_at=(now + timedelta(hours=2)).isoformat())  # fmt: skip
+    later = create_sale(
+        client,
+        owner,
+        starts_at=(now + timedelta(hours=1)).isoformat(),
+        ends_at=(now + timedelta(hours=2)).isoformat(),
+    )
     r = claim(later, token)
     assert (r.status_code, r.get_json()["code"]) == (409, "not_started")
     assert r.get_json()["starts_at"].startswith(str((now + timedelta(hours=1)).year))
@@ -81,8 +85,12 @@ def test_cancelled_sale_is_ended(app_ctx, client, claim):
     _, owner = make_merchant()
     ((_, token),) = make_members(1)
     sale = create_sale(client, owner)
-    assert client.post(f"/api/v1/merchant/campaigns/{sale}/cancel",
-                       headers=bearer(owner)).get_json()["status"] == "cancelled"  # fmt: skip
+    assert (
+        client.post(f"/api/v1/merchant/campaigns/{sale}/cancel", headers=bearer(owner)).get_json()[
+            "status"
+        ]
+        == "cancelled"
+    )
     r = claim(sale, token)
     assert (r.status_code, r.get_json()["code"]) == (410, "ended")
 
@@ -105,8 +113,9 @@ def test_cancel_returns_stock_once(app_ctx, client, claim, drain):
     code = claim(sale, token).get_json()["voucher"]["code"]
     assert claim(sale, other).get_json()["code"] == "sold_out"
     drain()
-    results = [client.post(f"/api/v1/me/vouchers/{code}/cancel", headers=bearer(token))
-               for _ in range(3)]  # fmt: skip
+    results = [
+        client.post(f"/api/v1/me/vouchers/{code}/cancel", headers=bearer(token)) for _ in range(3)
+    ]
     assert {r.status_code for r in results} == {200}
     assert results[0].get_json()["status"] == "cancelled"
     stats = get_engine().stats(str(sale))
