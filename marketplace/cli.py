@@ -89,9 +89,9 @@ def worker(burst: bool, queues: str) -> None:
     class AppWorker(SimpleWorker):
         # SimpleWorker runs jobs in-process: no fork per job, so a SQLAlchemy pool is never
         # shared across a fork; jobs are idempotent, so a crash mid-job is recovered by a rerun.
-        def perform_job(self, job, queue):
+        def perform_job(self, job, queue, *args, **kwargs):  # RQ 2.x adds an execution arg
             with app.app_context():
-                return super().perform_job(job, queue)
+                return super().perform_job(job, queue, *args, **kwargs)
 
     connection = get_rq_redis()
     names = [q.strip() for q in queues.split(",") if q.strip()]
