@@ -84,8 +84,10 @@ class OfferSchema(Schema):
 
 
 class OfferPatchSchema(OfferSchema):
-    class Meta:
-        partial = True
+    """Every field optional: only what is sent changes."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
 
 
 class MerchantDetailSchema(MerchantSchema):

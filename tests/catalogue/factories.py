@@ -147,3 +147,14 @@ def create(client, path: str, token: str, body: dict) -> dict:
     resp = client.post(path, json=body, headers=bearer(token))
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
+
+
+__all__ = ["timedelta", "utcnow"]
+
+
+def login(client, card_no: str) -> None:
+    """Log a test client in as the member with this card (the Flask-Login session cookie)."""
+    account = db.session.execute(db.select(Account).where(Account.username == card_no)).scalar_one()
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{account.id}:{account.token_version}"
+        session["_fresh"] = True
