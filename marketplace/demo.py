@@ -16,6 +16,7 @@ from .extensions import db
 # Dotted paths of loader functions, run in this order.
 LOADERS: list[str] = [
     "marketplace.members.demo.load_members",
+    "flashsale.demo.load_flashsale",
 ]
 
 # Shown by `shihui up`; the loaders create exactly these accounts.
@@ -24,6 +25,8 @@ DEMO_LOGINS: list[str] = [
     "member: card 6222000000000017 / demo12345 (1,000 members: cards 6222000000000017 … "
     "6222000000010008, any of them with demo12345)",
     "to activate: card 6222010000000016, 李伟, ID 130104198506010019, phone 13700000001",
+    "merchant owners: owner_cinema / owner_theatre / owner_carwash, clerk: clerk_cinema "
+    "(password merchant12345); live flash sales at /m/sales",
 ]
 
 
