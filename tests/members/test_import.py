@@ -9,7 +9,7 @@ from rq import SimpleWorker
 from marketplace.extensions import db, get_queue, get_rq_redis
 from marketplace.members import importer, jobs
 from marketplace.members.models import Card, Member, MemberImport
-from tests.conftest import server_env
+from tests.conftest import start_worker
 from tests.members.helpers import admin_token, bearer, details
 
 HEADER = ["card_no", "name", "id_number", "phone", "branch", "region"]
@@ -27,23 +27,6 @@ def roster(rows, encoding="utf-8", header=HEADER) -> bytes:
 
 def good(n, **kw):
     return details(n, branch="长安区总工会") | kw
-
-
-WORKER = """
-from rq import SimpleWorker
-from marketplace import create_app
-from marketplace.extensions import get_queue, get_rq_redis
-with create_app().app_context():
-    SimpleWorker([get_queue()], connection=get_rq_redis()).work(burst=True)
-"""
-
-
-def worker_process(app_config):
-    """An RQ worker in its own process (``shihui worker --burst`` does the same, see docs)."""
-    import subprocess
-    import sys
-
-    return subprocess.Popen([sys.executable, "-c", WORKER], env=server_env(app_config))
 
 
 def run_jobs():
@@ -73,7 +56,7 @@ def test_import_runs_in_a_real_worker_process(client, app_ctx, app_config):
     assert resp.status_code == 202
     body = resp.get_json()
     assert body["status"] == "queued"
-    proc = worker_process(app_config)
+    proc = start_worker(app_config, "--burst")
     assert proc.wait(60) == 0
     db.session.expire_all()
     body = status(client, token, body["id"])
