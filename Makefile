@@ -31,6 +31,11 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## Sale rehearsal: stack + prepared sale + Locust rush + audit + HTML report with charts.
+## Defaults: 50,000 members, 5,000 tickets; e.g. make loadtest ARGS="--users 800 --run-time 90s"
+loadtest: $(VENV)/.installed-dev
+	$(BIN)/python -m loadtests.rehearsal $(ARGS)
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

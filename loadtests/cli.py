@@ -70,5 +70,52 @@ def members(count: int, out: Path, password: str, region: str) -> None:
     click.echo(f"{count} members in {elapsed:.1f} s ({count / elapsed:,.0f}/s); tokens in {out}")
 
 
+@loadtest.command("prepare")
+@click.option("--members", type=click.IntRange(1, 10_000_000), default=50_000, show_default=True)
+@click.option("--stock", type=click.IntRange(1, 10_000_000), default=5_000, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=1, show_default=True)
+@click.option("--starts-in", type=click.IntRange(0, 86_400), default=15, show_default=True,
+              help="Seconds until the sale opens.")  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("loadtest-results/current"), show_default=True)  # fmt: skip
+@click.option("--region", default="130102", show_default=True)
+@with_appcontext
+def prepare(members: int, stock: int, limit: int, starts_in: int, out: Path, region: str) -> None:
+    """Members with tokens, clerks, and a published sale opening in a few seconds."""
+    from .prepare import prepare_sale
+
+    started = time.perf_counter()
+    with click.progressbar(length=members, label="creating members") as bar:
+        sale = prepare_sale(members, stock, limit, starts_in, out, region=region,
+                            progress=bar.update)  # fmt: skip
+    click.echo(
+        f"sale {sale['campaign_id']}: {stock} tickets, limit {limit}, opens {sale['starts_at']}; "
+        f"{members} members in {time.perf_counter() - started:.1f} s; files in {out}"
+    )
+
+
+@loadtest.command("audit")
+@click.option("--data-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=Path("loadtest-results/current"), show_default=True)  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@with_appcontext
+def audit(data_dir: Path, as_json: bool) -> None:
+    """Check every ticket of a rehearsal; exits 1 on any violation."""
+    import json
+
+    from .prepare import audit_rehearsal
+
+    verdict = audit_rehearsal(data_dir)
+    if as_json:
+        click.echo(json.dumps(verdict, ensure_ascii=False))
+    else:
+        for key, value in verdict.items():
+            click.echo(f"{key:>16}: {value}")
+    if not verdict["ok"]:
+        for problem in verdict["problems"]:
+            click.echo(f"VIOLATION: {problem}", err=True)
+        raise SystemExit(1)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(loadtest)

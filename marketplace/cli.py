@@ -24,7 +24,17 @@ def _create_app():
     from . import create_app
 
     _ensure_local_redis()
+    _instance_secret()
     return create_app()
+
+
+def _instance_secret() -> None:
+    """Commands sign tokens with the same key as the platform ``shihui up`` runs."""
+    if os.environ.get("SECRET_KEY"):
+        return
+    path = Path(os.environ.get("SHIHUI_INSTANCE", "instance")).resolve() / "secret_key"
+    if path.exists():
+        os.environ["SECRET_KEY"] = path.read_text().strip()
 
 
 def _ensure_local_redis() -> None:

@@ -1,0 +1,1 @@
+"""Shared pieces of the Locust scenarios: test data files and outcome bookkeeping."""

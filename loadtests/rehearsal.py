@@ -1,0 +1,149 @@
+"""One-command sale rehearsal (``make loadtest``): start the stack, prepare a sale, rush it with
+Locust, audit every ticket, and write an HTML report with charts plus Locust's CSVs.
+
+    python -m loadtests.rehearsal --members 50000 --stock 5000 --users 400 --run-time 60s
+
+Everything it starts (the platform via ``shihui up``, Locust) is stopped when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+from marketplace.redis_server import free_port
+
+from .report import write_report
+
+LOCUSTFILE = Path(__file__).parent / "locustfiles" / "flash_rush.py"
+
+
+def _get_json(url: str, token: str | None = None, timeout: float = 2.0):
+    request = urllib.request.Request(url)  # noqa: S310 - loopback only
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
+        return json.loads(resp.read())
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the platform exited before it was ready")
+        try:
+            if _get_json(base + "/readyz").get("status") == "ready":
+                return
+        except (OSError, urllib.error.HTTPError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the platform did not become ready")
+
+
+class StockSampler(threading.Thread):
+    """Samples the sale's remaining stock through the public API every half second."""
+
+    def __init__(self, url: str, token: str, out: Path):
+        super().__init__(daemon=True)
+        self.url, self.token, self.out = url, token, out
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        with self.out.open("w") as fh:
+            while not self.stop_event.is_set():
+                try:
+                    remaining = _get_json(self.url, self.token).get("remaining")
+                    if remaining is not None:
+                        fh.write(f"{time.time():.2f},{remaining}\n")
+                        fh.flush()
+                except (OSError, urllib.error.HTTPError, ValueError):
+                    pass
+                self.stop_event.wait(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--stock", type=int, default=5_000)
+    parser.add_argument("--limit", type=int, default=1)
+    parser.add_argument("--users", type=int, default=400, help="concurrent Locust users")
+    parser.add_argument("--spawn-rate", type=int, default=400)
+    parser.add_argument("--run-time", default="60s")
+    parser.add_argument("--starts-in", type=int, default=15, help="seconds until the sale opens")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--web-workers", type=int, default=None)
+    parser.add_argument("--out", default="loadtest-results")
+    args = parser.parse_args(argv)
+
+    run_dir = Path(args.out).resolve() / datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True)
+    current = run_dir.parent / "current"
+    current.unlink(missing_ok=True)
+    current.symlink_to(run_dir.name)
+    port = args.port or free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, SHIHUI_INSTANCE=str(run_dir / "instance"))
+    py = sys.executable
+    up_args = [py, "-m", "marketplace", "up", "--port", str(port), "--no-demo"]
+    if args.web_workers:
+        up_args += ["--web-workers", str(args.web_workers)]
+    platform = subprocess.Popen(up_args, env=env, stdout=(run_dir / "platform.log").open("w"),
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    sampler = None
+    try:
+        wait_ready(base, platform)
+        print(f"platform ready at {base}; preparing {args.members} members, {args.stock} tickets")
+        subprocess.run([py, "-m", "marketplace", "loadtest", "prepare", "--members",
+                        str(args.members), "--stock", str(args.stock), "--limit", str(args.limit),
+                        "--starts-in", str(args.starts_in), "--out", str(run_dir)],
+                       env=env, check=True)  # fmt: skip
+        sale = json.loads((run_dir / "sale.json").read_text())
+        first_token = (run_dir / "tokens.csv").read_text().splitlines()[1].split(",")[1]
+        sampler = StockSampler(f"{base}/api/v1/flashsales/{sale['campaign_id']}", first_token,
+                               run_dir / "stock.csv")  # fmt: skip
+        sampler.start()
+        print(f"rushing with {args.users} users for {args.run_time}")
+        subprocess.run([py, "-m", "locust", "-f", str(LOCUSTFILE),
+                        "--headless", "--only-summary", "-u", str(args.users), "-r",
+                        str(args.spawn_rate), "-t", args.run_time, "--host", base,
+                        "--csv", str(run_dir / "locust"), "--csv-full-history",
+                        "--data-dir", str(run_dir)], env=env)  # fmt: skip
+        time.sleep(3)  # let the outbox drain the last claims
+        audit_run = subprocess.run([py, "-m", "marketplace", "loadtest", "audit", "--data-dir",
+                                    str(run_dir), "--json"], env=env, capture_output=True,
+                                   text=True)  # fmt: skip
+        print(audit_run.stderr, end="")
+        try:
+            audit = json.loads(audit_run.stdout)
+        except ValueError:
+            audit = {"ok": False, "error": audit_run.stdout[-2000:]}
+        audit["exit_code"] = audit_run.returncode
+        settings = {k: getattr(args, k) for k in ("members", "stock", "limit", "users",
+                                                  "run_time")}  # fmt: skip
+        report = write_report(run_dir, settings, audit)
+        print(f"report: {report}")
+        print("audit:", "PASSED" if audit_run.returncode == 0 else "FAILED")
+        return audit_run.returncode
+    finally:
+        if sampler:
+            sampler.stop_event.set()
+        if platform.poll() is None:
+            platform.send_signal(signal.SIGINT)
+            try:
+                platform.wait(60)
+            except subprocess.TimeoutExpired:
+                platform.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
