@@ -17,6 +17,7 @@ from .extensions import db
 LOADERS: list[str] = [
     "marketplace.members.demo.load_members",
     "flashsale.demo.load_flashsale",
+    "marketplace.catalogue.demo.load_catalogue",
 ]
 
 # Shown by `shihui up`; the loaders create exactly these accounts.
@@ -27,6 +28,8 @@ DEMO_LOGINS: list[str] = [
     "to activate: card 6222010000000016, 李伟, ID 130104198506010019, phone 13700000001",
     "merchant owners: owner_cinema / owner_theatre / owner_carwash, clerk: clerk_cinema "
     "(password merchant12345); live flash sales at /m/sales",
+    "catalogue: owner_hotpot / owner_zhengding / owner_books (merchant12345); members browse "
+    "/m/home, /m/directory, /m/groupbuys",
 ]
 
 

@@ -14,13 +14,13 @@ from marketplace.pagination import PageArgsSchema, page_schema
 
 from . import directory, groupbuys
 from .schemas import (
+    DirectoryMerchantDetailSchema,
+    DirectoryMerchantSchema,
     GroupBuyDetailSchema,
     GroupBuyListArgs,
     GroupBuySchema,
     JoinSchema,
-    MerchantDetailSchema,
     MerchantListArgs,
-    MerchantSchema,
     MyPlaceSchema,
     MyTeamSchema,
     OfferListArgs,
@@ -46,7 +46,7 @@ def _page(page):
 class Merchants(MethodView):
     @member_only
     @bp.arguments(MerchantListArgs, location="query")
-    @bp.response(200, page_schema(MerchantSchema))
+    @bp.response(200, page_schema(DirectoryMerchantSchema))
     def get(self, args):
         """Approved merchants by category, district and keywords (Chinese or English)."""
         page = directory.list_merchants(**args)
@@ -58,7 +58,7 @@ class Merchants(MethodView):
 @bp.route("/merchants/<int:merchant_id>")
 class MerchantDetail(MethodView):
     @member_only
-    @bp.response(200, MerchantDetailSchema)
+    @bp.response(200, DirectoryMerchantDetailSchema)
     def get(self, merchant_id):
         """A merchant with the current offers the caller may see."""
         merchant = directory.get_listed_merchant(merchant_id)

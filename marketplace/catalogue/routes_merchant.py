@@ -15,7 +15,8 @@ from marketplace.auth import auth_required, current_principal
 from marketplace.errors import Forbidden
 from marketplace.pagination import PageArgsSchema, page_schema
 
-from . import directory, groupbuys, states
+from . import directory, states
+from . import groupbuy_admin as groupbuys
 from .schemas import GroupBuySchema, OfferPatchSchema, OfferSchema, ProfileSchema, RedeemedSchema
 from .schemas import RedeemSchema as RedeemArgs
 

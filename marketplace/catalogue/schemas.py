@@ -39,7 +39,7 @@ class MerchantListArgs(PageArgsSchema):
     q = fields.String(validate=validate.Length(max=100))
 
 
-class MerchantSchema(Schema):
+class DirectoryMerchantSchema(Schema):
     id = fields.Integer()
     name_zh = fields.String()
     name_en = fields.String(allow_none=True)
@@ -90,7 +90,7 @@ class OfferPatchSchema(OfferSchema):
         super().__init__(partial=True, **kwargs)
 
 
-class MerchantDetailSchema(MerchantSchema):
+class DirectoryMerchantDetailSchema(DirectoryMerchantSchema):
     offers = fields.List(fields.Nested(OfferSchema))
 
 
