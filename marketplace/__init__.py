@@ -126,6 +126,9 @@ def register_blueprints(app: Flask) -> None:
     from .catalogue import init_app as init_catalogue
 
     init_catalogue(app)
+    from merchant_portal import init_app as init_merchant_portal
+
+    init_merchant_portal(app)
     app.register_blueprint(members_pages.bp)
     for blp in (auth_routes.bp, members_routes.bp, members_admin.bp):
         api.register_blueprint(blp)

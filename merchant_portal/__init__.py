@@ -1,2 +1,20 @@
-"""The merchant portal: merchants (this issue: the table and the operator CLI; onboarding pages
-arrive with the merchant-portal issue)."""
+"""The merchant portal (``/merchant/``) and the union admin console (``/admin/``): onboarding and
+review, staff, sales pages, counter redemption, dashboards, exports and the audit log.
+
+Pages and the JSON API call the same services with a :class:`~marketplace.auth.Principal`, so the
+permission checks in :mod:`merchant_portal.access` hold for both (docs/merchant_portal.md).
+"""
+
+
+def init_app(app) -> None:
+    """Register the API blueprints and the pages (the CLI is registered by marketplace.cli)."""
+    from marketplace.extensions import api
+
+    from . import admin_pages, merchant_pages, routes_admin, routes_merchant
+
+    api.register_blueprint(routes_merchant.bp)
+    api.register_blueprint(routes_admin.bp)
+    app.register_blueprint(merchant_pages.bp)
+    app.register_blueprint(admin_pages.bp)
+    # Before the CSRF check reads the body (it is the first hook registered so far).
+    app.before_request_funcs.setdefault(None, []).insert(0, admin_pages.allow_large_roster_uploads)

@@ -1,10 +1,10 @@
-"""Merchants: the businesses that run offers and flash sales and redeem vouchers at the counter."""
+"""Merchants (the businesses that run offers and flash sales) and their sales' cover images."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.extensions import db
@@ -47,6 +47,9 @@ class Merchant(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last review decision (approve, reject, suspend, reinstate) and who took it.
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[int | None] = mapped_column(BigId)
 
     __table_args__ = (
         CheckConstraint(_in("category", CATEGORIES), name="category"),
@@ -60,3 +63,19 @@ class Merchant(db.Model):
 
     def __repr__(self) -> str:
         return f"<Merchant {self.id} {self.name_zh!r} {self.status}>"
+
+
+class CoverImage(db.Model):
+    """A sale's cover picture, kept in the database so every web process can serve it."""
+
+    __tablename__ = "cover_images"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("merchants.id"), nullable=False, index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

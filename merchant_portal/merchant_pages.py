@@ -1,0 +1,420 @@
+"""Merchant portal pages under /merchant/: apply, log in, dashboard, sales, staff, counter,
+exports and the audit log. Every action calls the services the JSON API calls."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from flashsale import services as fs
+from flashsale.redemption import already_redeemed
+from flashsale.schemas import SaleVoucherSchema
+from marketplace.errors import Problem
+from marketplace.extensions import db
+from marketplace.models import utcnow
+
+from . import audit_log, counter, exports, onboarding, sales, staff, stats
+from .access import OWNER, STAFF, merchant_of
+from .forms import (
+    SHANGHAI,
+    ActionForm,
+    ApplicationForm,
+    RedeemForm,
+    SaleForm,
+    StaffForm,
+    TopUpForm,
+)
+from .web import apply_errors, login_page, logout_page, message, page
+
+bp = Blueprint(
+    "merchant_pages", __name__, url_prefix="/merchant", template_folder="templates",
+    static_folder="static", static_url_path="/portal-static",
+)  # fmt: skip
+
+owner_page = page(*OWNER, login="merchant_pages.login")
+staff_page = page(*STAFF, login="merchant_pages.login")
+
+
+@bp.app_context_processor
+def _portal_helpers():
+    return {"action_form": ActionForm}
+
+
+@bp.app_template_filter("shanghai")
+def shanghai(value) -> str:
+    """A UTC datetime as Beijing time, to the minute (what merchants and admins read)."""
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+# --------------------------------------------------------------------------- onboarding, login
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+def apply():
+    form = ApplicationForm()
+    if form.validate_on_submit():
+        data = {name: getattr(form, name).data for name in (
+            "business_name", "licence_no", "category", "region", "address", "contact_name",
+            "contact_phone", "owner_username", "owner_password")}  # fmt: skip
+        try:
+            merchant = onboarding.apply(data)
+        except Problem as exc:
+            apply_errors(form, exc)
+            flash(message(exc), "error")
+            return render_template("merchant_portal/apply.html", form=form), exc.status
+        return render_template("merchant_portal/applied.html", merchant=merchant), 201
+    return render_template("merchant_portal/apply.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    return login_page(STAFF, "merchant_portal/login.html", "merchant_pages.home")
+
+
+@bp.post("/logout")
+def logout():
+    return logout_page("merchant_pages.login")
+
+
+@bp.get("/")
+@staff_page
+def home():
+    if g.principal.role == "merchant_clerk":
+        return redirect(url_for("merchant_pages.counter_page"))
+    view = stats.merchant_overview(g.principal)
+    return render_template("merchant_portal/dashboard.html", **view)
+
+
+@bp.get("/dashboard.json")
+@owner_page
+def dashboard_json():
+    view = stats.merchant_overview(g.principal)
+    return jsonify(totals=view["totals"], sales=[live for _c, live in view["rows"]])
+
+
+# --------------------------------------------------------------------------- sales
+
+
+@bp.get("/sales")
+@owner_page
+def sale_list():
+    merchant = merchant_of(g.principal, OWNER)
+    campaigns = db.session.scalars(fs.list_own(merchant.id).limit(200)).all()
+    remaining = fs.remaining_of(campaigns)
+    return render_template(
+        "merchant_portal/sales.html", merchant=merchant, campaigns=campaigns,
+        status_of=lambda c: fs.effective_status(c, remaining=remaining.get(c.id)),
+    )  # fmt: skip
+
+
+def _save_cover(form) -> str | None:
+    upload = form.cover.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None
+    image = sales.save_cover(g.principal, upload.read())
+    return url_for("merchant_pages.cover", image_id=image.id, _external=True)
+
+
+@bp.route("/sales/new", methods=["GET", "POST"])
+@owner_page
+def sale_new():
+    merchant = merchant_of(g.principal, OWNER)
+    form = SaleForm()
+    if form.validate_on_submit():
+        try:
+            values = form.values()
+            cover = _save_cover(form)
+            if cover:
+                values["image_url"] = cover
+            campaign = sales.create(g.principal, values)
+        except Problem as exc:
+            apply_errors(form, exc)
+            flash(message(exc), "error")
+            return render_template("merchant_portal/sale_form.html", form=form,
+                                   merchant=merchant, campaign=None), exc.status  # fmt: skip
+        flash(_("The sale is saved as a draft. Publish it when it is ready."), "success")
+        return redirect(url_for("merchant_pages.sale_detail", campaign_id=campaign.id))
+    status = 422 if form.errors else 200
+    return render_template("merchant_portal/sale_form.html", form=form, merchant=merchant,
+                           campaign=None), status  # fmt: skip
+
+
+@bp.route("/sales/<int:campaign_id>/edit", methods=["GET", "POST"])
+@owner_page
+def sale_edit(campaign_id: int):
+    campaign = sales.own_sale(g.principal, campaign_id)
+    merchant = campaign.merchant
+    form = SaleForm()
+    if request.method == "GET":
+        form.fill(campaign)
+    elif form.validate_on_submit():
+        values = form.values()
+        if campaign.status != "draft":  # only what changed, so a live sale accepts a new stock
+            values = {k: v for k, v in values.items() if getattr(campaign, k) != v}
+        try:
+            cover = _save_cover(form)
+            if cover:
+                values["image_url"] = cover
+            sales.update(g.principal, campaign_id, values)
+        except Problem as exc:
+            apply_errors(form, exc)
+            flash(message(exc), "error")
+            return render_template("merchant_portal/sale_form.html", form=form,
+                                   merchant=merchant, campaign=campaign), exc.status  # fmt: skip
+        flash(_("Saved."), "success")
+        return redirect(url_for("merchant_pages.sale_detail", campaign_id=campaign_id))
+    status = 422 if form.errors else 200
+    return render_template("merchant_portal/sale_form.html", form=form, merchant=merchant,
+                           campaign=campaign), status  # fmt: skip
+
+
+@bp.get("/sales/<int:campaign_id>")
+@owner_page
+def sale_detail(campaign_id: int):
+    campaign = sales.own_sale(g.principal, campaign_id)
+    return render_template(
+        "merchant_portal/sale.html", c=campaign, live=stats.live(campaign), topup=TopUpForm()
+    )
+
+
+@bp.get("/sales/<int:campaign_id>/live.json")
+@owner_page
+def sale_live(campaign_id: int):
+    return jsonify(stats.live(sales.own_sale(g.principal, campaign_id)))
+
+
+def _sale_action(campaign_id: int, action, done: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        result = action()
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        flash(message(exc), "error")
+        return redirect(url_for("merchant_pages.sale_detail", campaign_id=campaign_id))
+    flash(done, "success")
+    target = getattr(result, "id", campaign_id)
+    return redirect(url_for("merchant_pages.sale_detail", campaign_id=target))
+
+
+@bp.post("/sales/<int:campaign_id>/publish")
+@owner_page
+def sale_publish(campaign_id: int):
+    return _sale_action(campaign_id, lambda: sales.publish(g.principal, campaign_id),
+                        _("Published: members see the sale now."))  # fmt: skip
+
+
+@bp.post("/sales/<int:campaign_id>/cancel")
+@owner_page
+def sale_cancel(campaign_id: int):
+    return _sale_action(campaign_id, lambda: sales.cancel(g.principal, campaign_id),
+                        _("The sale is cancelled."))  # fmt: skip
+
+
+@bp.post("/sales/<int:campaign_id>/duplicate")
+@owner_page
+def sale_duplicate(campaign_id: int):
+    return _sale_action(campaign_id, lambda: sales.duplicate(g.principal, campaign_id),
+                        _("A draft copy was made; check its times and publish it."))  # fmt: skip
+
+
+@bp.post("/sales/<int:campaign_id>/top-up")
+@owner_page
+def sale_top_up(campaign_id: int):
+    form = TopUpForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        sales.own_sale(g.principal, campaign_id)
+        flash(_("Enter how many tickets to add (1 to 1,000,000)."), "error")
+        return redirect(url_for("merchant_pages.sale_detail", campaign_id=campaign_id))
+    return _sale_action(campaign_id, lambda: sales.top_up(g.principal, campaign_id, form.add.data),
+                        _("Stock topped up."))  # fmt: skip
+
+
+def _svg(data: bytes) -> Response:
+    return Response(data, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/sales/<int:campaign_id>/claims.svg")
+@owner_page
+def chart_claims(campaign_id: int):
+    campaign = sales.own_sale(g.principal, campaign_id)
+    series = stats.claims_per_minute(campaign.id)
+    return _svg(stats.bar_svg(series, _("Claims per minute"), _("Claims"), _("No claims yet"),
+                              short=lambda b: b[11:]))  # fmt: skip
+
+
+@bp.get("/sales/<int:campaign_id>/redemptions.svg")
+@owner_page
+def chart_redemptions(campaign_id: int):
+    campaign = sales.own_sale(g.principal, campaign_id)
+    series = stats.redemptions_per_day(campaign.id)
+    return _svg(stats.bar_svg(series, _("Redemptions per day"), _("Redemptions"),
+                              _("No redemptions yet"), short=lambda b: b[5:]))  # fmt: skip
+
+
+@bp.get("/sales/<int:campaign_id>/vouchers.csv")
+@owner_page
+def export_vouchers(campaign_id: int):
+    campaign = sales.own_sale(g.principal, campaign_id)
+    return exports.csv_response(exports.vouchers_csv(campaign), f"sale-{campaign.id}-vouchers.csv")
+
+
+@bp.get("/sales/<int:campaign_id>/redemptions.csv")
+@owner_page
+def export_redemptions(campaign_id: int):
+    campaign = sales.own_sale(g.principal, campaign_id)
+    return exports.csv_response(exports.redemptions_csv(campaign),
+                                f"sale-{campaign.id}-redemptions.csv")  # fmt: skip
+
+
+@bp.get("/media/covers/<int:image_id>")
+def cover(image_id: int):
+    image = sales.get_cover(image_id)
+    return Response(image.data, mimetype=image.content_type, headers={
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+        "ETag": image.sha256,
+    })  # fmt: skip
+
+
+# --------------------------------------------------------------------------- staff
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+@owner_page
+def staff_page_view():
+    form = StaffForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            account = staff.add_clerk(g.principal, form.username.data, form.password.data)
+        except Problem as exc:
+            apply_errors(form, exc, {"password": "password", "username": "username"})
+            flash(message(exc), "error")
+            status = exc.status
+        else:
+            flash(_("Clerk %(name)s can now log in at the counter page.", name=account.username),
+                  "success")  # fmt: skip
+            return redirect(url_for("merchant_pages.staff_page_view"))
+    elif form.errors:
+        status = 422
+    clerks = staff.list_staff(g.principal)
+    return render_template("merchant_portal/staff.html", form=form, clerks=clerks), status
+
+
+@bp.post("/staff/<int:account_id>/remove")
+@owner_page
+def staff_remove(account_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    account = staff.remove_clerk(g.principal, account_id)
+    flash(_("%(name)s can no longer log in.", name=account.username), "success")
+    return redirect(url_for("merchant_pages.staff_page_view"))
+
+
+# --------------------------------------------------------------------------- counter
+
+
+def _counter(status=200, **context):
+    now = utcnow()
+    return render_template(
+        "merchant_portal/counter.html", recent=counter.recent(g.principal, 10),
+        revertible=lambda r: counter.revertible(r, now), **context,
+    ), status  # fmt: skip
+
+
+@bp.get("/counter")
+@staff_page
+def counter_page():
+    code = (request.args.get("code") or "").strip()
+    if not code:
+        return _counter()
+    try:
+        voucher = counter.lookup(g.principal, code)
+    except Problem as exc:
+        return _counter(exc.status, code=code, error=message(exc))
+    shown = SaleVoucherSchema().dump(voucher)
+    if shown["status"] != "issued":
+        if voucher.status == "redeemed":
+            problem = already_redeemed(voucher)
+            return _counter(409, code=code, voucher=shown, error=message(problem),
+                            redeemed_at=voucher.redeemed_at)  # fmt: skip
+        return _counter(409, code=code, voucher=shown,
+                        error=message(Problem(code=f"voucher_{shown['status']}")))  # fmt: skip
+    form = RedeemForm(code=voucher.code, key=secrets.token_urlsafe(16))
+    return _counter(code=code, voucher=shown, confirm=form)
+
+
+@bp.post("/counter/redeem")
+@staff_page
+def counter_redeem():
+    form = RedeemForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        redemption = counter.redeem(g.principal, form.code.data, form.key.data)
+    except Problem as exc:
+        return _counter(exc.status, code=form.code.data, error=message(exc))
+    return _counter(code=form.code.data, redeemed=redemption)
+
+
+@bp.post("/redemptions/<int:redemption_id>/revert")
+@staff_page
+def redemption_revert(redemption_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        counter.revert(g.principal, redemption_id)
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        flash(message(exc), "error")
+    else:
+        flash(_("Reverted: the voucher can be used again."), "success")
+    return redirect(safe_back())
+
+
+def safe_back() -> str:
+    target = request.form.get("next") or ""
+    if target.startswith("/merchant/") and not target.startswith("//"):
+        return target
+    return url_for("merchant_pages.counter_page")
+
+
+@bp.get("/redemptions")
+@staff_page
+def redemptions():
+    now = utcnow()
+    return render_template("merchant_portal/redemptions.html",
+                           recent=counter.recent(g.principal, 100),
+                           revertible=lambda r: counter.revertible(r, now))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- audit log
+
+
+@bp.get("/audit")
+@owner_page
+def audit():
+    merchant = merchant_of(g.principal, OWNER)
+    page_no = max(1, request.args.get("page", 1, type=int))
+    stmt = audit_log.events_query(merchant.id, request.args.get("subject") or None)
+    events = db.session.scalars(stmt.limit(51).offset((page_no - 1) * 50)).all()
+    return render_template("merchant_portal/audit.html", events=audit_log.as_dicts(events[:50]),
+                           page_no=page_no, more=len(events) > 50, admin=False)  # fmt: skip

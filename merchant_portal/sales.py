@@ -1,0 +1,115 @@
+"""Sales management on top of ``flashsale.services``: the same lifecycle calls the flash-sale API
+makes, plus the portal's checks (suspended merchants cannot sell), top-up, duplicate and covers."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import timedelta
+
+from flask import current_app
+
+from flashsale import services as fs
+from flashsale.models import Campaign
+from marketplace.errors import NotFound, ValidationFailed
+from marketplace.extensions import db
+from marketplace.models import record_audit, utcnow
+
+from .access import OWNER, Actor, merchant_of, selling_merchant
+from .models import CoverImage
+
+COPIED = (
+    "title", "title_en", "description", "description_en", "category", "venue", "image_url",
+    "total_stock", "per_member_limit", "require_active_card", "regions",
+)  # fmt: skip
+TIMES = ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline")
+IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+def own_sale(principal, campaign_id: int) -> Campaign:
+    merchant = merchant_of(principal, OWNER)
+    return fs.get_own(merchant.id, campaign_id)
+
+
+def create(principal, data: dict) -> Campaign:
+    selling_merchant(principal)
+    return fs.create(principal, data)
+
+
+def update(principal, campaign_id: int, data: dict) -> Campaign:
+    selling_merchant(principal)
+    return fs.patch(principal, campaign_id, data)
+
+
+def publish(principal, campaign_id: int) -> Campaign:
+    selling_merchant(principal)
+    return fs.publish(principal, campaign_id)
+
+
+def cancel(principal, campaign_id: int) -> Campaign:
+    merchant_of(principal, OWNER)  # a suspended merchant may still withdraw its sales
+    return fs.cancel(principal, campaign_id)
+
+
+def top_up(principal, campaign_id: int, add: int) -> Campaign:
+    """Grow the stock by ``add`` tickets (live sales included; the engine restocks atomically)."""
+    if not isinstance(add, int) or not 1 <= add <= 1_000_000:
+        raise ValidationFailed(errors={"add": ["Between 1 and 1,000,000 tickets."]})
+    campaign = own_sale(principal, campaign_id)
+    return update(principal, campaign_id, {"total_stock": campaign.total_stock + add})
+
+
+def duplicate(principal, campaign_id: int) -> Campaign:
+    """A draft copy of a sale, its times moved forward by whole weeks (same weekday and hour)."""
+    source = own_sale(principal, campaign_id)
+    now = utcnow()
+    weeks = max(1, math.ceil((now - source.starts_at) / timedelta(weeks=1)))
+    shift = timedelta(weeks=weeks)
+    data = {name: getattr(source, name) for name in COPIED}
+    for name in TIMES:
+        value = getattr(source, name)
+        data[name] = value + shift if value is not None else None
+    campaign = create(principal, data)
+    record_audit("campaign.duplicate", "campaign", campaign.id, actor=Actor(principal),
+                 merchant_id=campaign.merchant_id, data={"from": source.id})  # fmt: skip
+    db.session.commit()
+    return campaign
+
+
+def sniff_image(data: bytes) -> str | None:
+    for magic, mime in IMAGE_TYPES.items():
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def save_cover(principal, data: bytes) -> CoverImage:
+    """Store a cover picture after checking its size and (by its bytes, not its name) type."""
+    merchant = selling_merchant(principal)
+    limit = int(current_app.config.get("COVER_MAX_BYTES", 512 * 1024))
+    if not data:
+        raise ValidationFailed(errors={"cover": ["The file is empty."]})
+    if len(data) > limit:
+        raise ValidationFailed(errors={"cover": [f"At most {limit // 1024} KB."]},
+                               code="cover_too_large")  # fmt: skip
+    mime = sniff_image(data)
+    if mime is None:
+        raise ValidationFailed(errors={"cover": ["A JPEG, PNG or WebP picture."]},
+                               code="cover_type")  # fmt: skip
+    image = CoverImage(merchant_id=merchant.id, content_type=mime, size=len(data),
+                       sha256=hashlib.sha256(data).hexdigest(), data=data)  # fmt: skip
+    db.session.add(image)
+    db.session.flush()
+    record_audit("cover.upload", "cover_image", image.id, actor=Actor(principal),
+                 merchant_id=merchant.id, data={"size": len(data), "type": mime})  # fmt: skip
+    db.session.commit()
+    return image
+
+
+def get_cover(image_id: int) -> CoverImage:
+    image = db.session.get(CoverImage, image_id)
+    if image is None:
+        raise NotFound("No such image.")
+    return image

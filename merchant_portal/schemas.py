@@ -1,0 +1,169 @@
+"""Marshmallow schemas of the portal API (field checks a person understands live in the
+services, so the API and the page forms give the same answers)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from flashsale.schemas import UTCAware
+
+from .models import CATEGORIES, STATUSES
+
+_text = fields.String
+
+
+class ApplicationInSchema(Schema):
+    business_name = _text(required=True, validate=validate.Length(max=100))
+    business_name_en = _text(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    licence_no = _text(required=True, validate=validate.Length(max=32))
+    category = _text(required=True, validate=validate.OneOf(CATEGORIES))
+    region = _text(required=True, validate=validate.Length(max=6))
+    address = _text(required=True, validate=validate.Length(max=255))
+    contact_name = _text(required=True, validate=validate.Length(max=50))
+    contact_phone = _text(required=True, validate=validate.Length(max=20))
+    owner_username = _text(required=True, validate=validate.Length(max=64))
+    owner_password = _text(required=True, load_only=True, validate=validate.Length(max=128))
+
+
+class MerchantSchema(Schema):
+    id = fields.Integer()
+    business_name = fields.String(attribute="name_zh")
+    business_name_en = fields.String(attribute="name_en", allow_none=True)
+    licence_no = fields.String(allow_none=True)
+    category = fields.String()
+    region = fields.String()
+    address = fields.String()
+    contact_name = fields.String()
+    contact_phone = fields.String()
+    status = fields.String(metadata={"enum": list(STATUSES)})
+    status_reason = fields.String(allow_none=True)
+    vouchers_valid_when_suspended = fields.Boolean()
+    created_at = UTCAware()
+    approved_at = UTCAware(allow_none=True)
+    reviewed_at = UTCAware(allow_none=True)
+
+
+class MerchantQuerySchema(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class SuspendSchema(ReasonSchema):
+    vouchers_valid = fields.Boolean(
+        required=True,
+        metadata={"description": "Whether vouchers already issued may still be redeemed."},
+    )
+
+
+class StaffInSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+
+
+class StaffSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    role = fields.String()
+    is_active = fields.Boolean()
+    created_at = UTCAware()
+    last_login_at = UTCAware(allow_none=True)
+
+
+class LiveSchema(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    stock = fields.Integer()
+    remaining = fields.Integer()
+    claimed = fields.Integer()
+    persisted = fields.Integer()
+    redeemed = fields.Integer()
+    cancelled = fields.Integer()
+    redemption_rate = fields.Float()
+
+
+class TotalsSchema(Schema):
+    sales = fields.Integer()
+    stock = fields.Integer()
+    claimed = fields.Integer()
+    remaining = fields.Integer()
+    redeemed = fields.Integer()
+    persisted = fields.Integer()
+    cancelled = fields.Integer()
+    redemption_rate = fields.Float()
+
+
+class DashboardSchema(Schema):
+    merchant = fields.Nested(MerchantSchema)
+    totals = fields.Nested(TotalsSchema)
+    sales = fields.List(fields.Nested(LiveSchema))
+
+
+class TopUpSchema(Schema):
+    add = fields.Integer(required=True, strict=True,
+                         validate=validate.Range(min=1, max=1_000_000))  # fmt: skip
+
+
+class CoverSchema(Schema):
+    id = fields.Integer()
+    url = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+
+
+class AuditEventSchema(Schema):
+    id = fields.Integer()
+    at = UTCAware()
+    actor_id = fields.Integer(allow_none=True)
+    actor = fields.String(allow_none=True)
+    actor_role = fields.String(allow_none=True)
+    action = fields.String()
+    subject_type = fields.String()
+    subject_id = fields.String()
+    merchant_id = fields.Integer(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+class AuditQuerySchema(Schema):
+    merchant_id = fields.Integer(load_default=None)
+    subject_type = fields.String(load_default=None, validate=validate.Length(max=32))
+    action = fields.String(load_default=None, validate=validate.Length(max=64))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+
+
+class SaleAuditSchema(Schema):
+    ok = fields.Boolean()
+    ran_at = UTCAware()
+    total_stock = fields.Integer()
+    engine_claimed = fields.Integer(allow_none=True)
+    outbox_claims = fields.Integer(allow_none=True)
+    sql_vouchers = fields.Integer()
+    problems = fields.List(fields.String())
+
+
+class AdminSaleSchema(Schema):
+    id = fields.Integer()
+    merchant_id = fields.Integer()
+    merchant_name = fields.String(attribute="merchant.name_zh")
+    title = fields.String()
+    status = fields.String(attribute="effective_status")
+    total_stock = fields.Integer()
+    starts_at = UTCAware()
+    ends_at = UTCAware()
+    audit = fields.Nested(SaleAuditSchema, attribute="last_audit", allow_none=True)
+
+
+class RedemptionRowSchema(Schema):
+    id = fields.Integer()
+    code = fields.String(attribute="voucher.code")
+    campaign_id = fields.Integer(attribute="voucher.campaign_id")
+    campaign_title = fields.String(attribute="voucher.campaign.title")
+    account_id = fields.Integer()
+    redeemed_at = UTCAware()
+    reverted_at = UTCAware(allow_none=True)
