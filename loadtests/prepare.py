@@ -49,9 +49,10 @@ def prepare_sale(members: int, stock: int, limit: int, starts_in: int, out: Path
             clerk = create_account(f"rehearsal-clerk-{tag}-{n}", LOADTEST_PASSWORD,
                                    "merchant_clerk", merchant_id=merchant.id)  # fmt: skip
             writer.writerow([clerk.username, issue_token(clerk)["access_token"]])
-    spec = BulkSpec(card_prefix="8888" + f"{int(tag, 16) % 100:02d}", id_region="110105",
-                    birth_start=date(1950, 1, 1), region=region, branch="压测",
-                    phone_prefix="199")  # fmt: skip
+    # One card prefix and ID region for every rehearsal: the bulk sequence continues from the
+    # cards already there, so a second prepare in the same database creates new people.
+    spec = BulkSpec(card_prefix="888801", id_region="110106", birth_start=date(1950, 1, 1),
+                    region=region, branch="压测", phone_prefix="198")  # fmt: skip
     shared_hash = hash_password(LOADTEST_PASSWORD)
     with (out / "tokens.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
