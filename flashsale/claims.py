@@ -21,8 +21,6 @@ from marketplace.observability import CLAIMS
 
 from .hotpath import campaign_meta, get_engine, member_budget
 
-US = "\x1f"
-
 # Crockford's base32 without I, L, O, U: 16 symbols carry 80 random bits and read aloud cleanly.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
@@ -134,13 +132,8 @@ def claim(principal, campaign_id: int, key: str) -> dict:
 
 
 def _already_won(engine, pool: str, member: str, request_id: str) -> bool:
-    """Whether the engine recorded this member's request id (one HEXISTS, no script).
-
-    Reads the engine's key layout (``r:<member>\\x1f<request id>`` in the pool hash of a
-    one-bucket pool, which is what publish opens); the engine has no public call for it yet.
-    """
-    field = f"r:{member}{US}{request_id}"
-    return bool(engine.client.hexists(engine.keys(pool).pool, field))
+    """Whether the engine recorded this member's request id (one HEXISTS, no script)."""
+    return engine.has_request(pool, member, request_id)
 
 
 def _not_started(meta) -> Problem:

@@ -306,6 +306,14 @@ class StockEngine:
             self.cache.mark(pool_id)
         return sold_out
 
+    def has_request(self, pool_id: str, member_id: str, request_id: str) -> bool:
+        """Whether ``member_id``'s ``request_id`` won a claim (one HEXISTS on its home bucket,
+        no script): lets a caller answering from the sold-out cache stay truthful to a retry
+        of a request that had already succeeded."""
+        bucket = home_bucket(str(member_id), self.buckets(pool_id))
+        field = f"r:{member_id}{US}{request_id}"
+        return bool(self.client.hexists(self.keys(pool_id, bucket).pool, field))
+
     def stats(self, pool_id: str) -> PoolStats:
         """Totals summed over the buckets (after completing any half-done stock transfer)."""
         n = self.buckets(pool_id)

@@ -191,3 +191,20 @@ def test_stock_stranded_by_a_crashed_fall_over_is_reconciled(engine):
     assert [engine.reserve("hot", f"m{i}", 1, f"r{i}").status for i in range(9)].count(
         RESERVED
     ) == 8
+
+
+def test_has_request_tells_a_won_request_from_others(engine):
+    engine.open_pool("hr", 1, 1, 0, 4_000_000_000)
+    assert engine.reserve("hr", "m1", 1, "req-1", {"code": "A"}).status == RESERVED
+    assert engine.reserve("hr", "m2", 1, "req-2", {"code": "B"}).status == "sold_out"
+    assert engine.has_request("hr", "m1", "req-1")
+    assert not engine.has_request("hr", "m2", "req-2")  # refused requests are not remembered
+    assert not engine.has_request("hr", "m2", "req-1")  # request ids are per member
+
+
+def test_has_request_finds_the_home_bucket(engine):
+    engine.open_pool("hb", 64, 4, 0, 4_000_000_000, buckets=8)
+    for i in range(20):
+        assert engine.reserve("hb", f"m{i}", 1, f"req-{i}").status == RESERVED
+    assert all(engine.has_request("hb", f"m{i}", f"req-{i}") for i in range(20))
+    assert not engine.has_request("hb", "m0", "req-1")
