@@ -40,6 +40,22 @@ def rq_url_for(redis_url: str) -> str:
     return redis_url.rstrip("/") + "/1"
 
 
+# Feature tunables passed through from the environment as strings when set; each feature reads
+# and converts its own (defaults live next to the code that uses them).
+PASSTHROUGH = (
+    "LOGIN_ACCOUNT_LIMIT",
+    "LOGIN_IP_LIMIT",
+    "ACTIVATION_CARD_LIMIT",
+    "ACTIVATION_IP_LIMIT",
+    "TOKEN_VERSION_CACHE_SECONDS",
+    "FLASHSALE_CLAIM_RATE",
+    "FLASHSALE_CLAIM_BURST",
+    "FLASHSALE_META_TTL",
+    "FLASHSALE_SOLDOUT_CACHE_SECONDS",
+    "FLASHSALE_RECOVER_IDLE_MS",
+)
+
+
 def load_config(env: dict[str, str] | None = None, instance_path: str | None = None) -> dict:
     env = dict(os.environ if env is None else env)
     instance = Path(instance_path or env.get("SHIHUI_INSTANCE", "instance")).resolve()
@@ -53,7 +69,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         )
     redis_url = env.get("REDIS_URL") or None
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'shihui.db'}"
-    return {
+    passthrough = {name: env[name] for name in PASSTHROUGH if env.get(name)}
+    return passthrough | {
         "ENV_NAME": mode,
         "PRODUCTION": production,
         "TESTING": _bool(env.get("SHIHUI_TESTING")),

@@ -31,6 +31,13 @@ def test_postgres_urls_use_psycopg3():
     assert cfg["RQ_REDIS_URL"] == "redis://h:6379/4"
 
 
+def test_feature_tunables_pass_through_from_the_environment():
+    cfg = load_config({"LOGIN_IP_LIMIT": "3/minute", "FLASHSALE_CLAIM_RATE": "2"})
+    assert cfg["LOGIN_IP_LIMIT"] == "3/minute"
+    assert cfg["FLASHSALE_CLAIM_RATE"] == "2"
+    assert "ACTIVATION_CARD_LIMIT" not in load_config({})
+
+
 def test_rq_gets_its_own_database():
     assert rq_url_for("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/1"
     assert rq_url_for("redis://127.0.0.1:6379") == "redis://127.0.0.1:6379/1"
