@@ -27,7 +27,7 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 
 from . import audit_log, counter, exports, onboarding, sales, staff, stats
-from .access import OWNER, STAFF, merchant_of
+from .access import OWNER, STAFF, merchant_of, selling_merchant
 from .forms import (
     SHANGHAI,
     ActionForm,
@@ -131,7 +131,7 @@ def _save_cover(form) -> str | None:
 @bp.route("/sales/new", methods=["GET", "POST"])
 @owner_page
 def sale_new():
-    merchant = merchant_of(g.principal, OWNER)
+    merchant = selling_merchant(g.principal)
     form = SaleForm()
     if form.validate_on_submit():
         try:
@@ -202,7 +202,7 @@ def _sale_action(campaign_id: int, action, done: str):
     try:
         result = action()
     except Problem as exc:
-        if exc.status == 404:
+        if exc.status in (403, 404):
             raise
         flash(message(exc), "error")
         return redirect(url_for("merchant_pages.sale_detail", campaign_id=campaign_id))

@@ -37,11 +37,13 @@ def create(principal, data: dict) -> Campaign:
 
 
 def update(principal, campaign_id: int, data: dict) -> Campaign:
+    own_sale(principal, campaign_id)  # another merchant's sale: 404 before any other answer
     selling_merchant(principal)
     return fs.patch(principal, campaign_id, data)
 
 
 def publish(principal, campaign_id: int) -> Campaign:
+    own_sale(principal, campaign_id)
     selling_merchant(principal)
     return fs.publish(principal, campaign_id)
 

@@ -9,7 +9,14 @@ import pytest
 from marketplace.auth.models import Account
 from marketplace.auth.tokens import publish_versions
 from marketplace.extensions import db
-from tests.flashsale.factories import PASSWORD, _hash, bearer, make_members, make_merchant, token_for
+from tests.flashsale.factories import (
+    PASSWORD,
+    _hash,
+    bearer,
+    make_members,
+    make_merchant,
+    token_for,
+)
 
 
 def csrf_of(html: str) -> str:

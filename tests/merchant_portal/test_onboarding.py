@@ -119,9 +119,7 @@ def test_suspension_stops_claims_and_publishing_and_voucher_validity_is_the_admi
     app_ctx_meta_cache_clear()
     refused = claim(client, sale, make_second_member())
     assert refused.status_code == 410 and refused.get_json()["code"] == "ended"
-    publish = client.post(
-        f"/api/v1/merchant/campaigns/{draft}/publish", headers=bearer(owner)
-    )
+    publish = client.post(f"/api/v1/merchant/campaigns/{draft}/publish", headers=bearer(owner))
     assert publish.status_code == 409
     top_up = client.post(
         f"/api/v1/merchant/campaigns/{sale}/top-up", json={"add": 5}, headers=bearer(owner)
