@@ -227,7 +227,8 @@ def world(client, app_ctx, admin):
     card = db.session.scalar(db.select(Account.username).where(Account.member_id == member_id))
     ids = {
         "shop": shop, "suspended_shop": susp, "sale": sale, "draft": draft, "code": code,
-        "redemption": redemption, "pending": pending, "pending2": pending2, "import": imp.id, "cover": cover.id,
+        "redemption": redemption, "pending": pending, "pending2": pending2, "import": imp.id,
+        "cover": cover.id,
         "clerk": clerk_id, "card": card, "member": member_id,
     }  # fmt: skip
     accounts = {"member": card, "clerk": "clerk1", "other": "owner2", "suspended": "owner3",
