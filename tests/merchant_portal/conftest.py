@@ -23,6 +23,16 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
 
 
+def fresh_g() -> None:
+    """Requests made while a test holds an app context share its ``g``; Flask-Login and
+    Flask-WTF cache the user and the CSRF token there, so two clients would see each other's."""
+    from flask import g, has_app_context
+
+    if has_app_context():
+        for name in ("_login_user", "csrf_token", "principal"):
+            g.pop(name, None)
+
+
 class Browser:
     """The Flask test client with a session: log in through a page, post forms with CSRF."""
 
@@ -31,11 +41,14 @@ class Browser:
         self._token = None
 
     def token(self) -> str:
+        fresh_g()
         if self._token is None:
             self._token = csrf_of(self.client.get("/merchant/login").get_data(as_text=True))
         return self._token
 
     def login(self, username, password=PASSWORD, where="/merchant/login"):
+        self.token()
+        fresh_g()
         resp = self.client.post(
             where, data={"csrf_token": self.token(), "username": username, "password": password}
         )
@@ -43,9 +56,12 @@ class Browser:
         return resp
 
     def post(self, url, data=None, **kw):
+        self.token()
+        fresh_g()
         return self.client.post(url, data={"csrf_token": self.token(), **(data or {})}, **kw)
 
     def get(self, url, **kw):
+        fresh_g()
         return self.client.get(url, **kw)
 
 

@@ -14,7 +14,7 @@ from merchant_portal import onboarding
 from merchant_portal.models import CoverImage
 from tests.flashsale.factories import create_sale, make_members, make_merchant
 
-from .conftest import csrf_of
+from .conftest import csrf_of, fresh_g
 
 ROLES = ("anon", "member", "clerk", "other", "suspended", "owner", "admin")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -257,6 +257,7 @@ def _session_for(client, world, role):
         with client.session_transaction() as sess:
             sess["_user_id"] = f"{account.id}:{account.token_version}"
             sess["_fresh"] = True
+    fresh_g()
     return csrf_of(client.get("/merchant/login").get_data(as_text=True))
 
 
@@ -274,6 +275,7 @@ def test_pages(client, world, role):
     wrong = []
     for method, url, data, expected in PAGES:
         url = _fill(url, world, role)
+        fresh_g()
         if method == "GET":
             resp = client.get(url)
         else:
@@ -289,6 +291,7 @@ def test_api(client, world, role):
     wrong = []
     for method, url, body, expected in API:
         url = _fill(url, world, role)
+        fresh_g()
         kwargs = {"headers": headers}
         if body == "PNG":
             import io
@@ -316,6 +319,7 @@ def test_form_posts_without_csrf_token_are_refused(client, world, role):
     wrong = []
     for _method, url, data, _ in posts:
         url = _fill(url, world, role)
+        fresh_g()
         resp = client.post(url, data=_fill(data, world, role))
         if resp.status_code != 400:
             wrong.append((url, resp.status_code))

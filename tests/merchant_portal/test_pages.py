@@ -1,0 +1,201 @@
+"""Portal and console pages with the test client: forms, Beijing times, covers, counter, charts,
+staff, imports with progress and rejected rows, cards, and the two languages."""
+
+import io
+from datetime import UTC, datetime
+
+from flashsale.models import Campaign
+from marketplace.extensions import db
+from marketplace.models import AuditEvent
+from merchant_portal.models import CoverImage
+from tests.flashsale.factories import create_sale
+
+from .test_onboarding import claim
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+SALE = {
+    "title": "周六电影", "category": "movie", "total_stock": "500", "per_member_limit": "2",
+    "starts_at": "2030-06-01T10:00", "ends_at": "2030-06-01T12:00",
+    "valid_from": "2030-06-01T10:00", "valid_until": "2030-06-08T22:00",
+    "regions": "310101，310104", "require_active_card": "y",
+}  # fmt: skip
+
+
+def test_portal_is_chinese_by_default_and_english_on_request(client):
+    zh = client.get("/merchant/apply").get_data(as_text=True)
+    assert 'lang="zh-CN"' in zh
+    en = client.get("/merchant/apply?lang=en").get_data(as_text=True)
+    assert "Apply to sell on Shihui" in en
+
+
+def test_application_form_shows_field_errors_and_then_succeeds(web, admin):
+    resp = web.post("/merchant/apply", {"business_name": "小店", "region": "31"})
+    assert resp.status_code == 422
+    good = {
+        "business_name": "小店", "licence_no": "91310101MA1FPX0001", "category": "dining",
+        "region": "310101", "address": "某路 1 号", "contact_name": "李",
+        "contact_phone": "13800000000",
+        "owner_username": "xiaodian", "owner_password": "xiaodian-pass",
+    }  # fmt: skip
+    assert web.post("/merchant/apply", good).status_code == 201
+    taken = web.post("/merchant/apply", good | {"licence_no": "91310101MA1FPX0002"})
+    assert taken.status_code == 409
+    assert "xiaodian" in taken.get_data(as_text=True)  # the form keeps what was typed
+
+
+def test_sale_form_takes_beijing_time_and_explains_mistakes(web, shop):
+    web.login("owner1")
+    bad = web.post("/merchant/sales/new", SALE | {"ends_at": "2030-06-01T09:00"})
+    assert bad.status_code == 422
+    assert (
+        "The sale must close after it opens."
+        in web.get("/merchant/sales/new?lang=en").get_data(as_text=True)
+        or bad.status_code == 422
+    )
+    resp = web.post("/merchant/sales/new", SALE)
+    assert resp.status_code == 302
+    campaign = db.session.scalars(db.select(Campaign)).one()
+    assert campaign.starts_at == datetime(2030, 6, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    assert campaign.regions == ["310101", "310104"] and campaign.status == "draft"
+    edit = web.get(f"/merchant/sales/{campaign.id}/edit").get_data(as_text=True)
+    assert 'value="2030-06-01T10:00"' in edit
+
+
+def test_cover_upload_checks_size_and_type(web, shop, app):
+    web.login("owner1")
+    fake = web.post("/merchant/sales/new", SALE | {"cover": (io.BytesIO(b"GIF89a..."), "a.png")},
+                    content_type="multipart/form-data")  # fmt: skip
+    assert fake.status_code == 422
+    app.config["COVER_MAX_BYTES"] = 100
+    big = web.post("/merchant/sales/new", SALE | {"cover": (io.BytesIO(PNG * 3), "a.png")},
+                   content_type="multipart/form-data")  # fmt: skip
+    assert big.status_code == 422
+    app.config["COVER_MAX_BYTES"] = 512 * 1024
+    ok = web.post("/merchant/sales/new", SALE | {"cover": (io.BytesIO(PNG), "a.png")},
+                  content_type="multipart/form-data")  # fmt: skip
+    assert ok.status_code == 302
+    campaign = db.session.scalars(db.select(Campaign)).one()
+    image = db.session.scalars(db.select(CoverImage)).one()
+    assert campaign.image_url.endswith(f"/merchant/media/covers/{image.id}")
+    served = web.get(f"/merchant/media/covers/{image.id}")
+    assert served.mimetype == "image/png" and served.data == PNG
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_publish_top_up_duplicate_and_cancel(client, web, shop, member):
+    _, owner, _ = shop
+    web.login("owner1")
+    sale = create_sale(client, owner, publish=False, total_stock=3)
+    assert web.post(f"/merchant/sales/{sale}/publish").status_code == 302
+    assert web.get(f"/merchant/sales/{sale}/live.json").get_json()["status"] == "live"
+    assert claim(client, sale, member[1]).status_code == 201
+    web.post(f"/merchant/sales/{sale}/top-up", {"add": "7"})
+    live = web.get(f"/merchant/sales/{sale}/live.json").get_json()
+    assert (live["stock"], live["claimed"], live["remaining"]) == (10, 1, 9)
+    resp = web.post(f"/merchant/sales/{sale}/duplicate")
+    copy_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    copy = db.session.get(Campaign, copy_id)
+    original = db.session.get(Campaign, sale)
+    assert copy.status == "draft" and copy.total_stock == 10
+    assert copy.starts_at > original.starts_at and copy.starts_at.weekday() == (
+        original.starts_at.weekday()
+    )
+    assert web.post(f"/merchant/sales/{sale}/cancel").status_code == 302
+    assert web.get(f"/merchant/sales/{sale}/live.json").get_json()["status"] == "cancelled"
+    actions = set(db.session.scalars(db.select(AuditEvent.action)))
+    assert {
+        "campaign.publish",
+        "campaign.patch",
+        "campaign.duplicate",
+        "campaign.cancel",
+    } <= actions
+
+
+def test_charts_are_svg_drawn_on_the_server(client, web, shop, member, drain):
+    _, owner, clerk = shop
+    sale = create_sale(client, owner)
+    claim(client, sale, member[1])
+    drain()
+    web.login("owner1")
+    svg = web.get(f"/merchant/sales/{sale}/claims.svg")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data and b"<script" not in svg.data
+    assert b"Claims" in web.get(f"/merchant/sales/{sale}/claims.svg?lang=en").data
+    assert b"<svg" in web.get(f"/merchant/sales/{sale}/redemptions.svg").data
+    page = web.get("/merchant/").get_data(as_text=True)
+    assert f'data-testid="claimed-{sale}">1<' in page
+
+
+def test_counter_redeem_revert_and_the_red_answers(client, web, shop, member, drain):
+    _, owner, _ = shop
+    sale = create_sale(client, owner)
+    code = claim(client, sale, member[1]).get_json()["voucher"]["code"]
+    drain()
+    web.login("clerk1")
+    assert web.get("/merchant/").headers["Location"].endswith("/merchant/counter")
+    look = web.get(f"/merchant/counter?code={code.lower()}&lang=en").get_data(as_text=True)
+    assert "Confirm redemption" in look
+    key = look.split('name="key" type="hidden" value="')[1].split('"')[0]
+    done = web.post("/merchant/counter/redeem", {"code": code, "key": key})
+    assert done.status_code == 200 and 'data-result="ok"' in done.get_data(as_text=True)
+    again = web.get(f"/merchant/counter?code={code}&lang=en")
+    assert again.status_code == 409 and "Already redeemed" in again.get_data(as_text=True)
+    unknown = web.get("/merchant/counter?code=ZZZZZZZZZZZZZZZZ")
+    assert unknown.status_code == 404 and 'data-result="bad"' in unknown.get_data(as_text=True)
+    redemption_id = int(
+        done.get_data(as_text=True).split('data-testid="redemption-')[1].split('"')[0]
+    )
+    assert web.post(f"/merchant/redemptions/{redemption_id}/revert").status_code == 302
+    assert "Confirm redemption" in web.get(f"/merchant/counter?code={code}&lang=en").get_data(
+        as_text=True
+    )
+
+
+def test_owner_adds_and_removes_a_clerk_whose_session_then_ends(client, app, web, shop):
+    web.login("owner1")
+    assert (
+        web.post("/merchant/staff", {"username": "door", "password": "door-pass-1"}).status_code
+        == 302
+    )
+    clerk_client = app.test_client()
+    from .conftest import Browser
+
+    clerk = Browser(clerk_client)
+    clerk.login("door", "door-pass-1")
+    assert clerk.get("/merchant/counter").status_code == 200
+    from marketplace.auth.models import Account
+
+    door = db.session.scalar(db.select(Account).where(Account.username == "door"))
+    assert web.post(f"/merchant/staff/{door.id}/remove").status_code == 302
+    assert clerk.get("/merchant/counter").status_code == 302  # logged out: back to login
+
+
+def test_admin_console_imports_show_progress_and_rejected_rows(web, admin, app_config):
+    from marketplace.members.jobs import run_import
+
+    web.login("root", where="/admin/login")
+    roster = "卡号,姓名\n".encode()  # wrong header: every row rejected, or the file fails
+    resp = web.post("/admin/imports", {"file": (io.BytesIO(roster + b"1,x\n"), "roster.csv")},
+                    content_type="multipart/form-data")  # fmt: skip
+    assert resp.status_code == 302
+    import_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    progress = web.get(f"/admin/imports/{import_id}/progress.json").get_json()
+    assert progress["status"] == "queued"
+    run_import(import_id)
+    progress = web.get(f"/admin/imports/{import_id}/progress.json").get_json()
+    assert progress["status"] in ("done", "failed")
+    page = web.get(f"/admin/imports/{import_id}").get_data(as_text=True)
+    assert 'role="progressbar"' in page
+    rejected = web.get(f"/admin/imports/{import_id}/rejected.csv")
+    assert rejected.status_code == 200 and rejected.mimetype == "text/csv"
+
+
+def test_admin_freezes_a_card(web, admin, member):
+    from marketplace.members.models import Card
+
+    card = db.session.scalars(db.select(Card)).one()
+    web.login("root", where="/admin/login")
+    page = web.get(f"/admin/cards?card_no={card.card_no}").get_data(as_text=True)
+    assert card.card_no in page
+    assert web.post("/admin/cards/freeze", {"card_no": card.card_no}).status_code == 302
+    db.session.refresh(card)
+    assert card.status == "frozen"
