@@ -24,12 +24,13 @@ def csrf_of(html: str) -> str:
 
 
 def fresh_g() -> None:
-    """Requests made while a test holds an app context share its ``g``; Flask-Login and
-    Flask-WTF cache the user and the CSRF token there, so two clients would see each other's."""
+    """Requests made while a test holds an app context share its ``g``; Flask-Login, Flask-WTF
+    and Flask-Babel cache the user, the CSRF token and the locale there, so two clients (or two
+    languages) would see each other's."""
     from flask import g, has_app_context
 
     if has_app_context():
-        for name in ("_login_user", "csrf_token", "principal"):
+        for name in ("_login_user", "csrf_token", "principal", "_flask_babel"):
             g.pop(name, None)
 
 
