@@ -7,7 +7,8 @@ over ``--rounds``):
 
 - ``ref``       bench/ref_app.py: bare Flask view + one small Lua script (the framework ceiling)
 - ``claim``     the platform's POST /api/v1/flashsales/<id>/claims (auth, budget, idempotency,
-                engine, problem+json), with the outbox drainer running as in production
+                engine, problem+json), with the outbox drainer running as in production;
+                ``claim-nodrain`` the same with the drainer paused (the endpoint alone)
 - ``naive``     bench/naive_sql_app.py on PostgreSQL: one transaction per claim
 - ``soldout``   the claim endpoint on a sold-out sale, and ``bare``: GET /healthz of the platform
 - ``claim-<class>-<n>`` worker class and process count variants of the claim endpoint
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -126,6 +128,8 @@ def main() -> int:
         phases = {
             "ref": ("bench.ref_app:app", env, "/claim/1", "claims.lua", ["x", "member-header"]),
             "claim": ("marketplace.wsgi:app", env, claim_path, "claims.lua", [tokens]),
+            # the endpoint alone: the drainer is paused (SIGSTOP) and catches up afterwards
+            "claim-nodrain": ("marketplace.wsgi:app", env, claim_path, "claims.lua", [tokens]),
             "soldout": ("marketplace.wsgi:app", env, soldout_path, "claims.lua", [tokens]),
             "bare": ("marketplace.wsgi:app", env, "/healthz", "get.lua", []),
         }
@@ -140,7 +144,13 @@ def main() -> int:
             for name, (app, penv, path, script, wargs) in phases.items():
                 if name == "naive":
                     reset_naive(naive_env)
-                results.setdefault(name, []).append(run_phase(app, penv, path, script, wargs, args))
+                if name == "claim-nodrain":
+                    drainer.send_signal(signal.SIGSTOP)
+                try:
+                    result = run_phase(app, penv, path, script, wargs, args)
+                finally:
+                    drainer.send_signal(signal.SIGCONT)
+                results.setdefault(name, []).append(result)
                 print(f"round {rnd + 1} {name}: {summary(results[name][-1])}", flush=True)
             for klass, workers, threads in variants:
                 name = f"claim-{klass}-{workers}"
@@ -247,6 +257,7 @@ def report(results: dict, persistence: dict, args) -> None:
     ratios = {}
     if "ref" in med:
         ratios["claim / ref"] = med["claim"]["rps"] / med["ref"]["rps"]
+        ratios["claim (drainer paused) / ref"] = med["claim-nodrain"]["rps"] / med["ref"]["rps"]
     if "naive" in med:
         ratios["claim / naive SQL"] = med["claim"]["rps"] / med["naive"]["rps"]
     ratios["soldout / bare"] = med["soldout"]["rps"] / med["bare"]["rps"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import time
@@ -27,8 +28,13 @@ CODE_LENGTH = 16
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 
 
+# 10 random bytes are exactly 16 base32 symbols: encode, then map RFC 4648's alphabet onto ours
+# (a tenth of the cost of 16 secrets.choice calls, on every claim request).
+_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_ALPHABET)
+
+
 def new_voucher_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return base64.b32encode(secrets.token_bytes(10)).decode().translate(_TO_CROCKFORD)
 
 
 def normalise_code(code: str) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from inventory import PoolNotFound, StockBelowClaimed
-from marketplace.errors import Conflict, NotFound, ValidationFailed
+from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from marketplace.extensions import db, get_queue
 from marketplace.models import record_audit, utcnow
 
@@ -74,7 +74,22 @@ def list_own(merchant_id: int):
     )
 
 
+def require_selling(merchant_id: int) -> None:
+    """Only an approved merchant may create, change or publish sales (suspension stops it)."""
+    from merchant_portal.models import Merchant
+
+    merchant = db.session.get(Merchant, merchant_id) if merchant_id else None
+    if merchant is None or merchant.status != "approved":
+        suspended = merchant is not None and merchant.status == "suspended"
+        raise Forbidden(
+            "Your merchant is suspended: sales cannot be created, changed or published."
+            if suspended else "Your merchant is not approved yet.",
+            code="merchant_suspended" if suspended else "merchant_not_active",
+        )  # fmt: skip
+
+
 def create(principal, data: dict) -> Campaign:
+    require_selling(principal.merchant_id)
     check_times(data)
     campaign = Campaign(merchant_id=principal.merchant_id, status="draft", **data)
     db.session.add(campaign)
@@ -87,6 +102,7 @@ def create(principal, data: dict) -> Campaign:
 
 def patch(principal, campaign_id: int, data: dict) -> Campaign:
     campaign = get_own(principal.merchant_id, campaign_id)
+    require_selling(principal.merchant_id)
     status = effective_status(campaign)
     if status not in ("draft", "scheduled", "live", "sold_out"):
         raise Conflict(f"A {status} campaign cannot be changed.", code="not_editable")
@@ -136,8 +152,7 @@ def publish(principal, campaign_id: int) -> Campaign:
     now = utcnow()
     if campaign.ends_at <= now:
         raise Conflict("The sale's end is in the past.", code="ends_in_past")
-    if campaign.merchant.status != "approved":
-        raise Conflict("Only approved merchants can publish sales.", code="merchant_not_approved")
+    require_selling(campaign.merchant_id)
     get_engine().open_pool(
         campaign.pool_id, campaign.total_stock, campaign.per_member_limit,
         campaign.starts_at, campaign.ends_at,

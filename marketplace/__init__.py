@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Mapping
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -25,6 +26,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         settings.update(config)
     app.config.update(settings)
     app.instance_path = app.config["INSTANCE_DIR"]
+    app.session_interface = _SessionInterface()
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)  # after Api.init_app so problem+json wins over smorest's JSON
@@ -32,6 +34,18 @@ def create_app(config: Mapping | None = None) -> Flask:
     configure_logging(app)
     register_request_hooks(app)
     return app
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask builds a new signing serializer for every request; API calls with no cookie pay
+    for it on the hot claim path. Build it once per app and secret key."""
+
+    def get_signing_serializer(self, app):
+        cached = getattr(app, "_shihui_session_serializer", None)
+        if cached is None or cached[0] != app.secret_key:
+            cached = (app.secret_key, super().get_signing_serializer(app))
+            app._shihui_session_serializer = cached
+        return cached[1]
 
 
 def register_extensions(app: Flask) -> None:

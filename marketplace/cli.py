@@ -152,10 +152,13 @@ def prepare(no_demo: bool) -> None:
     """Apply migrations, then load demo data into an empty database."""
     from flask_migrate import upgrade
 
+    from .auth import revocations
     from .demo import database_is_empty, load_demo
 
     upgrade()
     click.echo("database schema is up to date")
+    if revocations.ensure():
+        click.echo("token revocation feed written from SQL")
     if not no_demo and database_is_empty():
         for line in load_demo():
             click.echo(line)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("marketplace.jobs.heartbeat", 30, "default"),
+    # Rewrites the token revocation feed from SQL if Redis lost it (web processes fall back to
+    # per-request version checks meanwhile).
+    ("marketplace.auth.revocations.ensure", 30, "high"),
     # Backs up the drainer process: claims reach SQL even if only the worker runs.
     ("flashsale.jobs.drain_outbox", 2, "high"),
     ("flashsale.jobs.audit_due", 60, "low"),

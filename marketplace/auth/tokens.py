@@ -2,9 +2,11 @@
 
 A token is ``itsdangerous``-signed JSON (HMAC-SHA256 with SECRET_KEY) holding the principal and the
 account's token version at issue time. Revocation bumps the version: the current one lives in Redis
-at ``<ns>:auth:tv:<account_id>`` (SQL is the source of truth and refills a missing key once). Each
-process caches a version for ``TOKEN_VERSION_CACHE_SECONDS`` (default 1 s): a token revoked in
-another process can be used for at most that long; in the revoking process, never.
+at ``<ns>:auth:tv:<account_id>`` (SQL is the source of truth and refills a missing key once), and
+every raise is also appended to the revocation feed (:mod:`.revocations`), from which each process
+knows the revoked versions without asking Redis per request. A process reads the feed, or caches
+a version, for ``TOKEN_VERSION_CACHE_SECONDS`` (default 1 s): a token revoked in another process
+can be used for at most that long; in the revoking process, never.
 """
 
 from __future__ import annotations
@@ -86,7 +88,14 @@ def _set_max_script():
 
 def publish_version(account_id: int, version: int) -> int:
     """Raise the Redis copy of an account's token version to ``version`` (never lowers it)."""
+    from . import revocations
+
     _state()["cache"].pop(account_id, None)
+    if version > 0:
+        revocations.append(account_id, version)
+        view = revocations.feed()
+        with view.lock:  # the revoking process never accepts the old token, not even for 1 s
+            view.min_version[account_id] = max(version, view.min_version.get(account_id, 0))
     return int(_set_max_script()(keys=[version_key(account_id)], args=[version]))
 
 
@@ -170,9 +179,19 @@ def _version_from_sql(account_id: int) -> int | None:
 
 
 def verify_token(token: str) -> Principal:
-    """Signature, expiry and revocation: one Redis GET at most, no SQL while Redis has the key."""
+    """Signature, expiry and revocation. With a healthy revocation feed: no Redis call (the feed
+    is read at most once per interval); without it: one Redis GET, no SQL while Redis has it."""
+    from . import revocations
+
     principal = decode_token(token)
-    if current_version(principal.account_id, principal.token_version) != principal.token_version:
+    interval = float(current_app.config.get("TOKEN_VERSION_CACHE_SECONDS", 1.0))
+    view = revocations.feed()
+    if interval > 0 and view.fresh(interval):
+        revoked = view.revoked(principal.account_id, principal.token_version)
+    else:
+        current = current_version(principal.account_id, principal.token_version)
+        revoked = current != principal.token_version
+    if revoked:
         raise Unauthorized("The access token has been revoked.", code="token_revoked")
     return principal
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from marketplace.extensions import db
 from marketplace.models import AuditEvent
 from merchant_portal.models import Merchant
-from tests.flashsale.factories import create_sale
+from tests.flashsale.factories import create_sale, sale_body
 
 from .conftest import bearer
 
@@ -120,7 +120,13 @@ def test_suspension_stops_claims_and_publishing_and_voucher_validity_is_the_admi
     refused = claim(client, sale, make_second_member())
     assert refused.status_code == 410 and refused.get_json()["code"] == "ended"
     publish = client.post(f"/api/v1/merchant/campaigns/{draft}/publish", headers=bearer(owner))
-    assert publish.status_code == 409
+    assert publish.status_code == 403 and publish.get_json()["code"] == "merchant_suspended"
+    patched = client.patch(
+        f"/api/v1/merchant/campaigns/{sale}", json={"total_stock": 500}, headers=bearer(owner)
+    )
+    assert patched.status_code == 403 and patched.get_json()["code"] == "merchant_suspended"
+    created = client.post("/api/v1/merchant/campaigns", json=sale_body(), headers=bearer(owner))
+    assert created.status_code == 403 and created.get_json()["code"] == "merchant_suspended"
     top_up = client.post(
         f"/api/v1/merchant/campaigns/{sale}/top-up", json={"add": 5}, headers=bearer(owner)
     )
