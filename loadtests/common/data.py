@@ -28,7 +28,7 @@ class TokenPool:
             reader = csv.reader(fh)
             header = next(reader, None)
             rows = [(r[0], r[1]) for r in reader if len(r) >= 2]
-        if header and header[0] != "card_no":  # a header-less file: the first row is data
+        if header and len(header) >= 2 and header[1] != "token":  # no header: the row is data
             rows.insert(0, (header[0], header[1]))
         return cls(rows)
 

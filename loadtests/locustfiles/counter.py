@@ -46,12 +46,18 @@ class CounterClerk(FastHttpUser):
         with self.client.post("/api/v1/merchant/redemptions", json={"code": code},
                               headers=headers, name="/api/v1/merchant/redemptions",
                               catch_response=True) as resp:  # fmt: skip
-            if (
-                resp.status_code == 200
-                and resp.json().get("status") == "redeemed"
-                or resp.status_code == 409
-                and resp.json().get("code") == "already_redeemed"
-            ):
+            if redeemed_or_already(resp):
                 resp.success()
             else:
                 resp.failure(f"redeem {resp.status_code}: {(resp.text or '')[:200]}")
+
+
+def redeemed_or_already(resp) -> bool:
+    """200 with the voucher now redeemed, or 409 ``already_redeemed`` (two clerks, one code)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return False
+    if resp.status_code == 200:
+        return (body.get("voucher") or {}).get("status") == "redeemed"
+    return resp.status_code == 409 and body.get("code") == "already_redeemed"
