@@ -10,7 +10,13 @@ def init_app(app) -> None:
     """Register the API blueprints and the pages (the CLI is registered by marketplace.cli)."""
     from marketplace.extensions import api
 
-    from . import admin_pages, merchant_pages, routes_admin, routes_merchant
+    from . import (
+        admin_pages,
+        catalogue_pages,  # noqa: F401  (adds its routes to merchant_pages.bp)
+        merchant_pages,
+        routes_admin,
+        routes_merchant,
+    )
 
     api.register_blueprint(routes_merchant.bp)
     api.register_blueprint(routes_admin.bp)

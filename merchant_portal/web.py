@@ -97,6 +97,7 @@ def message(exc: Problem) -> str:
         "cover_too_large": _("The picture is too large (at most 512 KB)."),
         "cover_type": _("The picture must be a JPEG, PNG or WebP file."),
         "forbidden": _("You may not do this."),
+        "illegal_transition": _("This group-buy has already been decided."),
     }
     return messages.get(exc.code, _("Something went wrong. Please try again."))
 

@@ -132,3 +132,20 @@ def redeem_voucher(merchant: Merchant, code: str, account_id: int) -> GroupBuyVo
     db.session.commit()
     db.session.refresh(voucher)
     return voucher
+
+
+def participants(deal: GroupBuy, limit: int = 500) -> list[tuple]:
+    """The deal's places, newest first, with the member's name for the merchant's list."""
+    from marketplace.members.models import Member
+
+    from .models import GroupBuyParticipant
+
+    return list(
+        db.session.execute(
+            select(GroupBuyParticipant, Member.name)
+            .join(Member, Member.id == GroupBuyParticipant.member_id)
+            .where(GroupBuyParticipant.groupbuy_id == deal.id)
+            .order_by(GroupBuyParticipant.id.desc())
+            .limit(limit)
+        ).all()
+    )

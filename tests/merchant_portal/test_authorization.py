@@ -1,6 +1,7 @@
-"""Authorization matrix: every portal page and API endpoint of the merchant portal and the admin
-console, for anonymous, member, clerk, owner of another merchant, owner of a suspended merchant,
-the owner, and an admin. Pages post with a valid CSRF token here; test_csrf_* posts without."""
+"""Authorization matrix: every portal page and API endpoint of the merchant portal (sales, staff,
+counter, offers, group-buys) and the admin console, for anonymous, member, clerk, owner of
+another merchant, owner of a suspended merchant, the owner, and an admin. Pages post with a valid
+CSRF token here; test_csrf_* posts without."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from marketplace.extensions import db
 from marketplace.members.importer import new_import
 from merchant_portal import onboarding
 from merchant_portal.models import CoverImage
+from tests.catalogue.factories import create, deal_body, offer_body
 from tests.flashsale.factories import create_sale, make_members, make_merchant
 
 from .conftest import csrf_of, fresh_g
@@ -81,6 +83,16 @@ PAGES = [
     ),  # fmt: skip
     ("GET", "/merchant/redemptions", None, STAFF_LIST),
     ("GET", "/merchant/audit", None, OWNER_LIST),
+    ("GET", "/merchant/offers", None, STAFF_LIST),
+    ("GET", "/merchant/offers/new", None, SELLING),
+    ("POST", "/merchant/offers/new", {}, SELLING | {"other": 422, "owner": 422}),
+    ("GET", "/merchant/offers/{offer}/edit", None, OWNER_OBJ),
+    ("POST", "/merchant/offers/{offer}/edit", {}, OWNER_OBJ | {"owner": 422}),
+    ("GET", "/merchant/groupbuys", None, STAFF_LIST),
+    ("GET", "/merchant/groupbuys/new", None, SELLING),
+    ("POST", "/merchant/groupbuys/new", {}, SELLING | {"other": 422, "owner": 422}),
+    ("GET", "/merchant/groupbuys/{deal}", None, STAFF_OBJ),
+    ("POST", "/merchant/groupbuys/{deal}/cancel", {}, OWNER_OBJ | {"owner": 302}),
     ("GET", "/admin/", None, ADMIN),
     ("GET", "/admin/merchants", None, ADMIN),
     ("GET", "/admin/merchants/{pending}", None, ADMIN),
@@ -206,6 +218,8 @@ def world(client, app_ctx, admin):
     code2 = claim(client, sale, member_token).get_json()["voucher"]["code"]
     drain_outbox(kind="test")
     redemption = redeem(client, code2, clerk).get_json()["id"]
+    offer = create(client, "/api/v1/merchant/offers", owner, offer_body())["id"]
+    deal = create(client, "/api/v1/merchant/groupbuys", owner, deal_body())["id"]
     from merchant_portal.access import Actor  # noqa: F401  (the services build it)
 
     class _P:
@@ -228,7 +242,7 @@ def world(client, app_ctx, admin):
     ids = {
         "shop": shop, "suspended_shop": susp, "sale": sale, "draft": draft, "code": code,
         "redemption": redemption, "pending": pending, "pending2": pending2, "import": imp.id,
-        "cover": cover.id,
+        "cover": cover.id, "offer": offer, "deal": deal,
         "clerk": clerk_id, "card": card, "member": member_id,
     }  # fmt: skip
     accounts = {"member": card, "clerk": "clerk1", "other": "owner2", "suspended": "owner3",

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import expect
 
 from flashsale.jobs import drain_outbox
+from marketplace.auth.models import Account
 from marketplace.extensions import get_queue
 from tests.conftest import start_worker
 from tests.flashsale.factories import PASSWORD, make_members
@@ -110,3 +111,44 @@ def test_merchant_story_in_the_browser(app_ctx, app_config, live_server, page, a
     expect(result).to_contain_text("Already redeemed")
     expect(result).to_have_attribute("data-result", "bad")
     expect(result).to_have_css("color", "rgb(200, 16, 46)")
+
+
+def test_owner_creates_a_groupbuy_members_then_see(app_ctx, live_server, page):
+    """Owner fills the group-buy form in Chromium; a member finds the deal on /m/groupbuys."""
+    from marketplace.extensions import db
+    from merchant_portal.models import Merchant
+    from tests.catalogue import factories as f
+
+    merchant, _owner, _ = f.merchant("星光影城", category="cinema")
+    owner = db.session.scalar(
+        db.select(Account).where(
+            Account.merchant_id == merchant.id, Account.role == "merchant_owner"
+        )
+    )
+    owner.password_hash = f.password_hash()
+    db.session.commit()
+    _, _, card = f.member(password=True)
+    assert db.session.get(Merchant, merchant.id).region == f.HOME
+
+    log_in(page, live_server, "/merchant/login", owner.username, f.PASSWORD)
+    page.get_by_test_id("nav-groupbuys").click()
+    page.get_by_test_id("new-groupbuy").click()
+    now = datetime.now(SHANGHAI).replace(second=0, microsecond=0)
+    fill(page, {
+        "title": "双人观影套餐", "member_price": "59.9", "usual_price": "120",
+        "min_participants": "2", "max_participants": "10",
+        "opens_at": local(now - timedelta(minutes=1)), "deadline": local(now + timedelta(days=1)),
+        "voucher_valid_until": local(now + timedelta(days=30)),
+    })  # fmt: skip
+    page.get_by_test_id("category").select_option("cinema")
+    page.get_by_test_id("save").click()
+    expect(page).to_have_url(re.compile(r"/merchant/groupbuys/\d+$"))
+    deal = int(page.url.rsplit("/", 1)[1])
+    expect(page.get_by_test_id("state")).to_have_class(re.compile("badge-open"))
+    page.get_by_test_id("logout").click()
+
+    page.goto(f"{live_server}/m/login?next=/m/groupbuys")
+    page.get_by_test_id("username").fill(card)
+    page.get_by_test_id("password").fill(f.PASSWORD)
+    page.get_by_test_id("submit").click()
+    expect(page.get_by_test_id(f"groupbuy-{deal}")).to_contain_text("双人观影套餐")

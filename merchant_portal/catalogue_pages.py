@@ -1,0 +1,149 @@
+"""Portal pages for discount offers and group-buys (/merchant/offers, /merchant/groupbuys).
+
+They call the catalogue's merchant-side services, the ones the JSON API
+(``marketplace.catalogue.routes_merchant``) calls, after the portal's checks in
+:mod:`merchant_portal.access`: clerks may look, owners change, a suspended merchant cannot
+create, and another merchant's offer or group-buy is 404.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from marketplace.catalogue import directory, states
+from marketplace.catalogue import groupbuy_admin as groupbuys
+from marketplace.errors import Problem
+
+from .access import OWNER, STAFF, Actor, merchant_of, selling_merchant
+from .catalogue_forms import GROUPBUY_FIELDS, GroupBuyForm, OfferForm
+from .forms import ActionForm
+from .merchant_pages import bp, owner_page, staff_page
+from .web import apply_errors, message
+
+PER_PAGE = 50
+
+
+def _page_no() -> int:
+    return max(1, min(request.args.get("page", 1, type=int), 100_000))
+
+
+def _can_write() -> bool:
+    return g.principal.role in OWNER
+
+
+# --------------------------------------------------------------------------- offers
+
+
+@bp.get("/offers")
+@staff_page
+def offer_list():
+    merchant = merchant_of(g.principal, STAFF)
+    page = directory.merchant_offers(merchant, page=_page_no(), per_page=PER_PAGE)
+    return render_template(
+        "merchant_portal/offers.html", merchant=merchant, page=page, can_write=_can_write()
+    )
+
+
+def _offer_form(form, offer, status=200):
+    return render_template("merchant_portal/offer_form.html", form=form, offer=offer), status
+
+
+@bp.route("/offers/new", methods=["GET", "POST"])
+@owner_page
+def offer_new():
+    merchant = selling_merchant(g.principal)
+    form = OfferForm()
+    if not form.validate_on_submit():
+        return _offer_form(form, None, 422 if form.errors else 200)
+    try:
+        offer = directory.create_offer(merchant, Actor(g.principal), form.values())
+    except Problem as exc:
+        apply_errors(form, exc)
+        flash(message(exc), "error")
+        return _offer_form(form, None, exc.status)
+    flash(_("The offer is saved."), "success")
+    return redirect(url_for("merchant_pages.offer_list", _anchor=f"offer-{offer.id}"))
+
+
+@bp.route("/offers/<int:offer_id>/edit", methods=["GET", "POST"])
+@owner_page
+def offer_edit(offer_id: int):
+    merchant = merchant_of(g.principal, OWNER)
+    offer = directory.own_offer(merchant, offer_id)
+    form = OfferForm()
+    if request.method == "GET":
+        form.fill(offer)
+        return _offer_form(form, offer)
+    if not form.validate_on_submit():
+        return _offer_form(form, offer, 422)
+    try:
+        directory.update_offer(merchant, offer, Actor(g.principal), form.values())
+    except Problem as exc:
+        apply_errors(form, exc)
+        flash(message(exc), "error")
+        return _offer_form(form, offer, exc.status)
+    flash(_("Saved."), "success")
+    return redirect(url_for("merchant_pages.offer_list", _anchor=f"offer-{offer_id}"))
+
+
+# --------------------------------------------------------------------------- group-buys
+
+
+@bp.get("/groupbuys")
+@staff_page
+def groupbuy_list():
+    merchant = merchant_of(g.principal, STAFF)
+    page = groupbuys.merchant_groupbuys(merchant, page=_page_no(), per_page=PER_PAGE)
+    return render_template(
+        "merchant_portal/groupbuys.html", merchant=merchant, page=page, can_write=_can_write()
+    )
+
+
+@bp.route("/groupbuys/new", methods=["GET", "POST"])
+@owner_page
+def groupbuy_new():
+    merchant = selling_merchant(g.principal)
+    form = GroupBuyForm()
+    if request.method == "GET":
+        form.per_member_limit.data = 1
+    if not form.validate_on_submit():
+        status = 422 if form.errors else 200
+        return render_template("merchant_portal/groupbuy_form.html", form=form), status
+    try:
+        deal = groupbuys.create_groupbuy(merchant, Actor(g.principal), form.values())
+    except Problem as exc:
+        apply_errors(form, exc, GROUPBUY_FIELDS)
+        flash(message(exc), "error")
+        return render_template("merchant_portal/groupbuy_form.html", form=form), exc.status
+    flash(_("The group-buy is open: members can find it now."), "success")
+    return redirect(url_for("merchant_pages.groupbuy_detail", deal_id=deal.id))
+
+
+@bp.get("/groupbuys/<int:deal_id>")
+@staff_page
+def groupbuy_detail(deal_id: int):
+    merchant = merchant_of(g.principal, STAFF)
+    deal = groupbuys.own_groupbuy(merchant, deal_id)
+    return render_template(
+        "merchant_portal/groupbuy.html",
+        deal=deal,
+        people=groupbuys.participants(deal),
+        can_write=_can_write(),
+    )
+
+
+@bp.post("/groupbuys/<int:deal_id>/cancel")
+@owner_page
+def groupbuy_cancel(deal_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    merchant = merchant_of(g.principal, OWNER)
+    deal = groupbuys.own_groupbuy(merchant, deal_id)
+    try:
+        states.cancel_deal(deal, Actor(g.principal))
+    except Problem as exc:
+        flash(message(exc), "error")
+    else:
+        flash(_("The group-buy is cancelled; its participants are told."), "success")
+    return redirect(url_for("merchant_pages.groupbuy_detail", deal_id=deal_id))
