@@ -8,11 +8,17 @@ from types import SimpleNamespace
 from marketplace.models import utcnow
 
 DEMO_PASSWORD = "merchant12345"  # noqa: S105 - printed by `shihui up` on purpose
+# fmt: off
 MERCHANTS = [
-    ("星光影城", "Starlight Cinema", "cinema", "owner_cinema", "clerk_cinema"),
-    ("城市大剧院", "City Grand Theatre", "performance_venue", "owner_theatre", None),
-    ("洁亮洗车", "Sparkle Car Wash", "car_wash", "owner_carwash", None),
+    # Shijiazhuang districts (GB/T 2260): 长安区, 桥西区, 裕华区.
+    ("星光影城", "Starlight Cinema", "cinema", "owner_cinema", "clerk_cinema", "130102",
+     "石家庄市长安区中山东路 1 号"),
+    ("城市大剧院", "City Grand Theatre", "performance_venue", "owner_theatre", None, "130104",
+     "石家庄市桥西区自强路 2 号"),
+    ("洁亮洗车", "Sparkle Car Wash", "car_wash", "owner_carwash", None, "130108",
+     "石家庄市裕华区槐安东路 3 号"),
 ]
+# fmt: on
 
 
 def load_flashsale():
@@ -23,10 +29,10 @@ def load_flashsale():
 
     now = utcnow()
     owners = {}
-    for name_zh, name_en, category, owner, clerk in MERCHANTS:
+    for name_zh, name_en, category, owner, clerk, region, address in MERCHANTS:
         merchant, account = create_merchant(
-            name_zh=name_zh, name_en=name_en, category=category, region="310101",
-            address="上海市黄浦区人民大道 1 号", owner=owner, password=DEMO_PASSWORD,
+            name_zh=name_zh, name_en=name_en, category=category, region=region,
+            address=address, owner=owner, password=DEMO_PASSWORD,
         )  # fmt: skip
         if clerk:
             create_account(clerk, DEMO_PASSWORD, "merchant_clerk", merchant_id=merchant.id)
