@@ -178,12 +178,21 @@ def handle_http_exception(exc: HTTPException):
 
 
 def _public_description(exc: HTTPException) -> str | None:
-    if exc.code == 400 and "Failed to decode JSON" in (exc.description or ""):
+    if exc.code == 400 and (
+        "Failed to decode JSON" in (exc.description or "") or _unparsable_json_body()
+    ):
         return "The request body is not valid JSON."
     if exc.code == 413:
         limit = request.max_content_length
         return f"The request body is larger than the limit of {limit} bytes." if limit else None
     return exc.description
+
+
+def _unparsable_json_body() -> bool:
+    """webargs reports a malformed JSON body with Werkzeug's generic 400 text; say what it is."""
+    if not request.is_json or not request.get_data(cache=True):
+        return False
+    return request.get_json(silent=True, cache=True) is None
 
 
 def handle_problem(exc: Problem):

@@ -67,7 +67,8 @@ def test_unknown_route_is_problem_404(client):
 
 def test_malformed_json_is_400(client):
     resp = client.post("/api/v1/probe/echo", data="{not json", content_type="application/json")
-    assert_problem(resp, 400, "bad_request")
+    body = assert_problem(resp, 400, "bad_request")
+    assert body["detail"] == "The request body is not valid JSON."
 
 
 def test_field_validation_is_422_with_errors(client):
