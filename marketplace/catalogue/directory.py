@@ -14,9 +14,9 @@ from marketplace.models import record_audit, utcnow
 from marketplace.pagination import Page, paginate
 from merchant_portal.models import Merchant
 
-from . import search
+from . import cache, search
 from .models import Favourite, MerchantProfile, Offer
-from .visibility import city_of, visible_clause
+from .visibility import city_of, viewer, visible_clause
 
 LISTED = "approved"  # pending, rejected and suspended merchants vanish from every member list
 
@@ -38,6 +38,11 @@ def merchant_search_text():
 
 
 def list_merchants(*, category=None, district=None, q=None, page=1, per_page=20) -> Page:
+    key = (category, district, q or "", page, per_page)
+    return cache.cached("merchants", key, lambda: _merchants(category, district, q, page, per_page))
+
+
+def _merchants(category, district, q, page, per_page) -> Page:
     stmt = (
         select(Merchant)
         .outerjoin(MerchantProfile, MerchantProfile.merchant_id == Merchant.id)
@@ -71,6 +76,13 @@ def offer_counts(merchant_ids, who, now: datetime | None = None) -> dict[int, in
     """Current offers visible to ``who`` per merchant, for a whole page in one query."""
     if not merchant_ids:
         return {}
+    if now is None:
+        key = (viewer(who).region, tuple(sorted(merchant_ids)))
+        return cache.cached("offer_counts", key, lambda: _offer_counts(merchant_ids, who))
+    return _offer_counts(merchant_ids, who, now)
+
+
+def _offer_counts(merchant_ids, who, now: datetime | None = None) -> dict[int, int]:
     rows = db.session.execute(
         select(Offer.merchant_id, func.count())
         .where(
@@ -118,6 +130,13 @@ def _current(now: datetime | None = None):
 
 
 def list_offers(who, *, category=None, merchant_id=None, q=None, page=1, per_page=20) -> Page:
+    key = (viewer(who).region, category, merchant_id, q or "", page, per_page)
+    return cache.cached(
+        "offers", key, lambda: _offers(who, category, merchant_id, q, page, per_page)
+    )
+
+
+def _offers(who, category, merchant_id, q, page, per_page) -> Page:
     stmt = (
         select(Offer)
         .join(Merchant, Merchant.id == Offer.merchant_id)

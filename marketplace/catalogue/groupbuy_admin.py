@@ -15,8 +15,8 @@ from merchant_portal.models import Merchant
 
 from . import search
 from .directory import require_active
-from .engine import get_engine
 from .models import GroupBuy, GroupBuyVoucher
+from .pools import ensure_pool
 from .visibility import city_of
 
 
@@ -67,15 +67,6 @@ def _validate(data: dict) -> None:
             errors["per_member_limit"] = ["Team deals allow one place per member."]
     if errors:
         raise ValidationFailed(errors=errors)
-
-
-def ensure_pool(deal: GroupBuy) -> None:
-    """Open the deal's pool (again) if missing: after create, or if Redis lost it."""
-    if deal.mode == "team":
-        total, limit = deal.max_participants // deal.team_size, 1
-    else:
-        total, limit = deal.max_participants, deal.per_member_limit
-    get_engine().open_pool(deal.pool_id, total, limit, deal.opens_at, deal.deadline)
 
 
 def schedule(job: str, when, arg: int, job_id: str) -> None:

@@ -24,12 +24,13 @@ from marketplace.models import record_audit, utcnow
 from marketplace.pagination import Page, paginate
 from merchant_portal.models import Merchant
 
-from . import search, states
+from . import cache, search, states
 from .directory import LISTED
 from .engine import get_engine
-from .groupbuy_admin import ensure_pool, schedule
+from .groupbuy_admin import schedule
 from .models import GroupBuy, GroupBuyParticipant, GroupBuyTeam, GroupBuyVoucher
-from .visibility import visible_clause
+from .pools import ensure_pool, ensure_team_pool
+from .visibility import viewer, visible_clause
 
 REFUSALS = {
     "sold_out": ("groupbuy_full", "Every place is taken."),
@@ -45,6 +46,11 @@ REFUSALS = {
 def list_groupbuys(
     who, *, category=None, mode=None, q=None, sort="deadline", merchant_id=None, page=1, per_page=20
 ) -> Page:
+    args = (category, mode, q or "", sort, merchant_id, page, per_page)
+    return cache.cached("groupbuys", (viewer(who).region, *args), lambda: _groupbuys(who, *args))
+
+
+def _groupbuys(who, category, mode, q, sort, merchant_id, page, per_page) -> Page:
     now = utcnow()
     stmt = (
         select(GroupBuy)
@@ -174,11 +180,15 @@ def _reserve(deal, pool_id, member, qty, request_id, team=None):
     engine = get_engine()
     try:
         result = engine.reserve(pool_id, member, qty, request_id, {"deal": str(deal.id)})
-    except PoolNotFound:
-        if team is not None:
-            raise Conflict("This team is no longer forming.", code="team_closed") from None
-        ensure_pool(deal)
-        result = engine.reserve(pool_id, member, qty, request_id, {"deal": str(deal.id)})
+    except PoolNotFound:  # Redis lost it: rebuild from the places SQL holds, then try again
+        try:
+            if team is not None:
+                ensure_team_pool(team)
+            else:
+                ensure_pool(deal)
+            result = engine.reserve(pool_id, member, qty, request_id, {"deal": str(deal.id)})
+        except PoolNotFound:
+            raise Conflict("Please try again in a moment.", code="busy") from None
     if not result.ok:
         code, detail = REFUSALS.get(result.status, ("conflict", result.status))
         raise Conflict(detail, code=code, remaining=result.remaining)
@@ -230,14 +240,14 @@ def _bump(deal, team, delta: int) -> None:
         update(GroupBuy)
         .where(GroupBuy.id == deal.id)
         .values(joined=GroupBuy.joined + delta)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **{cache.COUNTER: True})
     )
     if team is not None:
         db.session.execute(
             update(GroupBuyTeam)
             .where(GroupBuyTeam.id == team.id)
             .values(joined=GroupBuyTeam.joined + delta)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **{cache.COUNTER: True})
         )
 
 

@@ -12,11 +12,13 @@ already touched Redis is completed by the next run.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 
 from flashsale.claims import new_voucher_code
+from inventory import ClaimNotFound, PoolNotFound
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
@@ -246,9 +248,12 @@ def expire_team(team_id: int, now: datetime | None = None) -> str:
     people = _live(deal.id, team.id)
     _settle(deal, people, won=False, kind="team_dissolved", team_id=team.id)
     engine = get_engine()
-    for person in people:  # give the seats back (the team pool is closed by its window anyway)
-        engine.cancel(team.pool_id, person.claim_id)
-    engine.cancel(deal.pool_id, team.slot_claim_id)  # the slot returns to the deal's stock
+    # If Redis lost a pool, SQL is the record: a rebuild (pools.py) counts these rows as gone.
+    with contextlib.suppress(ClaimNotFound, PoolNotFound):
+        for person in people:  # give the seats back (the team pool is closed by its window)
+            engine.cancel(team.pool_id, person.claim_id)
+    with contextlib.suppress(ClaimNotFound, PoolNotFound):
+        engine.cancel(deal.pool_id, team.slot_claim_id)  # the slot returns to the deal's stock
     record_audit(
         "groupbuy_team.dissolved",
         "groupbuy_team",
