@@ -3,24 +3,53 @@ scans. The decisions are ``flashsale.redemption``'s, the same the JSON API makes
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from sqlalchemy import select
 
 from flashsale import redemption as fr
 from flashsale.models import Redemption, Voucher
+from marketplace.catalogue import groupbuy_admin
+from marketplace.catalogue.models import GroupBuyVoucher
+from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.models import utcnow
 
 from .access import STAFF, merchant_of
 
 
-def lookup(principal, code: str) -> Voucher:
+def lookup(principal, code: str) -> Voucher | GroupBuyVoucher:
+    """A flash-sale voucher of the merchant, else one of its group-buy vouchers (else 404)."""
     merchant = merchant_of(principal, STAFF)
-    return fr.merchant_voucher(merchant.id, code)
+    try:
+        return fr.merchant_voucher(merchant.id, code)
+    except NotFound:
+        return groupbuy_admin.merchant_voucher(merchant, code)
 
 
-def redeem(principal, code: str, key: str) -> Redemption:
-    merchant_of(principal, STAFF)
-    return fr.redeem(principal, code, key)
+def redeem(principal, code: str, key: str):
+    """Redeem a flash-sale voucher (idempotent by ``key``), else a group-buy voucher with the
+    group-buy API's rules; either way the result has ``voucher.code`` and a title."""
+    merchant = merchant_of(principal, STAFF)
+    try:
+        return fr.redeem(principal, code, key)
+    except NotFound:
+        groupbuy_admin.merchant_voucher(merchant, code)  # not ours: 404 before anything else
+        if merchant.status == "suspended" and not merchant.vouchers_valid_when_suspended:
+            raise Conflict("The merchant is suspended.", code="merchant_suspended") from None
+        voucher = groupbuy_admin.redeem_voucher(merchant, code, principal.account_id)
+    return SimpleNamespace(voucher=voucher, title=voucher.groupbuy.title)
+
+
+def groupbuy_shown(voucher: GroupBuyVoucher) -> dict:
+    """What the counter page shows of a group-buy voucher (its status as of now)."""
+    expired = voucher.status == "issued" and utcnow() > voucher.valid_until
+    return {
+        "code": voucher.code,
+        "campaign_title": voucher.groupbuy.title,
+        "venue": "",
+        "status": "expired" if expired else voucher.status,
+    }
 
 
 def revert(principal, redemption_id: int) -> Redemption:

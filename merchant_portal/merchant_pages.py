@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flashsale import services as fs
 from flashsale.redemption import already_redeemed
 from flashsale.schemas import SaleVoucherSchema
+from marketplace.catalogue.models import GroupBuyVoucher
 from marketplace.errors import Problem
 from marketplace.extensions import db
 from marketplace.models import utcnow
@@ -349,8 +350,12 @@ def counter_page():
         voucher = counter.lookup(g.principal, code)
     except Problem as exc:
         return _counter(exc.status, code=code, error=message(exc))
-    shown = SaleVoucherSchema().dump(voucher)
+    group = isinstance(voucher, GroupBuyVoucher)
+    shown = counter.groupbuy_shown(voucher) if group else SaleVoucherSchema().dump(voucher)
     if shown["status"] != "issued":
+        if voucher.status == "redeemed" and group:
+            return _counter(409, code=code, voucher=shown, error=message(Problem(
+                code="already_redeemed")), redeemed_at=voucher.redeemed_at)  # fmt: skip
         if voucher.status == "redeemed":
             problem = already_redeemed(voucher)
             return _counter(409, code=code, voucher=shown, error=message(problem),

@@ -91,6 +91,7 @@ def message(exc: Problem) -> str:
         "voucher_cancelled": _("This voucher was cancelled by the member."),
         "voucher_not_yet_valid": _("This voucher is not valid yet."),
         "not_found": _("No such voucher for this merchant."),
+        "voucher_not_found": _("No such voucher for this merchant."),
         "revert_window_passed": _("A redemption can only be reverted within 10 minutes."),
         "not_redeemed": _("The voucher is no longer redeemed."),
         "invalid_transition": _("This change is not possible in the merchant's current state."),

@@ -91,8 +91,8 @@ def merchant_groupbuys(merchant: Merchant, page: int, per_page: int) -> Page:
     return paginate(stmt, page, per_page)
 
 
-def redeem_voucher(merchant: Merchant, code: str, account_id: int) -> GroupBuyVoucher:
-    """Counter redemption of a group-buy voucher; only the deal's merchant may redeem it."""
+def merchant_voucher(merchant: Merchant, code: str) -> GroupBuyVoucher:
+    """A group-buy voucher of one of this merchant's deals (404 otherwise, never a hint)."""
     voucher = db.session.execute(
         select(GroupBuyVoucher)
         .join(GroupBuy, GroupBuy.id == GroupBuyVoucher.groupbuy_id)
@@ -101,6 +101,12 @@ def redeem_voucher(merchant: Merchant, code: str, account_id: int) -> GroupBuyVo
     ).scalar_one_or_none()
     if voucher is None:
         raise NotFound("No such voucher at this merchant.", code="voucher_not_found")
+    return voucher
+
+
+def redeem_voucher(merchant: Merchant, code: str, account_id: int) -> GroupBuyVoucher:
+    """Counter redemption of a group-buy voucher; only the deal's merchant may redeem it."""
+    voucher = merchant_voucher(merchant, code)
     now = utcnow()
     if voucher.status == "issued" and now > voucher.valid_until:
         raise Conflict("The voucher has expired.", code="voucher_expired")

@@ -166,3 +166,46 @@ def test_clerk_sees_lists_without_write_buttons(web, shop):
     assert "双人观影套餐" in html and 'data-testid="new-groupbuy"' not in html
     assert 'data-testid="nav-offers"' in html
     assert web.get("/merchant/groupbuys/new").status_code == 403
+
+
+def test_counter_redeems_groupbuy_vouchers_too(app_ctx, web, shop):
+    """A group-buy voucher typed at the counter is found and redeemed once (the flash-sale
+    vouchers keep their path); another merchant's counter does not know it."""
+    from marketplace.catalogue import states
+    from marketplace.catalogue.models import GroupBuyVoucher
+    from tests.flashsale.factories import make_merchant
+
+    web.login("owner1")
+    web.post("/merchant/groupbuys/new", deal_form(min_participants="1"))
+    deal = db.session.scalars(db.select(GroupBuy)).one()
+    (_member_id, token), *_ = members(1)
+    fresh_g()
+    assert (
+        app_ctx.test_client()
+        .post(f"/api/v1/groupbuys/{deal.id}/join", headers=bearer(token))
+        .status_code
+        == 201
+    )
+    assert states.decide_deal(deal.id, now=deal.deadline + timedelta(minutes=1)) == "succeeded"
+    code = db.session.scalars(db.select(GroupBuyVoucher.code)).one()
+
+    web.post("/merchant/logout")
+    web._token = None
+    web.login("clerk1")
+    found = web.get(f"/merchant/counter?code={code.lower()}&lang=en")
+    assert found.status_code == 200 and 'data-testid="confirm"' in found.get_data(as_text=True)
+    done = web.post("/merchant/counter/redeem?lang=en", {"code": code, "key": "gb-key-0001"})
+    html = done.get_data(as_text=True)
+    assert done.status_code == 200 and 'data-result="ok"' in html and "双人观影套餐" in html
+    again = web.post("/merchant/counter/redeem?lang=en", {"code": code, "key": "gb-key-0002"})
+    assert again.status_code == 409 and "Already redeemed" in again.get_data(as_text=True)
+    looked = web.get(f"/merchant/counter?code={code}&lang=en")
+    assert looked.status_code == 409 and "Already redeemed" in looked.get_data(as_text=True)
+
+    make_merchant(name="别家", username="owner2")
+    web.post("/merchant/logout")
+    web._token = None
+    web.login("owner2")
+    other = web.get(f"/merchant/counter?code={code}&lang=en")
+    assert other.status_code == 404
+    assert "No such voucher for this merchant." in other.get_data(as_text=True)
