@@ -61,7 +61,7 @@ def _store() -> dict:
 
 def cached(kind: str, key: tuple, load):
     """``load()``'s result for ``(kind, key)``, from this process's cache while it is current."""
-    ttl = current_app.config.get("CATALOGUE_CACHE_TTL", 10)
+    ttl = float(current_app.config.get("CATALOGUE_CACHE_TTL", 10))  # a string from the env
     if not ttl:
         return load()
     store, now, current = _store(), time.monotonic(), version()
