@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from flashsale.schemas import UTCAware
+from flashsale.schemas import CampaignStatsSchema, UTCAware
 
 from .models import CATEGORIES, STATUSES
 
@@ -74,15 +74,11 @@ class StaffSchema(Schema):
     last_login_at = UTCAware(allow_none=True)
 
 
-class LiveSchema(Schema):
+class LiveSchema(CampaignStatsSchema):
+    """A sale's live figures: the flash-sale API's stats plus what the dashboard adds."""
+
     id = fields.Integer()
     status = fields.String()
-    stock = fields.Integer()
-    remaining = fields.Integer()
-    claimed = fields.Integer()
-    persisted = fields.Integer()
-    redeemed = fields.Integer()
-    cancelled = fields.Integer()
     redemption_rate = fields.Float()
 
 
