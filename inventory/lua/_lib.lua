@@ -58,3 +58,24 @@ local function give_back(k, pool_id, cid, rec, newstate, kind, now)
 end
 
 local STATES = {h = 'held', c = 'committed', r = 'released', e = 'expired', x = 'cancelled'}
+
+-- The common start of commit and release: find a claim that is still held. Returns
+-- ``reply`` (to return as is: unknown claim, a claim no longer held, or a hold that had run out,
+-- which this call expires exactly once) or ``nil, rec, fields, now`` for a live hold.
+local function live_hold(k, pool_id, cid)
+  local rec = redis.call('HGET', k[1], 'c:' .. cid)
+  if not rec then
+    return {'unknown_claim'}
+  end
+  local state = string.sub(rec, 1, 1)
+  if state ~= 'h' then
+    return {STATES[state], 0}
+  end
+  local f = split(string.sub(rec, 2))
+  local now = now_ms()
+  if tonumber(f[1]) <= now then
+    give_back(k, pool_id, cid, rec, 'e', 'expire', now)
+    return {'expired', 1}
+  end
+  return nil, rec, f, now
+end

@@ -3,19 +3,9 @@
 -- ARGV[1] pool id   ARGV[2] claim id
 -- Returns {state, changed}: released,1 | expired,1 (hold already ran out; expired by this call)
 -- | <current state>,0 | {'unknown_claim'}
-local rec = redis.call('HGET', KEYS[1], 'c:' .. ARGV[2])
-if not rec then
-  return {'unknown_claim'}
-end
-local state = string.sub(rec, 1, 1)
-if state ~= 'h' then
-  return {STATES[state], 0}
-end
-local f = split(string.sub(rec, 2))
-local now = now_ms()
-if tonumber(f[1]) <= now then
-  give_back(KEYS, ARGV[1], ARGV[2], rec, 'e', 'expire', now)
-  return {'expired', 1}
+local reply, rec, f, now = live_hold(KEYS, ARGV[1], ARGV[2])
+if reply then
+  return reply
 end
 give_back(KEYS, ARGV[1], ARGV[2], rec, 'r', 'release', now)
 return {'released', 1}
