@@ -7,15 +7,20 @@ takes over entries a dead consumer left pending.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import time
 
 from flask import current_app
+from redis.exceptions import ResponseError
 
-from inventory import OutboxConsumer
+from inventory import OutboxConsumer, OutboxEntry
+from marketplace.extensions import db
+from marketplace.heartbeats import beat
 from marketplace.observability import OUTBOX_LAG
+from marketplace.resilience import Outage, classify, reset_database, sleep_unless
 
 from .hotpath import get_engine
 from .persist import persist_entries
@@ -65,29 +70,145 @@ def drain_outbox(batch: int = 500, kind: str = "rq") -> int:
     return total
 
 
-def follow(stop=lambda: False, idle_sleep: float = 0.05, batch: int = 500) -> None:
-    """The low-latency drainer ``shihui flashsale drain --follow`` runs: drain, nap when idle."""
-    consumer = _consumer("drainer")
+DRAINER = "drainer"
+HEARTBEAT_TTL = 5  # seconds; the drainer refreshes its mark every second
+
+
+def on_redis_reconnect() -> None:
+    """HOOK: :func:`follow` calls this once it reaches a Redis server that restarted.
+
+    "Restarted" means the server's run id changed (or, where INFO has none, e.g. a cluster, any
+    outage ended). It runs after the first pass over whatever outbox the restarted server still
+    had, so SQL holds every claim that survived, and again on the next pass while it raises.
+    The pool rebuild from SQL after a restart from older data (issue #11, deliverable 2) is
+    wired in here.
+    """
+
+
+def follow(
+    stop=lambda: False,
+    idle_sleep: float = 0.05,
+    batch: int = 500,
+    on_reconnect=None,
+) -> None:
+    """The low-latency drainer ``shihui flashsale drain --follow`` runs: drain, nap when idle.
+
+    It never dies of an outage: a Redis or database error is logged once, the loop backs off
+    (0.1 s doubling to 2 s), rolls back and drops pooled connections, then resumes. Entries are
+    acknowledged only after their rows commit; after any error (and at start, for a predecessor
+    of the same stable name killed mid-batch) it first re-reads its own pending entries.
+    """
+    on_reconnect = on_reconnect or on_redis_reconnect
+    outage = Outage("drainer", log)
     min_idle = int(setting("FLASHSALE_RECOVER_IDLE_MS"))
-    last_recover = 0.0
+    consumer: OutboxConsumer | None = None
+    redeliver, restarted, redis_failed = True, False, False
+    last_recover = last_beat = 0.0
+    server_id = None
     while not stop():
-        moved = 0
-        for pool_id in get_engine().active_pools():
-            if time.monotonic() - last_recover > 5:
-                entries = consumer.recover(pool_id, min_idle_ms=min_idle, count=batch)
-                if entries:
-                    persist_entries(entries)
-                    consumer.ack(pool_id, entries)
-                    moved += len(entries)
-            entries = consumer.read(pool_id, count=batch)
-            if entries:
-                persist_entries(entries)
-                consumer.ack(pool_id, entries)
-                moved += len(entries)
-        if time.monotonic() - last_recover > 5:
-            last_recover = time.monotonic()
+        try:
+            if consumer is None:
+                consumer = OutboxConsumer(get_engine(), group=GROUP, consumer=drainer_name())
+            recover = time.monotonic() - last_recover > 5
+            moved = _follow_pass(consumer, batch, min_idle, redeliver, recover)
+            redeliver = False
+            if recover:
+                last_recover = time.monotonic()
+            if time.monotonic() - last_beat >= 1 or redis_failed:
+                seen = _server_id(consumer.client)
+                if seen is None:  # no run id to compare (a cluster): any outage counts
+                    restarted |= redis_failed
+                elif server_id is not None and seen != server_id:
+                    restarted = True
+                server_id, redis_failed = seen, False
+                _beat(consumer, "ok")
+                last_beat = time.monotonic()
+            outage.recovered()
+            if restarted:
+                on_reconnect()
+                restarted = False
+        except Exception as exc:  # noqa: BLE001 - the loop outlives every failure
+            delay = outage.failed(exc)
+            kind = classify(exc)
+            if kind == "database":
+                reset_database(db)
+            elif kind == "redis":
+                consumer, redis_failed = None, True  # a fresh server may lack the groups
+            redeliver = True
+            _beat_quietly(consumer, f"{kind} unavailable")
+            if sleep_unless(delay, stop):
+                break
+            continue
         if not moved:
             time.sleep(idle_sleep)
+
+
+def drainer_name() -> str:
+    """Stable per host, so a restarted drainer finds at once what its predecessor left pending."""
+    return f"{DRAINER}-{socket.gethostname()}"
+
+
+def _follow_pass(consumer, batch: int, min_idle: int, redeliver: bool, recover: bool) -> int:
+    moved = 0
+    for pool_id in sorted(get_engine().active_pools()):
+        sources = []
+        if redeliver:
+            sources.append(lambda p=pool_id: _own_pending(consumer, p, batch))
+        if recover:
+            sources.append(lambda p=pool_id: consumer.recover(p, min_idle_ms=min_idle, count=batch))
+        sources.append(lambda p=pool_id: consumer.read(p, count=batch))
+        for source in sources:
+            entries = source()
+            if entries:
+                persist_entries(entries)  # commits; only then:
+                consumer.ack(pool_id, entries)
+                moved += len(entries)
+    return moved
+
+
+def _own_pending(consumer: OutboxConsumer, pool_id: str, count: int) -> list[OutboxEntry]:
+    """Entries delivered to this consumer and not acknowledged (its PEL, read from id 0)."""
+    entries: list[OutboxEntry] = []
+    for bucket, key in enumerate(consumer.engine.outbox_streams(pool_id)):
+        try:
+            reply = consumer.client.xreadgroup(
+                consumer.group, consumer.consumer, {key: "0"}, count=count
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            continue  # no group yet, so nothing pending: the first read creates it
+        for entry_id, data in reply[0][1] if reply else []:
+            entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            if not data:  # trimmed from the stream meanwhile: nothing left to persist
+                consumer.client.xack(key, consumer.group, entry_id)
+                continue
+            fields = {_text(k): _text(v) for k, v in data.items()}
+            entries.append(OutboxEntry(pool_id, bucket, entry_id, fields))
+    return entries
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _server_id(client) -> str | None:
+    """The Redis server's run id (changes on every restart); None where INFO does not say."""
+    info = client.info("server")
+    return info.get("run_id") if isinstance(info, dict) else None
+
+
+def _beat(consumer: OutboxConsumer, state: str) -> None:
+    lag = sum(consumer.lag(p) for p in get_engine().active_pools())
+    OUTBOX_LAG.set(lag)
+    beat(DRAINER, HEARTBEAT_TTL, state=state, lag=lag, pid=os.getpid(), consumer=consumer.consumer)
+
+
+def _beat_quietly(consumer: OutboxConsumer | None, state: str) -> None:
+    """Say why the drainer is waiting (when Redis itself answers)."""
+    with contextlib.suppress(Exception):
+        name = consumer.consumer if consumer else drainer_name()
+        beat(DRAINER, HEARTBEAT_TTL, state=state, pid=os.getpid(), consumer=name)
 
 
 def audit_campaign(campaign_id: int) -> dict:

@@ -13,6 +13,8 @@ from flask import Flask, g, json, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from .resilience import DATABASE_DOWN, REDIS_DOWN, classify
+
 PROBLEM_MIME = "application/problem+json"
 TYPE_BASE = "https://shihui.example/problems/"
 
@@ -222,8 +224,50 @@ def handle_unexpected(exc: Exception):
     )
 
 
+# --- a store that does not answer: 503 + Retry-After, never 500 (issue #11) -----------------
+
+STORE_RETRY_AFTER = 2  # seconds: a Redis restart from its AOF or a database failover
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>503 · 石惠 Shihui</title></head>
+<body>
+<h1>503</h1>
+<p>服务暂时不可用，请几秒后重试。</p>
+<p lang="en">The service is briefly unavailable; please try again in a few seconds.</p>
+</body></html>
+"""
+
+
+def handle_store_unavailable(exc: Exception):
+    """Redis or the database is unreachable: the request may well succeed in a moment."""
+    store = classify(exc)
+    log.warning(
+        "%s unavailable on %s %s: %s", store, request.method, request.path, type(exc).__name__
+    )
+    headers = {"Retry-After": str(STORE_RETRY_AFTER)}
+    if wants_html():
+        # Not error.html: rendering any template loads the user, which may need the very store
+        # that is down. Both languages, since choosing one may need it too.
+        return UNAVAILABLE_PAGE, 503, {**headers, "Content-Type": "text/html; charset=utf-8"}
+    return problem_response(
+        ServiceUnavailable(
+            "A data store is briefly unavailable; retry after the indicated delay.",
+            code="store_unavailable" if store == "redis" else "database_unavailable",
+            headers=headers,
+            retry_after=STORE_RETRY_AFTER,
+        )
+    )
+
+
+def register_store_handlers(app: Flask) -> None:
+    for exc_class in (*REDIS_DOWN, *DATABASE_DOWN):
+        app.register_error_handler(exc_class, handle_store_unavailable)
+
+
 def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(Problem, handle_problem)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ValidationError, handle_validation_error)
+    register_store_handlers(app)
     app.register_error_handler(Exception, handle_unexpected)

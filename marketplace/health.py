@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from . import heartbeats
 from .errors import ServiceUnavailable
 from .extensions import db, get_redis
 from .observability import metrics_response
@@ -19,6 +20,8 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
+    """503 while the database or Redis does not answer; 200 ``degraded`` while they do but the
+    outbox drainer is not running (claims still succeed, their rows come later)."""
     checks: dict[str, str] = {}
     try:
         db.session.execute(text("SELECT 1"))
@@ -31,15 +34,33 @@ def readyz():
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"down: {type(exc).__name__}"
-    down = [name for name, state in checks.items() if state != "ok"]
+    extra = _drainer(checks) if checks["redis"] == "ok" else {}
+    down = [name for name in ("database", "redis") if checks[name] != "ok"]
     if down:
         raise ServiceUnavailable(
             f"Not ready: {', '.join(down)} not answering.",
             code="not_ready",
             down=down,
             checks=checks,
+            headers={"Retry-After": "2"},
         )
-    return jsonify(status="ready", checks=checks)
+    degraded = [name for name, state in checks.items() if state != "ok"]
+    if degraded:
+        return jsonify(status="degraded", degraded=degraded, checks=checks, **extra)
+    return jsonify(status="ready", checks=checks, **extra)
+
+
+def _drainer(checks: dict[str, str]) -> dict:
+    """The drainer's heartbeat (refreshed every second, gone 5 s after it stops): its state
+    (``ok`` or what it is waiting for) and the outbox lag it last measured."""
+    mark = heartbeats.read("drainer")
+    if mark is None:
+        checks["drainer"] = "down: no heartbeat"
+        return {}
+    state = mark.get("state", "")
+    checks["drainer"] = "ok" if state == "ok" else f"waiting: {state}"
+    lag = mark.get("lag")
+    return {"outbox_lag": int(lag)} if lag and lag.isdigit() else {}
 
 
 @bp.get("/metrics")

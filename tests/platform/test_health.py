@@ -7,10 +7,29 @@ def test_healthz(client):
     assert resp.get_json() == {"status": "ok"}
 
 
-def test_readyz_when_both_answer(client):
+def test_readyz_without_a_drainer_is_degraded_not_down(client):
     resp = client.get("/readyz")
     assert resp.status_code == 200
-    assert resp.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    body = resp.get_json()
+    assert body["status"] == "degraded"
+    assert body["degraded"] == ["drainer"]
+    assert body["checks"] == {"database": "ok", "redis": "ok", "drainer": "down: no heartbeat"}
+
+
+def test_readyz_reads_the_drainer_heartbeat(app, client):
+    from marketplace.heartbeats import beat
+
+    with app.app_context():
+        beat("drainer", 5, state="ok", lag=7, pid=1, consumer="t")
+    body = client.get("/readyz").get_json()
+    assert body["status"] == "ready"
+    assert body["checks"] == {"database": "ok", "redis": "ok", "drainer": "ok"}
+    assert body["outbox_lag"] == 7
+    with app.app_context():
+        beat("drainer", 5, state="database unavailable", pid=1, consumer="t")
+    body = client.get("/readyz").get_json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["drainer"] == "waiting: database unavailable"
 
 
 def test_readyz_names_redis_when_down(app_config, _schema):
@@ -23,6 +42,7 @@ def test_readyz_names_redis_when_down(app_config, _schema):
     body = resp.get_json()
     assert body["code"] == "not_ready"
     assert body["down"] == ["redis"]
+    assert resp.headers["Retry-After"] == "2"
 
 
 def test_readyz_names_database_when_down(app_config, tmp_path):
