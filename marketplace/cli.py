@@ -89,41 +89,20 @@ def register_cli(app: Flask) -> None:
 @click.option("--queues", default="high,default,low", show_default=True)
 @with_appcontext
 def worker(burst: bool, queues: str) -> None:
-    """Run an RQ worker; each job runs in a fresh app context."""
-    from rq import Queue, SimpleWorker
+    """Run an RQ worker; each job runs in a fresh app context. Outlives Redis outages."""
+    from .worker import run_worker
 
-    from .extensions import get_rq_redis
-
-    app = current_app._get_current_object()
-
-    class AppWorker(SimpleWorker):
-        # SimpleWorker runs jobs in-process: no fork per job, so a SQLAlchemy pool is never
-        # shared across a fork; jobs are idempotent, so a crash mid-job is recovered by a rerun.
-        def perform_job(self, job, queue, *args, **kwargs):  # RQ 2.x adds an execution arg
-            with app.app_context():
-                return super().perform_job(job, queue, *args, **kwargs)
-
-    connection = get_rq_redis()
-    names = [q.strip() for q in queues.split(",") if q.strip()]
-    w = AppWorker([Queue(n, connection=connection) for n in names], connection=connection)
-    w.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
+    run_worker(current_app._get_current_object(), queues.split(","), burst=burst)
 
 
 @click.command()
 @with_appcontext
 def scheduler() -> None:
     """Enqueue the periodic jobs (outbox drain, deadlines, audits) on their intervals."""
-    from rq.cron import CronScheduler
-
     from .extensions import get_rq_redis
-    from .scheduling import PERIODIC_JOBS
+    from .scheduling import run_cron
 
-    cron = CronScheduler(connection=get_rq_redis(), logging_level="INFO")
-    for dotted, interval, queue in PERIODIC_JOBS:
-        module, _, name = dotted.rpartition(".")
-        func = getattr(importlib.import_module(module), name)
-        cron.register(func, queue_name=queue, interval=interval, result_ttl=60, job_timeout=300)
-    cron.start()
+    run_cron(get_rq_redis())
 
 
 @click.group()

@@ -6,6 +6,13 @@ entries here; the functions must be idempotent because a late or repeated run is
 
 from __future__ import annotations
 
+import importlib
+import logging
+
+from .resilience import REDIS_DOWN, Outage, sleep_unless
+
+log = logging.getLogger(__name__)
+
 PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("marketplace.jobs.heartbeat", 30, "default"),
     # Rewrites the token revocation feed from SQL if Redis lost it (web processes fall back to
@@ -23,3 +30,49 @@ EXTRA_PROCESSES: list[tuple[str, list[str]]] = [
     # Low-latency outbox drain: a claim is a voucher row well within 2 s.
     ("drainer", ["marketplace", "flashsale", "drain", "--follow"]),
 ]
+
+
+def run_cron(connection) -> None:
+    """Run RQ's CronScheduler over :data:`PERIODIC_JOBS` until SIGTERM/SIGINT, through outages.
+
+    ``CronScheduler.start`` ends with the first Redis error (and its own clean-up raises again),
+    so it runs in a loop: the same scheduler object keeps each job's next run time, waits with a
+    capped backoff and starts again. A stop signal is remembered, so an error raised while
+    stopping cannot turn into another round.
+    """
+    from rq.cron import CronScheduler  # here: the supervisor imports this module, not RQ
+    from rq.exceptions import StopRequested
+
+    stopping: list[int] = []
+
+    class Cron(CronScheduler):
+        def _request_stop(self, signum, frame):
+            stopping.append(signum)
+            super()._request_stop(signum, frame)
+
+        def register_birth(self) -> None:
+            super().register_birth()
+            outage.recovered()
+
+    outage = Outage("scheduler", log, first=0.5, cap=2.0)
+    cron = Cron(connection=connection, logging_level="INFO")
+    for dotted, interval, queue in PERIODIC_JOBS:
+        module, _, name = dotted.rpartition(".")
+        func = getattr(importlib.import_module(module), name)
+        cron.register(func, queue_name=queue, interval=interval, result_ttl=60, job_timeout=300)
+    while not stopping:
+        try:
+            cron.start()  # returns after a stop signal
+        except REDIS_DOWN as exc:
+            if stopping:
+                return
+            delay = outage.failed(exc)
+        except StopRequested:  # a signal between rounds, raised by the handler start() left
+            return
+        else:
+            return
+        try:
+            if sleep_unless(delay, lambda: bool(stopping)):
+                return
+        except StopRequested:
+            return

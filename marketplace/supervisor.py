@@ -1,9 +1,17 @@
-"""``shihui up``: start every process of the platform, watch them, stop them all on Ctrl-C.
+"""``shihui up``: start every process of the platform, keep them running, stop them on Ctrl-C.
+
+A child that dies (web, worker, scheduler, drainer, the bundled Redis) is logged with its exit
+code and restarted after a backoff (0.5 s doubling to 15 s; back to 0.5 s once it had run 30 s),
+while its siblings keep serving: only SIGINT/SIGTERM stops the platform. The long-running loops
+themselves ride out Redis and database outages (``marketplace.resilience``), so a restart here
+is for a crash or a kill, not for an outage.
 
 Children run in their own sessions, so a terminal Ctrl-C reaches only this supervisor, which then
 stops them in order: web first (no new claims), then the worker (it finishes its batch), then the
-scheduler, then the bundled Redis (it flushes its AOF on SIGTERM). On Linux each child also gets
-``PR_SET_PDEATHSIG`` so that even a SIGKILLed supervisor leaves no orphans.
+scheduler and drainer, then the bundled Redis (it flushes its AOF on SIGTERM). A dead child's
+session is sent SIGTERM too, for what it left behind (a killed gunicorn master's workers, RQ's
+scheduler child). On Linux each child also gets ``PR_SET_PDEATHSIG`` so that even a SIGKILLed
+supervisor leaves no orphans.
 """
 
 from __future__ import annotations
@@ -54,6 +62,109 @@ def _instance_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+# A child that ran this long before dying starts over at the first delay.
+RESTART_STABLE_AFTER = 30.0
+RESTART_FIRST_DELAY = 0.5
+RESTART_MAX_DELAY = 15.0
+
+
+class Supervised:
+    """A process ``shihui up`` keeps running: noticed when it dies, restarted with backoff."""
+
+    name = "child"
+
+    def __init__(self):
+        self.started = 0.0
+        self.restart_at: float | None = None
+        self.delay = 0.0
+        self.restarts = 0
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        raise NotImplementedError
+
+    def launch(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.restart_at = None
+        self.launch()
+
+    def check(self) -> None:
+        """Notice a death (log it, schedule a restart) or restart when the delay is over."""
+        proc, now = self.process, time.monotonic()
+        if self.restart_at is None:
+            if proc is None or proc.poll() is None:
+                return
+            self._schedule(now, f"(pid {proc.pid}) exited with {_describe(proc.returncode)}")
+            _kill_group(proc.pid)  # what it left behind (gunicorn workers, RQ's scheduler)
+        elif now >= self.restart_at:
+            self.restarts += 1
+            try:
+                self.start()
+            except Exception as exc:  # noqa: BLE001 - e.g. a port not free yet: try again
+                self._schedule(time.monotonic(), f"did not start ({exc})")
+                return
+            click.echo(f"{self.name} restarted (pid {self.process.pid}, restart #{self.restarts})")
+
+    def _schedule(self, now: float, what: str) -> None:
+        ran_for = now - self.started
+        if self.delay == 0 or ran_for >= RESTART_STABLE_AFTER:
+            self.delay = RESTART_FIRST_DELAY
+        else:
+            self.delay = min(self.delay * 2, RESTART_MAX_DELAY)
+        self.restart_at = now + self.delay
+        click.echo(
+            f"{self.name} {what} after {ran_for:.1f} s; restarting in {self.delay:.1f} s", err=True
+        )
+
+
+class Child(Supervised):
+    def __init__(self, name: str, args: list[str], env: dict):
+        super().__init__()
+        self.name, self.args, self.env = name, args, env
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self.proc
+
+    def launch(self) -> None:
+        self.proc = _spawn(self.args, self.env)
+
+
+class BundledRedis(Supervised):
+    """The bundled Valkey: restarted on the same port and directory, so it reloads its AOF."""
+
+    name = "redis"
+
+    def __init__(self, server: EmbeddedRedis):
+        super().__init__()
+        self.server = server
+        self.started = time.monotonic()
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self.server.process
+
+    def launch(self) -> None:
+        self.server.start()
+
+
+def _describe(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"{returncode} ({signal.Signals(-returncode).name})"
+    return str(returncode)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGTERM what is left of a dead child's process group (its own session: nothing else)."""
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, signal.SIGTERM)
+
+
 def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool) -> int:
     instance = Path(os.environ.get("SHIHUI_INSTANCE", "instance")).resolve()
     instance.mkdir(parents=True, exist_ok=True)
@@ -72,7 +183,7 @@ def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool)
         env["REDIS_URL"] = redis_server.url
         click.echo(f"started bundled Valkey on {redis_server.url} (AOF in {instance / 'redis'})")
 
-    children: list[tuple[str, subprocess.Popen]] = []
+    children: list[Child] = []
     stopping = False
 
     def request_stop(signum, _frame):
@@ -93,26 +204,28 @@ def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool)
         if web_workers:
             web_env["WEB_WORKERS"] = str(web_workers)
         gunicorn = ["-m", "gunicorn", "-c", "python:marketplace.gunicorn_conf"]
-        children.append(("web", _spawn([py, *gunicorn, "marketplace.wsgi:app"], web_env)))
-        children.append(("worker", _spawn([py, "-m", "marketplace", "worker"], env)))
-        children.append(("scheduler", _spawn([py, "-m", "marketplace", "scheduler"], env)))
-        for extra in _extra_processes():
-            children.append((extra[0], _spawn([py, "-m", *extra[1]], env)))
+        children.append(Child("web", [py, *gunicorn, "marketplace.wsgi:app"], web_env))
+        children.append(Child("worker", [py, "-m", "marketplace", "worker"], env))
+        children.append(Child("scheduler", [py, "-m", "marketplace", "scheduler"], env))
+        for name, argv in _extra_processes():
+            children.append(Child(name, [py, "-m", *argv], env))
+        for child in children:
+            child.start()
         _print_banner(host, port)
+        # Only a signal stops the platform: a dead child is restarted, the others keep serving.
+        watched = [*([BundledRedis(redis_server)] if redis_server else []), *children]
         while not stopping:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    click.echo(
-                        f"{name} exited with {proc.returncode}; stopping the platform", err=True
-                    )
-                    stopping = True
-                    break
-            time.sleep(0.3)
+            for child in watched:
+                if not stopping:
+                    child.check()
+            time.sleep(0.2)
         click.echo("stopping ...")
-        return 0 if all(p.poll() in (None, 0) for _, p in children) else 1
+        return 0
     finally:
-        for name, proc in children:
-            _stop(proc, name)
+        for child in children:
+            if child.proc is not None:
+                _stop(child.proc, child.name)
+                _kill_group(child.proc.pid)
         if redis_server is not None:
             redis_server.stop()
             (instance / "redis" / "port").unlink(missing_ok=True)

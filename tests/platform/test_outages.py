@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+import redis
 from sqlalchemy import create_engine, select, text
 
 from flashsale.hotpath import get_engine
@@ -308,3 +309,56 @@ def test_drainer_calls_the_reconnect_hook_after_a_restart(stack, own_redis):
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+@contextlib.contextmanager
+def process(config, log_path, *args):
+    """``shihui <args>`` as a real process against the test's stores, its log in ``log_path``."""
+    env = server_env(config)
+    env["LOG_LEVEL"] = "INFO"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marketplace", *args], env=env, stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.mark.slow
+def test_worker_and_scheduler_outlive_a_redis_outage(stack, own_redis, tmp_path):
+    """Redis gone for 5 s (longer than redis-py's own retries): both processes stay up, and
+    afterwards the scheduler enqueues again and the worker runs what it enqueues."""
+    app, config = stack
+    rq = redis.Redis(port=own_redis.port, db=1)
+    mark = redis.Redis(port=own_redis.port, db=0)
+    with (
+        process(config, tmp_path / "worker.log", "worker") as worker,
+        process(config, tmp_path / "scheduler.log", "scheduler") as scheduler,
+    ):
+        # marketplace.jobs.heartbeat runs every 30 s, first at start: proof both work.
+        assert wait_for(lambda: mark.exists("shihui:heartbeat:worker"), 40), (
+            tmp_path / "worker.log"
+        ).read_text()
+        own_redis.stop()
+        time.sleep(5)
+        own_redis.start()
+        back = time.monotonic()
+        finished = "rq:finished:high"
+        seen = set(rq.zrange(finished, 0, -1))
+        # The 2 s drain_outbox job, enqueued by the scheduler and run by the worker, again.
+        assert wait_for(lambda: set(rq.zrange(finished, 0, -1)) - seen, 20), (
+            tmp_path / "scheduler.log"
+        ).read_text()[-3000:]
+        print(f"\nRedis back -> worker ran a scheduled job within {time.monotonic() - back:.2f} s")
+        assert worker.poll() is None and scheduler.poll() is None
+    assert (worker.returncode, scheduler.returncode) == (0, 0)
+    assert "scheduler: redis back after" in (tmp_path / "scheduler.log").read_text()

@@ -67,19 +67,20 @@ def test_up_serves_and_stops_cleanly(tmp_path):
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 status, body = get(base + "/readyz")
-                if status == 200:
+                if status == 200 and json.loads(body)["status"] == "ready":
                     break
             except OSError:
                 pass
             time.sleep(0.3)
         assert status == 200, f"readyz never answered 200 (last {status})"
-        assert json.loads(body)["checks"] == {"database": "ok", "redis": "ok"}
+        checks = json.loads(body)["checks"]
+        assert checks == {"database": "ok", "redis": "ok", "drainer": "ok"}
         assert (tmp_path / "instance" / "shihui.db").exists()
         assert (tmp_path / "instance" / "redis" / "appendonlydir").exists()
         status, _ = get(base + "/api/v1/openapi.json")
         assert status == 200
         children = descendants(proc.pid)
-        assert len(children) >= 4  # redis, gunicorn master + worker, rq worker, scheduler
+        assert len(children) >= 5  # redis, gunicorn master + worker, rq worker, scheduler, drainer
     finally:
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=60)[0]
