@@ -166,7 +166,7 @@ def handle_http_exception(exc: HTTPException):
     code = STATUS_CODES.get(status, "error")
     errors = _validation_errors(exc)
     if wants_html():
-        return render_template("error.html", status=status, title=exc.name), status
+        return error_page(status, exc.name)
     problem = Problem(
         None if errors else _public_description(exc),
         status=status,
@@ -199,7 +199,7 @@ def _unparsable_json_body() -> bool:
 
 def handle_problem(exc: Problem):
     if wants_html():
-        return render_template("error.html", status=exc.status, title=exc.title), exc.status
+        return error_page(exc.status, exc.title)
     return problem_response(exc)
 
 
@@ -213,7 +213,7 @@ def handle_unexpected(exc: Exception):
         return handle_http_exception(exc)
     log.exception("unhandled error on %s %s", request.method, request.path)
     if wants_html():
-        return render_template("error.html", status=500, title="Internal error"), 500
+        return error_page(500, "Internal error")
     return problem_response(
         Problem(
             "Something went wrong on our side; the request id identifies it in our logs.",
@@ -258,6 +258,15 @@ def handle_store_unavailable(exc: Exception):
             retry_after=STORE_RETRY_AFTER,
         )
     )
+
+
+def error_page(status: int, title: str):
+    """The HTML error page; the static 503 page if rendering needs a store that is down (any
+    template loads the user: a 404 during a database outage must not become a 500)."""
+    try:
+        return render_template("error.html", status=status, title=title), status
+    except (*REDIS_DOWN, *DATABASE_DOWN) as exc:
+        return handle_store_unavailable(exc)
 
 
 def register_store_handlers(app: Flask) -> None:

@@ -362,3 +362,51 @@ def test_worker_and_scheduler_outlive_a_redis_outage(stack, own_redis, tmp_path)
         assert worker.poll() is None and scheduler.poll() is None
     assert (worker.returncode, scheduler.returncode) == (0, 0)
     assert "scheduler: redis back after" in (tmp_path / "scheduler.log").read_text()
+
+
+def _get_routes(app) -> list[str]:
+    """Every GET route, path parameters filled with 1 (or a plausible code)."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint.endswith("static"):
+            continue
+        values = {arg: "ABCDEFGHJKMNPQRS" if arg == "code" else 1 for arg in rule.arguments}
+        if "filename" in rule.arguments:
+            continue
+        urls.append(rule.build(values, append_unknown=False)[1])
+    return sorted(set(urls))
+
+
+@pytest.mark.parametrize("store", ["redis", "database"])
+def test_no_route_answers_500_while_a_store_is_down(app_ctx, app_config, store):
+    """Every GET page and API route, as a logged-in member (bearer token and page session), with
+    Redis or the database refusing connections: 503 with Retry-After, or an answer that did not
+    need the store, never a 500."""
+    from marketplace.auth.models import Account
+    from marketplace.redis_server import free_port
+
+    ((member_id, token),) = make_members(1)
+    account = db.session.scalar(select(Account).where(Account.member_id == member_id))
+    dead = {
+        "redis": {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"},
+        "database": {
+            "SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://x@127.0.0.1:{free_port()}/x"
+        },
+    }[store]
+    app = create_app(dict(app_config, **dead))
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = f"{account.id}:{account.token_version}"
+        sess["_fresh"] = True
+    failures, unavailable = [], 0
+    for url in _get_routes(app):
+        for headers in (bearer(token), {"Accept": "text/html"}):
+            resp = client.get(url, headers=headers)
+            resp.close()
+            if resp.status_code >= 500 and (
+                resp.status_code != 503 or "Retry-After" not in resp.headers
+            ):
+                failures.append((url, headers.get("Accept", "bearer"), resp.status_code))
+            unavailable += resp.status_code == 503
+    assert failures == []
+    assert unavailable > 10  # the outage was real: many routes needed the store
