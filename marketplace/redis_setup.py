@@ -47,10 +47,14 @@ def eviction_risk(client) -> str | None:
     policy does not matter. Read through ``INFO memory``, not ``CONFIG GET``, which managed
     services often disable. On a cluster every primary is asked.
     """
-    if isinstance(client, RedisCluster):
-        infos = [(n.name, client.info("memory", target_nodes=n)) for n in client.get_primaries()]
-    else:
-        infos = [("", client.info("memory"))]
+    try:
+        if isinstance(client, RedisCluster):
+            nodes = client.get_primaries()
+            infos = [(n.name, client.info("memory", target_nodes=n)) for n in nodes]
+        else:
+            infos = [("", client.info("memory"))]
+    except redis.ResponseError as exc:  # e.g. an ACL without INFO: unknown is not safe
+        return f"cannot read INFO memory to check maxmemory-policy ({exc}); allow INFO"
     for node, info in infos:
         maxmemory = int(info.get("maxmemory") or 0)
         policy = str(info.get("maxmemory_policy") or "noeviction")

@@ -55,6 +55,19 @@ def test_without_a_memory_limit_the_policy_cannot_evict(own_redis):
     assert eviction_risk(own_redis) is None
 
 
+def test_a_user_who_may_not_read_info_is_not_trusted(own_redis, own_server):
+    own_redis.acl_setuser("noinfo", enabled=True, passwords=["+pw-noinfo"], keys=["*"],
+                          commands=["+@all", "-info"])  # fmt: skip
+    limited = redis.Redis(port=own_server.port, username="noinfo", password="pw-noinfo")
+    try:
+        assert limited.ping()
+        risk = eviction_risk(limited)
+        assert risk is not None and risk.startswith("cannot read INFO memory")
+    finally:
+        limited.close()
+        own_redis.acl_deluser("noinfo")
+
+
 def test_the_named_risk_is_real(own_redis):
     """What the check guards against: with allkeys-lru keys vanish; with noeviction writes fail
     loudly instead."""
