@@ -9,6 +9,7 @@ from . import heartbeats
 from .errors import ServiceUnavailable
 from .extensions import db, get_redis
 from .observability import metrics_response
+from .redis_setup import eviction_risk
 
 bp = Blueprint("health", __name__)
 
@@ -30,15 +31,15 @@ def readyz():
         db.session.rollback()
         checks["database"] = f"down: {type(exc).__name__}"
     try:
-        get_redis().ping()
-        checks["redis"] = "ok"
+        risk = eviction_risk(get_redis())  # also proves Redis answers
+        checks["redis"] = f"unsafe: {risk}" if risk else "ok"
     except Exception as exc:
         checks["redis"] = f"down: {type(exc).__name__}"
     extra = _drainer(checks) if checks["redis"] == "ok" else {}
     down = [name for name in ("database", "redis") if checks[name] != "ok"]
     if down:
         raise ServiceUnavailable(
-            f"Not ready: {', '.join(down)} not answering.",
+            "Not ready: " + "; ".join(f"{name} {checks[name]}" for name in down) + ".",
             code="not_ready",
             down=down,
             checks=checks,

@@ -30,6 +30,7 @@ import click
 
 from .config import generate_secret
 from .redis_server import EmbeddedRedis
+from .redis_setup import eviction_risk_at
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -193,6 +194,9 @@ def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool)
     old_int = signal.signal(signal.SIGINT, request_stop)
     old_term = signal.signal(signal.SIGTERM, request_stop)
     try:
+        if risk := eviction_risk_at(env["REDIS_URL"]):
+            click.echo(f"refusing to start: {risk}", err=True)
+            return 1
         py = sys.executable
         prepare = subprocess.run(  # noqa: S603
             [py, "-m", "marketplace", "prepare", *([] if load_demo else ["--no-demo"])], env=env

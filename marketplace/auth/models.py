@@ -26,8 +26,8 @@ class Account(db.Model):
     member_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("members.id"), unique=True, nullable=True
     )
-    # The merchants table arrives with the merchant portal; that migration adds the foreign key.
-    merchant_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    # Staff of a merchant (owners, clerks); the foreign key came in migration 0006.
+    merchant_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("merchants.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     token_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -39,7 +39,9 @@ def test_member_on_admin_endpoints_is_403(client, app_ctx, method, url, _):
 
 @pytest.mark.parametrize("role", ["merchant_owner", "merchant_clerk"])
 def test_merchant_staff_on_admin_endpoints_is_403(client, app_ctx, role):
-    create_account("staff", "staff-pass-1", role, merchant_id=1)
+    from tests.flashsale.factories import make_merchant
+
+    create_account("staff", "staff-pass-1", role, merchant_id=make_merchant()[0])
     token = client.post(
         "/api/v1/auth/token", json={"username": "staff", "password": "staff-pass-1"}
     ).get_json()["access_token"]

@@ -79,8 +79,11 @@ def test_odd_usernames_never_500(client, app_ctx, username):
 
 
 def test_staff_roles_log_in(client, app_ctx):
-    create_account("shop-owner", "owner-pass-1", "merchant_owner", merchant_id=7)
+    from tests.flashsale.factories import make_merchant
+
+    merchant_id = make_merchant()[0]
+    create_account("shop-owner", "owner-pass-1", "merchant_owner", merchant_id=merchant_id)
     body = client.post(URL, json={"username": "shop-owner", "password": "owner-pass-1"}).get_json()
     assert body["role"] == "merchant_owner"
     me = client.get("/api/v1/me", headers=bearer(body["access_token"])).get_json()
-    assert me["merchant_id"] == 7 and me["member"] is None and me["card"] is None
+    assert me["merchant_id"] == merchant_id and me["member"] is None and me["card"] is None

@@ -78,7 +78,7 @@ def test_voucher_export_of_100k_rows_streams_in_bounded_memory(client, shop, cap
         print(f"\nexport of {N} vouchers: {size / 1e6:.1f} MB streamed, peak {peak / 1e6:.2f} MB")
     assert first.startswith(b"\xef\xbb\xbfcode,status,member_id")
     assert lines == N + 1
-    # The CSV is ~9 MB; loading the rows (or the body) at once would need several times that.
+    # The CSV is ~11 MB; loading the rows (or the body) at once would need several times that.
     assert size > 8_000_000
     assert peak < 6_000_000
 

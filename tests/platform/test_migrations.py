@@ -59,3 +59,30 @@ def test_upgrade_downgrade_upgrade_matches_models(empty_database, app_config):
         # Only differences that matter: missing/extra tables, columns, indexes, constraints.
         assert [d for d in diff if d[0] not in ("modify_comment",)] == [], diff
         db.engine.dispose()
+
+
+def test_accounts_merchant_fk_stops_on_orphans_then_is_enforced(empty_database, app_config):
+    from sqlalchemy.exc import IntegrityError
+
+    app = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=empty_database))
+    insert = text(
+        "INSERT INTO accounts (username, role, password_hash, merchant_id, is_active, "
+        "token_version, created_at) VALUES (:u, 'merchant_clerk', 'x', :m, true, 0, "
+        "CURRENT_TIMESTAMP)"
+    )
+    with app.app_context():
+        upgrade(revision="0005")
+        with db.engine.begin() as conn:
+            conn.execute(insert, {"u": "stray", "m": 999})
+        with pytest.raises(SystemExit) as stopped:  # `shihui db upgrade` logs it and exits 1
+            upgrade()
+        assert "stray (id 1) -> merchant 999" in str(stopped.value.__context__)
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE accounts SET merchant_id = NULL"))
+        upgrade()
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(insert, {"u": "stray2", "m": 999})
+        downgrade(revision="0005")  # and back: the constraint goes, orphans are allowed again
+        with db.engine.begin() as conn:
+            conn.execute(insert, {"u": "stray3", "m": 999})
+        db.engine.dispose()
