@@ -16,6 +16,7 @@ from .stack import FaultStack, http_status
 
 SETTLE_SECONDS = 30  # "every 201 code is a voucher row within +30 s"
 READY_SECONDS = 20
+IN_FLIGHT_SECONDS = 1.0  # a 201 decided before the kill may reach the member this much later
 
 
 def make_app(stack: FaultStack):
@@ -39,8 +40,8 @@ def _normalise(url: str) -> str:
 
 def wait_ready(stack: FaultStack, timeout: float = READY_SECONDS) -> float | None:
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if stack.platform_running() and http_status(stack.base + "/readyz") == 200:
+    while time.monotonic() - started < timeout and stack.platform_running():
+        if http_status(stack.base + "/readyz") == 200:
             return round(time.monotonic() - started, 1)
         time.sleep(0.5)
     return None
@@ -96,10 +97,14 @@ def evaluate(stack: FaultStack, sale: dict, records: list[dict], replays: list[d
     codes = {w["code"] for _, w in wins}
     live = {c: row for c, row in rows.items() if row["status"] != "cancelled"}
     missing = sorted(codes - set(rows))
-    copy_at = events.get("copy_at")
-    # A copy taken at copy_at holds every write acknowledged before it began: only 201s received
-    # after it can be in the lost window.
-    in_window = {w["code"] for _, w in wins if copy_at is not None and w["at"] >= copy_at}
+    copy_at, kill_at = events.get("copy_at"), events.get("kill_at")
+    # The copy holds every write acknowledged before it began, so only 201s received between the
+    # copy and the kill (plus responses still in flight) may be lost. A claim taken after the
+    # restart must never be: losing one means an id or code was reused.
+    in_window = {
+        w["code"] for _, w in wins
+        if copy_at is not None and copy_at <= w["at"] <= kill_at + IN_FLIGHT_SECONDS
+    }  # fmt: skip
     errors = Counter()
     for r in records + replays:
         errors.update(r["errors"])
@@ -130,14 +135,15 @@ def evaluate(stack: FaultStack, sale: dict, records: list[dict], replays: list[d
         "tickets_given": len(codes),
         "vouchers_sql": len(live),
         "engine_claimed": claimed,
-        "unsold": stock - len(live),
+        "unsold": stock - (claimed if claimed is not None else len(live)),
         "members_without_answer": sum(1 for r in records if r["final"] is None),
         "client_errors": sum(errors.values()),
         "transport_errors": transport,
         "http_500": errors.get("http:500", 0),
         "http_503": errors.get("http:503", 0),
         "vouchers_missing_at_30s": len(missing),
-        "codes_after_copy": len(in_window) if copy_at is not None else None,
+        "codes_in_loss_window": len(in_window) if copy_at is not None else None,
+        "lost_codes": sorted(set(missing) & in_window)[:50] if lossy else None,
         "replay_changed": len(replay_changed),
         "members_over_limit": len(over_limit),
         "ready_after_s": ready_after,
@@ -146,7 +152,7 @@ def evaluate(stack: FaultStack, sale: dict, records: list[dict], replays: list[d
         + (1 if audit.get("repersisted") else 0),
         "audit_ok": audit.get("ok"),
         "audit_problems": audit.get("problems"),
-        "events": {k: v for k, v in events.items() if k != "copy_at"},
+        "events": {k: v for k, v in events.items() if not k.endswith("_at")},
     }  # fmt: skip
     v = []
     if not stack.platform_running():
@@ -177,17 +183,17 @@ def evaluate(stack: FaultStack, sale: dict, records: list[dict], replays: list[d
     lost = set(missing)
     if lossy:
         if lost - in_window:
-            v.append(f"{len(lost - in_window)} codes lost that were acknowledged before the copy")
+            v.append(f"{len(lost - in_window)} codes lost outside the window [copy, kill]")
         allowed = {r["card"] for r in records if {w["code"] for w in r["wins"]} & lost}
         if set(replay_changed) - allowed:
             v.append(f"{len(set(replay_changed) - allowed)} same-key retries changed answer")
-        if lost and audit.get("ok"):
-            v.append(f"{len(lost)} promised codes were lost and the audit says OK")
+        # Not asserted: that the audit lists the lost codes. No store kept them (docs/flashsale.md,
+        # "The remaining window"); this test names them (figures["lost_codes"]).
     else:
         if missing:
             v.append(f"{len(missing)} codes answered 201 have no voucher row at +30 s")
         if replay_changed:
             v.append(f"{len(replay_changed)} same-key retries got another answer")
-        if not audit.get("ok"):
-            v.append(f"audit: {audit.get('problems')}")
+    if not audit.get("ok"):
+        v.append(f"audit: {audit.get('problems')}")
     return figures, v
