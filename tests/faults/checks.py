@@ -155,6 +155,8 @@ def evaluate(stack: FaultStack, sale: dict, records: list[dict], replays: list[d
         "events": {k: v for k, v in events.items() if not k.endswith("_at")},
     }  # fmt: skip
     v = []
+    if events.get("fault_error"):
+        v.append(f"the fault could not be injected: {events['fault_error']}")
     if not stack.platform_running():
         v.append(f"the supervisor stopped the platform; log tail:\n{stack.log_tail(1500)}")
     if ready_after is None:
