@@ -63,7 +63,7 @@ STARTS_IN = 5  # seconds from the sale's creation to its opening: the member pro
 SPREAD = 12.0  # members arrive uniformly over this many seconds after the opening
 FAULT_AT = 3.0  # seconds after the opening
 COPY_LEAD = 2.5  # the older-AOF case copies Redis's files this long before the kill
-DEADLINE = 30.0  # a member gives up this long after the opening
+DEADLINE = 25.0  # a member gives up this long after the opening
 REPLAY_SECONDS = 10.0
 
 
