@@ -1,7 +1,7 @@
 """Fault suite harness: runs only when asked for with ``-m fault``; figures printed at the end.
 
 Why not in the default ``make test``: each scenario starts a whole platform (supervisor, gunicorn,
-RQ worker, scheduler, drainer, its own Redis) and rushes a sale for up to 35 s, so the suite takes
+RQ worker, scheduler, drainer, its own Redis) and rushes a sale for up to 25 s, so the suite takes
 minutes on two cores, and the database blip needs PostgreSQL. CI runs it in its own step on a
 dedicated PostgreSQL database (``.ci/run``) with ``SHIHUI_REQUIRE=postgres,faults``, where it
 fails instead of skipping when it cannot run. Locally:
