@@ -43,9 +43,13 @@ def rq_url_for(redis_url: str) -> str:
 # Feature tunables passed through from the environment as strings when set; each feature reads
 # and converts its own (defaults live next to the code that uses them).
 PASSTHROUGH = (
+    "LOGIN_PAIR_LIMIT",
     "LOGIN_ACCOUNT_LIMIT",
+    "LOGIN_SLOW_LIMIT",
     "LOGIN_IP_LIMIT",
+    "ACTIVATION_PAIR_LIMIT",
     "ACTIVATION_CARD_LIMIT",
+    "ACTIVATION_SLOW_LIMIT",
     "ACTIVATION_IP_LIMIT",
     "TOKEN_VERSION_CACHE_SECONDS",
     "FLASHSALE_CLAIM_RATE",
