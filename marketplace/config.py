@@ -130,7 +130,9 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "SECRET_KEY": secret or DEFAULT_SECRET,
         "ID_HASH_KEY": env.get("ID_HASH_KEY") or secret or DEFAULT_SECRET,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failing statement's log line and exception text never carry the
+        # bound names, phones or card numbers.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": redis_url,
         "RQ_REDIS_URL": env.get("RQ_REDIS_URL") or (rq_url_for(redis_url) if redis_url else None),
         "REDIS_NAMESPACE": env.get("REDIS_NAMESPACE", "shihui"),
