@@ -14,6 +14,7 @@ from .config import load_config
 from .errors import register_errorhandlers
 from .extensions import api, babel, csrf, db, migrate
 from .observability import configure_logging, register_request_hooks
+from .security import register_security_headers
 
 __all__ = ["create_app"]
 
@@ -33,6 +34,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     register_commands(app)
     configure_logging(app)
     register_request_hooks(app)
+    register_security_headers(app)
     return app
 
 

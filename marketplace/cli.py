@@ -117,6 +117,8 @@ def demo_load(force: bool) -> None:
     """Load the demo merchants, members and sales (only into an empty database)."""
     from .demo import database_is_empty, load_demo
 
+    if current_app.config["PRODUCTION"]:
+        raise click.ClickException("SHIHUI_ENV=production: demo data is never loaded")
     if not force and not database_is_empty():
         click.echo("database already has data; demo data not loaded (use --force)")
         return
@@ -138,7 +140,9 @@ def prepare(no_demo: bool) -> None:
     click.echo("database schema is up to date")
     if revocations.ensure():
         click.echo("token revocation feed written from SQL")
-    if not no_demo and database_is_empty():
+    if current_app.config["PRODUCTION"]:
+        click.echo("production (SHIHUI_ENV=production): demo data is never loaded")
+    elif not no_demo and database_is_empty():
         for line in load_demo():
             click.echo(line)
 

@@ -6,8 +6,10 @@ tests can build an app from a mapping without touching ``os.environ``.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+from collections import Counter
 from pathlib import Path
 
 DEFAULT_SECRET = "dev-only-secret-change-me"  # noqa: S105 - a sentinel that production refuses
@@ -15,6 +17,55 @@ DEFAULT_SECRET = "dev-only-secret-change-me"  # noqa: S105 - a sentinel that pro
 
 class ConfigError(RuntimeError):
     """A setting is missing or unsafe."""
+
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 96  # estimated from the key's own characters; token_hex(16) scores ~115
+_PLACEHOLDERS = ("change", "secret", "example", "password", "default", "shihui")
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` is not fit to sign tokens or key ID hashes in production, or None.
+
+    Random keys (``secrets.token_urlsafe``/``token_hex``) pass; short keys, few distinct
+    characters, repeats, runs like ``abcd``/``1234`` and placeholder words do not.
+    """
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"shorter than {MIN_SECRET_LENGTH} characters"
+    counts = Counter(value)
+    bits = -sum(n * math.log2(n / len(value)) for n in counts.values())
+    if len(counts) < 10 or bits < MIN_SECRET_BITS:
+        return "too few different characters (not random enough)"
+    steps = [ord(b) - ord(a) for a, b in zip(value, value[1:], strict=False)]
+    runs = sum(1 for a, b in zip(steps, steps[1:], strict=False) if a == b and abs(a) <= 2)
+    if runs * 4 > len(value):
+        return "a pattern (repeats or runs like abcd / 1234), not random"
+    lowered = value.lower()
+    if any(word in lowered for word in _PLACEHOLDERS):
+        return "a placeholder word, not a random value"
+    return None
+
+
+def is_production(env: dict[str, str] | None = None) -> bool:
+    """SHIHUI_ENV=production, for code that runs before an app exists (``shihui up``)."""
+    return (os.environ if env is None else env).get("SHIHUI_ENV", "").lower() == "production"
+
+
+def _check_production_secrets(env: dict[str, str]) -> None:
+    how = '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+    for name in ("SECRET_KEY", "ID_HASH_KEY"):
+        value = env.get(name, "")
+        if name == "ID_HASH_KEY" and not value:
+            continue  # falls back to SECRET_KEY, checked above
+        if value == DEFAULT_SECRET:
+            problem = "the development default"
+        else:
+            problem = secret_weakness(value) if value else "not set"
+        if problem:
+            raise ConfigError(
+                f"{name} must be a random value of at least {MIN_SECRET_LENGTH} characters in "
+                f"production; it is {problem} {how}"
+            )
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -43,9 +94,13 @@ def rq_url_for(redis_url: str) -> str:
 # Feature tunables passed through from the environment as strings when set; each feature reads
 # and converts its own (defaults live next to the code that uses them).
 PASSTHROUGH = (
+    "LOGIN_PAIR_LIMIT",
     "LOGIN_ACCOUNT_LIMIT",
+    "LOGIN_SLOW_LIMIT",
     "LOGIN_IP_LIMIT",
+    "ACTIVATION_PAIR_LIMIT",
     "ACTIVATION_CARD_LIMIT",
+    "ACTIVATION_SLOW_LIMIT",
     "ACTIVATION_IP_LIMIT",
     "TOKEN_VERSION_CACHE_SECONDS",
     "FLASHSALE_CLAIM_RATE",
@@ -62,13 +117,10 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
     env = dict(os.environ if env is None else env)
     instance = Path(instance_path or env.get("SHIHUI_INSTANCE", "instance")).resolve()
     mode = env.get("SHIHUI_ENV", "development").lower()
-    production = mode == "production"
+    production = is_production(env)
     secret = env.get("SECRET_KEY", "")
-    if production and (not secret or secret == DEFAULT_SECRET or len(secret) < 32):
-        raise ConfigError(
-            "SECRET_KEY must be set to a random value of at least 32 characters in production "
-            '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
-        )
+    if production:
+        _check_production_secrets(env)
     redis_url = env.get("REDIS_URL") or None
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'shihui.db'}"
     passthrough = {name: env[name] for name in PASSTHROUGH if env.get(name)}
@@ -79,7 +131,9 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "SECRET_KEY": secret or DEFAULT_SECRET,
         "ID_HASH_KEY": env.get("ID_HASH_KEY") or secret or DEFAULT_SECRET,
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failing statement's log line and exception text never carry the
+        # bound names, phones or card numbers.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": redis_url,
         "RQ_REDIS_URL": env.get("RQ_REDIS_URL") or (rq_url_for(redis_url) if redis_url else None),
         "REDIS_NAMESPACE": env.get("REDIS_NAMESPACE", "shihui"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 
+from flask import current_app
 from sqlalchemy import inspect, text
 
+from .config import is_production
 from .extensions import db
 
 # Dotted paths of loader functions, run in this order.
@@ -44,7 +46,13 @@ def database_is_empty() -> bool:
     return True
 
 
+class DemoRefused(RuntimeError):
+    """Demo data (known passwords, a published ID number) in a production database."""
+
+
 def load_demo() -> Iterator[str]:
+    if current_app.config.get("PRODUCTION"):
+        raise DemoRefused("SHIHUI_ENV=production: demo data is never loaded")
     for dotted in LOADERS:
         module, _, name = dotted.rpartition(".")
         yield from getattr(importlib.import_module(module), name)()
@@ -54,4 +62,5 @@ def load_demo() -> Iterator[str]:
 
 
 def demo_logins() -> list[str]:
-    return list(DEMO_LOGINS)
+    """What the banner shows; nothing in production, where the demo accounts never exist."""
+    return [] if is_production() else list(DEMO_LOGINS)

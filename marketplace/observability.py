@@ -45,6 +45,22 @@ QUEUE_DEPTH = Gauge(
 )
 
 
+# PostgreSQL puts row values into error text ("DETAIL:  Key (card_no)=(6217...) already exists",
+# "Failing row contains (...)"); SQLAlchemy's hide_parameters cannot reach those.
+_DB_DETAIL = re.compile(r"^(\s*DETAIL:).*$", re.MULTILINE)
+
+
+def redact(text: str) -> str:
+    """Log text without the row values a database error may quote."""
+    return _DB_DETAIL.sub(r"\1 [row values hidden]", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    # The whole output: another handler may have cached an unredacted record.exc_text.
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -54,17 +70,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(RedactingFormatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "request_id": getattr(record, "request_id", "-"),
         }
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -75,7 +91,7 @@ def configure_logging(app: Flask) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+            RedactingFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
         )
     root = logging.getLogger()
     # Replace our own handler on re-creation (tests build many apps) without touching others'.

@@ -1,13 +1,16 @@
 """Rate limits on top of the ``limits`` library with Redis storage, one limiter per app.
 
 Limits are read from config (strings in ``limits`` notation) so deployments and tests can tune
-them: LOGIN_ACCOUNT_LIMIT (failed logins per username), LOGIN_IP_LIMIT (login attempts per client
-address), ACTIVATION_CARD_LIMIT (failed activations per card number), ACTIVATION_IP_LIMIT.
+them. Logins and activations are guarded by a :class:`Throttle`: failures per (account, client
+address) pair block that pair only; failures per account from all addresses, past a much higher
+ceiling, only slow every address down. No one can lock a member out from somewhere else, and an
+attacker spreading over many addresses still gets one try per address per window.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from flask import current_app
 from limits import parse
@@ -17,9 +20,13 @@ from limits.strategies import MovingWindowRateLimiter
 from ..errors import RateLimited
 
 DEFAULTS = {
-    "LOGIN_ACCOUNT_LIMIT": "10/15minutes",
-    "LOGIN_IP_LIMIT": "60/5minutes",
-    "ACTIVATION_CARD_LIMIT": "5/15minutes",
+    "LOGIN_PAIR_LIMIT": "10/15minutes",  # failed logins per username and address
+    "LOGIN_ACCOUNT_LIMIT": "100/15minutes",  # failed logins per username; past it, slow down
+    "LOGIN_SLOW_LIMIT": "1/minute",  # attempts per username and address while slowed down
+    "LOGIN_IP_LIMIT": "60/5minutes",  # login attempts per address
+    "ACTIVATION_PAIR_LIMIT": "5/15minutes",
+    "ACTIVATION_CARD_LIMIT": "50/15minutes",
+    "ACTIVATION_SLOW_LIMIT": "1/minute",
     "ACTIVATION_IP_LIMIT": "30/15minutes",
 }
 
@@ -66,3 +73,36 @@ def hit_or_raise(name: str, key: str) -> None:
 
 def clear(name: str, key: str) -> None:
     limiter().clear(_item(name), name, key)
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Failure limits for one kind of secret check (login, activation); names are settings."""
+
+    pair: str
+    account: str
+    slow: str
+
+    @staticmethod
+    def _pair(account: str, address: str | None) -> str:
+        return f"{account}|{address or 'unknown'}"
+
+    def before(self, account: str, address: str | None) -> None:
+        """429 if this pair failed too often, or if the account is under attack and this pair
+        has used its slowed-down allowance."""
+        pair = self._pair(account, address)
+        check(self.pair, pair)
+        if not limiter().test(_item(self.account), self.account, account):
+            hit_or_raise(self.slow, pair)
+
+    def failed(self, account: str, address: str | None) -> None:
+        hit(self.pair, self._pair(account, address))
+        hit(self.account, account)
+
+    def succeeded(self, account: str, address: str | None) -> None:
+        # Only this pair: the account-wide count is the attack, and the attack goes on.
+        clear(self.pair, self._pair(account, address))
+
+
+LOGIN = Throttle("LOGIN_PAIR_LIMIT", "LOGIN_ACCOUNT_LIMIT", "LOGIN_SLOW_LIMIT")
+ACTIVATION = Throttle("ACTIVATION_PAIR_LIMIT", "ACTIVATION_CARD_LIMIT", "ACTIVATION_SLOW_LIMIT")

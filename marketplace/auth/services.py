@@ -23,15 +23,15 @@ def authenticate(username: str, password: str, client_ip: str | None) -> Account
     """Check credentials under the per-address and per-account limits (429 when exceeded)."""
     username = username.strip()
     ratelimit.hit_or_raise("LOGIN_IP_LIMIT", client_ip or "unknown")
-    ratelimit.check("LOGIN_ACCOUNT_LIMIT", username)
+    ratelimit.LOGIN.before(username, client_ip)
     account = find_account(username)
     ok = verify_password(account.password_hash if account else None, password)
     if not ok or account is None or not account.is_active:
-        ratelimit.hit("LOGIN_ACCOUNT_LIMIT", username)
+        ratelimit.LOGIN.failed(username, client_ip)
         raise Unauthorized(
             INVALID_CREDENTIALS, code="invalid_credentials", title="Invalid credentials"
         )
-    ratelimit.clear("LOGIN_ACCOUNT_LIMIT", username)
+    ratelimit.LOGIN.succeeded(username, client_ip)
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     account.last_login_at = utcnow()

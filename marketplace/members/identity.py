@@ -6,6 +6,7 @@ import csv
 import hashlib
 import hmac
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,14 +14,32 @@ REGIONS_CSV = Path(__file__).resolve().parent.parent / "data" / "regions.csv"
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
-_CARD_RE = re.compile(r"^\d{16,19}$")
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+# [0-9], not \d: in Python \d also matches full-width and other scripts' digits, which would let
+# "１３０１…" pass as a second, different spelling of the same person's ID number.
+_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
+_CARD_RE = re.compile(r"^[0-9]{16,19}$")
+_PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 _PHONE_STRIP = re.compile(r"[\s\-()]")
+# Anything shaped like an ID number inside free text (a shifted column, a typo'd field): 17-18
+# digits (X last), optionally split by single spaces or hyphens, not part of a longer number; and
+# first-generation 15-digit IDs (YYMMDD birth date). \d on purpose: full-width digits are masked
+# too. Card numbers of 16 or 19 digits stay readable; an 18-digit one is masked as well, since
+# wrongly hiding a card number costs less than showing an ID number.
+_NOT_AFTER = r"(?<!\d)(?<!\d[ -])"
+_NOT_BEFORE = r"(?![ -]?[\dXxＸｘ])"
+_ID_LIKE = re.compile(
+    rf"{_NOT_AFTER}(?:\d[ -]?){{16}}\d(?:[ -]?[\dXxＸｘ])?{_NOT_BEFORE}"
+    rf"|{_NOT_AFTER}\d{{8}}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{{3}}{_NOT_BEFORE}"
+)
+
+
+def fold(value: str) -> str:
+    """NFKC: full-width digits and letters become ASCII, so one person has one spelling."""
+    return unicodedata.normalize("NFKC", value)
 
 
 def normalise_id(value: str) -> str:
-    return value.strip().upper()
+    return fold(value).strip().upper()
 
 
 def id_check_digit(first17: str) -> str:
@@ -56,6 +75,11 @@ def mask_id(last4: str) -> str:
     return "*" * 14 + last4
 
 
+def mask_id_like(text: str) -> str:
+    """``text`` with everything ID-shaped replaced by stars and its last four characters."""
+    return _ID_LIKE.sub(lambda m: mask_id(fold(m.group()).replace(" ", "")[-4:]), text)
+
+
 def luhn_check_digit(payload: str) -> str:
     total = 0
     for i, ch in enumerate(reversed(payload)):
@@ -79,11 +103,11 @@ def valid_card_no(value: str) -> bool:
 
 
 def normalise_card(value: str) -> str:
-    return value.replace(" ", "").strip()
+    return fold(value).replace(" ", "").strip()
 
 
 def normalise_phone(value: str) -> str:
-    value = _PHONE_STRIP.sub("", value.strip())
+    value = _PHONE_STRIP.sub("", fold(value).strip())
     if value.startswith("+86"):
         value = value[3:]
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,7 +37,14 @@ MESSAGES = {
     "bad_region": "Unknown region code",
     "duplicate_card": "Card number already belongs to another person",
     "duplicate_person": "This person already holds another card",
+    "bad_characters": "Row contains NUL bytes or control characters",
+    "undecodable": "Row contains bytes that are not valid {field} text",
+    "bad_row": "Row cannot be read as CSV",
 }
+
+# NUL and other C0/C1 controls (tab aside) that PostgreSQL text refuses or spreadsheets mangle.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ESCAPED = re.compile(r"[\udc80-\udcff]")  # bytes the decoder could not read (surrogateescape)
 
 
 class RosterError(ValueError):
@@ -52,22 +60,36 @@ class Rejected:
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK and GB2312)."""
+    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK and GB2312).
+
+    Undecodable bytes do not fail the file: they come back as lone surrogates (surrogateescape)
+    and only the rows holding them are rejected. A file that is mostly valid UTF-8 stays UTF-8.
+    """
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        raise RosterError("The file is neither UTF-8 nor GB18030 text.") from None
+    utf8 = data.decode("utf-8-sig", errors="surrogateescape")
+    bad = len(_ESCAPED.findall(utf8))
+    if bad * 10 < sum(b >= 0x80 for b in data):  # a few stray bytes in a UTF-8 file
+        return utf8, "utf-8"
+    return data.decode("gb18030", errors="surrogateescape"), "gb18030"
 
 
 def read_rows(data: bytes) -> tuple[list[tuple[int, dict]], str]:
-    """(line number, row dict) for each non-blank data row, and the detected encoding."""
+    """(line number, row dict) for each non-blank data row, and the detected encoding.
+
+    A row the CSV parser refuses becomes ``{"_error": "bad_row"}`` so it is reported, not fatal.
+    """
     text, encoding = decode(data)
+    # The default limit (128 KiB per field) would abort the whole file on one long field; the
+    # upload is already bounded, and check_row rejects long fields as row errors.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error:
+        raise RosterError("The header row cannot be read as CSV.") from None
     if header is None:
         raise RosterError("The file is empty.")
     names = [h.strip().lower() for h in header]
@@ -76,7 +98,14 @@ def read_rows(data: bytes) -> tuple[list[tuple[int, dict]], str]:
         raise RosterError(f"Header row lacks columns: {', '.join(missing)}")
     index = [(c, names.index(c)) for c in COLUMNS]
     rows = []
-    for values in reader:
+    while True:
+        try:
+            values = next(reader, None)
+        except csv.Error:
+            rows.append((reader.line_num, {c: "" for c in COLUMNS} | {"_error": "bad_row"}))
+            continue
+        if values is None:
+            break
         if not any(v.strip() for v in values):
             continue
         row = {c: (values[i].strip() if i < len(values) else "") for c, i in index}
@@ -84,10 +113,17 @@ def read_rows(data: bytes) -> tuple[list[tuple[int, dict]], str]:
     return rows, encoding
 
 
+def _clean(value: str) -> str:
+    """A cell fit for storage and display: controls and undecodable bytes as U+FFFD, anything
+    ID-shaped masked, at most 200 characters."""
+    value = _ESCAPED.sub("\ufffd", _CONTROL.sub("\ufffd", value))
+    return identity.mask_id_like(value)[:200]
+
+
 def _masked(row: dict) -> dict:
-    out = {k: (v[:200] if isinstance(v, str) else v) for k, v in row.items()}
-    id_number = row.get("id_number", "")
-    out["id_number"] = identity.mask_id(id_number[-4:]) if id_number else ""
+    out = {c: _clean(row.get(c, "")) for c in COLUMNS}
+    id_number = identity.fold(row.get("id_number", ""))
+    out["id_number"] = identity.mask_id(_clean(id_number[-4:])) if id_number else ""
     return out
 
 
@@ -95,8 +131,22 @@ def _reject(row_no: int, row: dict, code: str, field: str = "") -> Rejected:
     return Rejected(row_no, code, MESSAGES[code].format(field=field), _masked(row))
 
 
-def check_row(row_no: int, row: dict, key: bytes):
+def _bad_text(row_no: int, row: dict, encoding: str):
+    if row.get("_error"):
+        return _reject(row_no, row, row["_error"])
+    values = [row[c] for c in COLUMNS]
+    if any(_ESCAPED.search(v) for v in values):
+        return _reject(row_no, row, "undecodable", encoding.upper())
+    if any(_CONTROL.search(v) for v in values):
+        return _reject(row_no, row, "bad_characters")
+    return None
+
+
+def check_row(row_no: int, row: dict, key: bytes, encoding: str = "utf-8"):
     """A normalised candidate dict, or a Rejected."""
+    bad = _bad_text(row_no, row, encoding)
+    if bad is not None:
+        return bad
     for field in REQUIRED:
         if not row[field]:
             return _reject(row_no, row, "missing_field", field)
@@ -116,7 +166,7 @@ def check_row(row_no: int, row: dict, key: bytes):
     phone = identity.normalise_phone(row["phone"])
     if not identity.valid_phone(phone):
         return _reject(row_no, row, "bad_phone")
-    if not identity.valid_region(row["region"]):
+    if not identity.valid_region(identity.fold(row["region"])):
         return _reject(row_no, row, "bad_region")
     return {
         "row_no": row_no,
@@ -127,7 +177,7 @@ def check_row(row_no: int, row: dict, key: bytes):
         "id_last4": id_number[-4:],
         "phone": phone,
         "branch": row["branch"],
-        "region": row["region"],
+        "region": identity.fold(row["region"]),
     }
 
 
@@ -229,7 +279,7 @@ def run_import(
     seen_people: set[str] = set()
     for start in range(imp.processed, len(rows), batch_size):
         batch = rows[start : start + batch_size]
-        checked = [check_row(n, row, key) for n, row in batch]
+        checked = [check_row(n, row, key, encoding) for n, row in batch]
         candidates = [c for c in checked if isinstance(c, dict)]
         rejected = [c for c in checked if isinstance(c, Rejected)]
         fresh, skipped, duplicates = (
@@ -273,7 +323,8 @@ def rejected_csv(imp: MemberImport) -> str:
         .order_by(MemberImportError.row_no)
     )
     for err in errors:
-        values = [_cell(err.row.get(c, "")) for c in COLUMNS]
+        # _clean again: rows stored before masking covered every column come out masked too.
+        values = [_cell(_clean(str(err.row.get(c, "")))) for c in COLUMNS]
         writer.writerow([err.row_no, err.code, err.message, *values])
     return out.getvalue()
 

@@ -94,10 +94,11 @@ def activate(
     """Check the holder's details against the roster and open their account.
 
     Every mismatch gives the same answer, so the endpoint cannot be used to learn which field
-    of someone's record is right; failures count against the card and the client address.
+    of someone's record is right; failures count against the card per client address, and
+    against the card overall (a higher ceiling that slows every address down, never locks).
     """
     card_no = identity.normalise_card(card_no)
-    ratelimit.check("ACTIVATION_CARD_LIMIT", card_no)
+    ratelimit.ACTIVATION.before(card_no, client_ip)
     ratelimit.check("ACTIVATION_IP_LIMIT", client_ip or "unknown")
     check_password_policy(password)
     card = card_by_no(card_no) if identity.card_format_ok(card_no) else None
@@ -111,14 +112,14 @@ def activate(
         and card.status in ("issued", "active")
     )
     if not matches:
-        ratelimit.hit("ACTIVATION_CARD_LIMIT", card_no)
+        ratelimit.ACTIVATION.failed(card_no, client_ip)
         ratelimit.hit("ACTIVATION_IP_LIMIT", client_ip or "unknown")
         raise Problem(
             ACTIVATION_FAILED, status=422, code="activation_failed", title="Activation failed"
         )
     if card.status == "active":
         raise Conflict("This card is already activated; log in instead.", code="already_active")
-    ratelimit.clear("ACTIVATION_CARD_LIMIT", card_no)
+    ratelimit.ACTIVATION.succeeded(card_no, client_ip)
     account = db.session.execute(
         db.select(Account).where(Account.member_id == member.id)
     ).scalar_one_or_none()

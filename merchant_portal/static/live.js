@@ -23,7 +23,7 @@
     var format = el.getAttribute("data-format");
     if (format === "percent") el.textContent = Math.round(value * 100) + "%";
     else if (format === "status") el.textContent = labels[value] || value;
-    else if (format === "width") el.style.width = value + "%";
+    else if (format === "width") el.setAttribute("width", value);  // an SVG <rect>
     else el.textContent = value;
   }
 

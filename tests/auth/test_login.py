@@ -37,16 +37,46 @@ def test_wrong_password_and_unknown_user_look_the_same(client, app_ctx):
     assert a.get_json()["code"] == b.get_json()["code"] == "invalid_credentials"
 
 
-def test_failed_logins_lock_the_account(client, app_ctx):
+def login(client, username, password, address="127.0.0.1"):
+    return client.post(
+        URL,
+        json={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_failed_logins_block_that_address_but_not_the_member(client, app_ctx):
     d, _ = activated_member(client, 1)
+    attacker, member = "203.0.113.9", "198.51.100.7"
     for _ in range(10):
-        assert (
-            client.post(URL, json={"username": d["card_no"], "password": "bad-pass"}).status_code
-            == 401
-        )
-    locked = client.post(URL, json={"username": d["card_no"], "password": PASSWORD})
-    assert locked.status_code == 429
-    assert int(locked.headers["Retry-After"]) > 0
+        assert login(client, d["card_no"], "bad-pass", attacker).status_code == 401
+    for password in ("bad-pass", PASSWORD):  # the attacker's address is now refused
+        blocked = login(client, d["card_no"], password, attacker)
+        assert blocked.status_code == 429
+        assert blocked.mimetype == "application/problem+json"
+        assert blocked.get_json()["code"] == "rate_limited"
+        assert 1 <= int(blocked.headers["Retry-After"]) <= 15 * 60 + 1
+    # the member, from their own address, logs in at once (twice: no slow-down below the ceiling)
+    assert login(client, d["card_no"], PASSWORD, member).status_code == 200
+    assert login(client, d["card_no"], PASSWORD, member).status_code == 200
+    assert login(client, d["card_no"], "bad-pass", attacker).status_code == 429
+
+
+def test_failures_from_many_addresses_only_slow_the_account_down(client, app_ctx):
+    app_ctx.config["LOGIN_ACCOUNT_LIMIT"] = "20/15minutes"
+    d, _ = activated_member(client, 1)
+    for n in range(20):  # a spread-out attack reaches the account-wide ceiling
+        assert login(client, d["card_no"], "bad-pass", f"10.0.0.{n}").status_code == 401
+    fresh = "10.0.1.1"  # from now on every address gets one try per minute for this account
+    assert login(client, d["card_no"], "bad-pass", fresh).status_code == 401
+    slowed = login(client, d["card_no"], "bad-pass", fresh)
+    assert slowed.status_code == 429 and 1 <= int(slowed.headers["Retry-After"]) <= 61
+    member = "198.51.100.7"
+    assert login(client, d["card_no"], PASSWORD, member).status_code == 200  # never locked out
+    again = login(client, d["card_no"], PASSWORD, member)
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) <= 61
+    other, _ = activated_member(client, 2)  # other accounts are not slowed down
+    assert login(client, other["card_no"], PASSWORD, fresh).status_code == 200
 
 
 def test_attempts_per_client_address_are_limited(client, app_ctx):

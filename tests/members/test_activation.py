@@ -45,16 +45,41 @@ def test_wrong_details_get_one_generic_answer(client, app_ctx, override):
     assert "errors" not in body  # never says which field was wrong
 
 
-def test_repeated_failures_lock_the_card(client, app_ctx):
+def test_repeated_failures_block_that_address_not_the_card(client, app_ctx):
     register(1)
+    attacker = {"REMOTE_ADDR": "203.0.113.9"}
     for _ in range(5):
-        assert client.post(URL, json=activation_body(1, name="错")).status_code == 422
-    locked = client.post(URL, json=activation_body(1))  # even the right details now
+        resp = client.post(URL, json=activation_body(1, name="错"), environ_base=attacker)
+        assert resp.status_code == 422
+    locked = client.post(URL, json=activation_body(1), environ_base=attacker)
     assert locked.status_code == 429
     assert locked.get_json()["code"] == "rate_limited"
     assert 1 <= int(locked.headers["Retry-After"]) <= 15 * 60 + 1
     other = register(2)  # other cards are not affected
-    assert other and client.post(URL, json=activation_body(2)).status_code == 200
+    assert (
+        other
+        and client.post(URL, json=activation_body(2), environ_base=attacker).status_code == 200
+    )
+    # the holder, from their own address, activates their card
+    member = {"REMOTE_ADDR": "198.51.100.7"}
+    assert client.post(URL, json=activation_body(1), environ_base=member).status_code == 200
+
+
+def test_failures_from_many_addresses_slow_the_card_down(client, app_ctx):
+    app_ctx.config["ACTIVATION_CARD_LIMIT"] = "10/15minutes"
+    register(1)
+    for n in range(10):
+        resp = client.post(
+            URL, json=activation_body(1, name="错"), environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}
+        )
+        assert resp.status_code == 422
+    member = {"REMOTE_ADDR": "198.51.100.7"}
+    slow = client.post(URL, json=activation_body(1, phone="13000000000"), environ_base=member)
+    assert slow.status_code == 422  # a typo: one try per minute now
+    retry = client.post(URL, json=activation_body(1), environ_base=member)
+    assert retry.status_code == 429 and int(retry.headers["Retry-After"]) <= 61
+    later = {"REMOTE_ADDR": "198.51.100.8"}  # e.g. a minute later, or on the phone's network
+    assert client.post(URL, json=activation_body(1), environ_base=later).status_code == 200
 
 
 def test_active_card_gets_409(client, app_ctx):

@@ -60,3 +60,28 @@ def test_phone_normalisation():
     assert identity.normalise_phone("+86 138-0013-8000") == "13800138000"
     assert identity.valid_phone("13800138000")
     assert not identity.valid_phone("12800138000")
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("130102199003010012", "**************0012"),
+        ("x 13010219900301001x y", "x **************001x y"),
+        ("１３０１０２１９９００３０１００１２", "**************0012"),
+        ("130102 19900301 0012", "**************0012"),
+        ("张三130102199003010012李四", "张三**************0012李四"),
+        ("130102900301001", "**************1001"),  # first-generation, 15 digits
+        ("6217000000000069", "6217000000000069"),  # 16-digit card number
+        ("6217 0000 0000 0000 069", "6217 0000 0000 0000 069"),  # 19-digit card number
+        ("13800138000", "13800138000"),
+    ],
+)
+def test_anything_id_shaped_is_masked(text, expected):
+    assert identity.mask_id_like(text) == expected
+
+
+def test_full_width_digits_are_folded_not_accepted_as_other_digits():
+    assert identity.normalise_id("１３０１０２１９９００３０１００１２") == "130102199003010012"
+    assert not identity.id_format_ok("١٣٠١٠٢١٩٩٠٠٣٠١٠٠١٢")  # Arabic-Indic: not ours
+    assert not identity.card_format_ok("６２１７０００００００００００６９")
+    assert identity.card_format_ok(identity.normalise_card("６２１７ ００００ ００００ ００６９"))

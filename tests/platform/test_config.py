@@ -1,6 +1,15 @@
+import secrets
+
 import pytest
 
-from marketplace.config import DEFAULT_SECRET, ConfigError, load_config, rq_url_for
+from marketplace.config import (
+    DEFAULT_SECRET,
+    ConfigError,
+    generate_secret,
+    load_config,
+    rq_url_for,
+    secret_weakness,
+)
 
 
 def test_production_refuses_missing_secret():
@@ -14,7 +23,7 @@ def test_production_refuses_default_secret():
 
 
 def test_production_accepts_real_secret_and_uses_json_logs():
-    cfg = load_config({"SHIHUI_ENV": "production", "SECRET_KEY": "k" * 48})
+    cfg = load_config({"SHIHUI_ENV": "production", "SECRET_KEY": generate_secret()})
     assert cfg["LOG_FORMAT"] == "json"
     assert cfg["SESSION_COOKIE_SECURE"] is True
 
@@ -41,3 +50,39 @@ def test_feature_tunables_pass_through_from_the_environment():
 def test_rq_gets_its_own_database():
     assert rq_url_for("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/1"
     assert rq_url_for("redis://127.0.0.1:6379") == "redis://127.0.0.1:6379/1"
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "a" * 32,
+        "a" * 64,
+        "ab" * 24,
+        "abcdefghijklmnopqrstuvwxyz012345",
+        "0123456789" * 4,
+        "k3Y!" * 10,
+        "please-change-this-secret-key-0123456789",
+        "Tr0ub4dor&3",
+    ],
+)
+def test_production_refuses_low_entropy_secrets(weak):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config({"SHIHUI_ENV": "production", "SECRET_KEY": weak})
+    assert load_config({"SECRET_KEY": weak})["SECRET_KEY"] == weak  # development allows it
+
+
+def test_production_refuses_a_weak_id_hash_key():
+    strong = secrets.token_urlsafe(48)
+    with pytest.raises(ConfigError, match="ID_HASH_KEY"):
+        load_config({"SHIHUI_ENV": "production", "SECRET_KEY": strong, "ID_HASH_KEY": "a" * 32})
+    cfg = load_config({"SHIHUI_ENV": "production", "SECRET_KEY": strong})
+    assert cfg["ID_HASH_KEY"] == strong
+
+
+@pytest.mark.parametrize("make", [lambda: secrets.token_urlsafe(48), lambda: secrets.token_hex(16),
+                                  lambda: secrets.token_hex(32), generate_secret])  # fmt: skip
+def test_production_accepts_generated_secrets(make):
+    for _ in range(200):  # random keys pass every time, not by luck
+        key = make()
+        assert secret_weakness(key) is None, key
+    assert load_config({"SHIHUI_ENV": "production", "SECRET_KEY": key})["PRODUCTION"]
