@@ -145,13 +145,15 @@ def test_worker_killed_mid_persist_then_new_worker(
     marker = freeze_mid_persist(monkeypatch, tmp_path, nth=3)
     # --burst: no scheduler child process that a SIGKILL would orphan.
     worker = start_worker(env_config, "--burst")
-    assert wait_for(marker.exists, timeout=60, step=0.01), "the worker never reached the insert"
-    monkeypatch.delenv("PYTHONPATH")  # the next worker runs normally
-    seen_inside = int(marker.read_text())
-    assert voucher_count() == 2 * 20  # outside, only the two committed batches
-    assert seen_inside == 3 * 20  # inside, the third batch's rows exist, uncommitted
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    try:
+        assert wait_for(marker.exists, timeout=60, step=0.01), "the worker never got there"
+        monkeypatch.delenv("PYTHONPATH")  # the next worker runs normally
+        seen_inside = int(marker.read_text())
+        assert voucher_count() == 2 * 20  # outside, only the two committed batches
+        assert seen_inside == 3 * 20  # inside, the third batch's rows exist, uncommitted
+    finally:
+        worker.send_signal(signal.SIGKILL)  # frozen or not, it must not outlive the test
+        worker.wait()
     killed_at = voucher_count()
     assert killed_at == 2 * 20  # nothing of the killed transaction was kept
     time.sleep(1.1)  # let the pending entries idle past FLASHSALE_RECOVER_IDLE_MS
