@@ -101,7 +101,7 @@ def hostile_sale(merchant_id: int) -> tuple[int, dict[str, str]]:
     vouchers = db.session.scalars(db.select(Voucher).order_by(Voucher.id)).all()
     redeemers = {}
     for n, (prefix, voucher) in enumerate(zip(DANGEROUS, vouchers, strict=True)):
-        voucher.code = f"{prefix}SUM(1+1)*cmd|' /C calc'!A{n}"
+        voucher.code = f"{prefix}HYPERLINK(A{n})"  # codes are at most 16 characters
         # Usernames are stripped, so a name cannot start with a tab or a carriage return.
         name = f"{DANGEROUS[n % 4]}clerk{n}"
         clerk = create_account(name, "clerk-pass-1", "merchant_clerk", merchant_id=merchant_id)
