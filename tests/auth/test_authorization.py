@@ -29,23 +29,37 @@ def test_no_token_is_401(client, method, url, _):
     assert resp.get_json()["code"] == "unauthorized"
 
 
-@pytest.mark.parametrize("method,url,_", ADMIN_ONLY)
-def test_member_on_admin_endpoints_is_403(client, app_ctx, method, url, _):
-    _d, token = activated_member(client, 1)
-    resp = getattr(client, method)(url, headers=bearer(token), json={})
-    assert resp.status_code == 403
-    assert resp.get_json()["code"] == "forbidden"
+ROLES = ("member", "merchant_owner", "merchant_clerk", "admin")
 
 
-@pytest.mark.parametrize("role", ["merchant_owner", "merchant_clerk"])
-def test_merchant_staff_on_admin_endpoints_is_403(client, app_ctx, role):
-    from tests.flashsale.factories import make_merchant
+@pytest.fixture
+def tokens(app_ctx):
+    """One token per role (each test makes one call, so a logout cannot spoil another's)."""
+    from marketplace.auth.models import Account
+    from marketplace.auth.tokens import publish_versions
+    from marketplace.extensions import db
+    from tests.flashsale.factories import _hash, make_members, make_merchant, token_for
 
-    create_account("staff", "staff-pass-1", role, merchant_id=make_merchant()[0])
-    token = client.post(
-        "/api/v1/auth/token", json={"username": "staff", "password": "staff-pass-1"}
-    ).get_json()["access_token"]
-    assert client.get("/api/v1/admin/members/1", headers=bearer(token)).status_code == 403
+    ((_, member),) = make_members(1)
+    _, owner, clerk = make_merchant(clerk="clerk1")
+    admin = Account(username="root", role="admin", password_hash=_hash())
+    db.session.add(admin)
+    db.session.commit()
+    publish_versions([(admin.id, 0)])
+    return {"member": member, "merchant_owner": owner, "merchant_clerk": clerk,
+            "admin": token_for(admin)}  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method,url,allowed", PROTECTED + ADMIN_ONLY)
+def test_every_role_on_every_endpoint_is_let_through_or_403(client, tokens, method, url, allowed,
+                                                            role):  # fmt: skip
+    resp = getattr(client, method)(url, headers=bearer(tokens[role]), json={})
+    if allowed is None or allowed == role:
+        assert resp.status_code not in (401, 403), (role, resp.get_json())
+    else:
+        assert resp.status_code == 403, (role, resp.get_json())
+        assert resp.get_json()["code"] == "forbidden"
 
 
 def test_auth_required_rejects_unknown_roles():

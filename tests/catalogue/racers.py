@@ -18,3 +18,23 @@ def join_at(base: str, deal_id: int, token: str, start_at: float, team_id=None):
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def decide_in_app(app_config: dict, deal_id: int, barrier, out) -> None:
+    """Run the deadline job in this process's own app once every racer is ready; report the
+    answer and the monotonic window of the call."""
+    from marketplace import create_app
+    from marketplace.catalogue import jobs
+
+    app = create_app(app_config)
+    with app.app_context():
+        from marketplace.extensions import db
+
+        db.session.execute(db.select(1))  # connect before the race, not during it
+        barrier.wait(timeout=60)
+        began = time.monotonic()
+        try:
+            state = jobs.decide_groupbuy(deal_id)
+        except Exception as exc:  # report, so the parent sees which racer failed and why
+            state = f"error: {exc!r}"
+        out.put((state, began, time.monotonic()))

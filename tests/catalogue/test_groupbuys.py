@@ -16,6 +16,7 @@ from marketplace.catalogue.models import (
 )
 from marketplace.extensions import db, get_queue
 from marketplace.models import AuditEvent, utcnow
+from tests.conftest import start_worker
 
 from . import factories as f
 
@@ -159,30 +160,72 @@ def test_sweep_decides_what_its_own_job_missed(client, api, shop):
     assert _count(GroupBuyVoucher) == 1
 
 
-def test_deadline_job_runs_in_a_real_worker_twice(app, client, api, shop):
-    """Through RQ itself (serialised by dotted path, run by a worker), twice."""
-    from rq import SimpleWorker
-
-    class AppWorker(SimpleWorker):  # `shihui worker` does the same; see the report on RQ 3
-        def perform_job(self, *args, **kwargs):
-            with app.app_context():
-                return super().perform_job(*args, **kwargs)
-
-    deal = _deal(client, shop[1], min_participants=1)
-    api.post(f"/api/v1/groupbuys/{deal['id']}/join", f.member()[1])
+def _past_deadline(deal_id):
     db.session.execute(
-        update(GroupBuy).values(
-            opens_at=utcnow() - timedelta(hours=2), deadline=utcnow() - timedelta(seconds=1)
-        )
+        update(GroupBuy)
+        .where(GroupBuy.id == deal_id)
+        .values(opens_at=utcnow() - timedelta(hours=2), deadline=utcnow() - timedelta(seconds=1))
     )
     db.session.commit()
-    for _ in range(2):
-        get_queue().enqueue("marketplace.catalogue.jobs.decide_groupbuy", deal["id"])
+
+
+def test_deadline_job_runs_in_a_real_worker_twice(app_config, client, api, shop):
+    """Through RQ itself: serialised by dotted path, run twice by a `shihui worker` process."""
+    deal = _deal(client, shop[1], min_participants=1)
+    member_id, token, _ = f.member()
+    api.post(f"/api/v1/groupbuys/{deal['id']}/join", token)
+    _past_deadline(deal["id"])
     queue = get_queue()
-    assert AppWorker([queue], connection=queue.connection).work(burst=True)
-    db.session.expire_all()
+    jobs_ = [queue.enqueue("marketplace.catalogue.jobs.decide_groupbuy", deal["id"])
+             for _ in range(2)]  # fmt: skip
+    worker = start_worker(app_config, "--burst")
+    try:
+        assert worker.wait(120) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    # Both runs finished in the worker: the first decided, the second found it decided.
+    for job in jobs_:
+        job.refresh()
+        assert job.get_status() == "finished", job.exc_info
+        assert job.return_value() == "succeeded"
+    db.session.rollback()  # see the worker's commits
     assert db.session.get(GroupBuy, deal["id"]).state == "succeeded"
-    assert _count(GroupBuyVoucher) == 1 and _audits("groupbuy.succeeded") == 1
+    vouchers = db.session.scalars(select(GroupBuyVoucher)).all()
+    assert len(vouchers) == 1 and _audits("groupbuy.succeeded") == 1
+    assert vouchers[0].member_id == member_id
+    assert _count(GroupBuyNotice) == 1
+
+
+@pytest.mark.slow
+def test_deadline_job_run_by_several_processes_at_once_decides_once(app_config, client, api, shop):
+    import multiprocessing
+
+    from .racers import decide_in_app
+
+    deal = _deal(client, shop[1], min_participants=2)
+    for _ in range(3):
+        api.post(f"/api/v1/groupbuys/{deal['id']}/join", f.member()[1])
+    _past_deadline(deal["id"])
+    ctx = multiprocessing.get_context("spawn")
+    racers = 5
+    barrier, out = ctx.Barrier(racers), ctx.Queue()
+    procs = [ctx.Process(target=decide_in_app, args=(app_config, deal["id"], barrier, out))
+             for _ in range(racers)]  # fmt: skip
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert [state for state, _, _ in results] == ["succeeded"] * racers, results
+    # They ran at once: some decision began while another was still under way.
+    windows = sorted((b, e) for _, b, e in results)
+    assert any(b2 < e1 for (_, e1), (b2, _) in zip(windows, windows[1:], strict=False)), windows
+    db.session.rollback()
+    assert db.session.get(GroupBuy, deal["id"]).state == "succeeded"
+    assert _count(GroupBuyVoucher) == 3
+    assert _count(GroupBuyNotice) == 3
+    assert _audits("groupbuy.succeeded") == 1
 
 
 def _team_deal(client, token, **kw):

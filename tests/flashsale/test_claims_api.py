@@ -55,10 +55,13 @@ def test_refusal_codes(app_ctx, client, claim):
     assert (r.status_code, r.get_json()["code"]) == (409, "not_started")
     assert r.get_json()["starts_at"].startswith(str((now + timedelta(hours=1)).year))
 
-    ending = create_sale(client, owner, ends_at=(now + timedelta(seconds=1)).isoformat())
+    # The end is taken from the clock right before this sale is made (not from `now` above, which
+    # several calls ago could already be in the past), and the claim waits until it has passed.
+    ends_at = utcnow() + timedelta(seconds=2)
+    ending = create_sale(client, owner, ends_at=ends_at.isoformat())
     import time
 
-    time.sleep(1.2)
+    time.sleep(max(0.0, (ends_at - utcnow()).total_seconds()) + 0.1)
     r = claim(ending, token)
     assert (r.status_code, r.get_json()["code"]) == (410, "ended")
 

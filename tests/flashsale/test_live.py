@@ -81,7 +81,42 @@ def test_members_race_one_sale_over_http(app_ctx, client, live_server, app_confi
     assert get_engine().stats(str(sale)).remaining == 0
 
 
-def test_worker_killed_mid_persist_then_new_worker(app_ctx, client, app_config, monkeypatch):
+def freeze_mid_persist(monkeypatch, tmp_path, nth: int):
+    """Make subprocesses started from now on hang inside their ``nth`` voucher INSERT's
+    transaction, after the statement ran and before the commit (a ``sitecustomize`` on
+    PYTHONPATH; the product has no test hook). Returns the marker file the frozen process
+    writes when it gets there, holding the voucher count its own transaction sees."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    marker = tmp_path / "mid-persist"
+    (hook / "sitecustomize.py").write_text(FREEZE_HOOK.format(marker=str(marker), nth=nth))
+    monkeypatch.setenv("PYTHONPATH", str(hook))
+    return marker
+
+
+FREEZE_HOOK = """
+import os, pathlib, time
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+seen = [0]
+
+@event.listens_for(Engine, "after_cursor_execute")
+def freeze(conn, cursor, statement, parameters, context, executemany):
+    if statement.lstrip().upper().startswith("INSERT INTO VOUCHERS"):
+        seen[0] += 1
+        if seen[0] == {nth}:
+            own = cursor.connection.cursor()  # same connection, same open transaction
+            own.execute("SELECT count(*) FROM vouchers")
+            pathlib.Path({marker!r} + ".tmp").write_text(str(own.fetchone()[0]))
+            os.replace({marker!r} + ".tmp", {marker!r})  # appears whole
+            time.sleep(600)
+"""
+
+
+def test_worker_killed_mid_persist_then_new_worker(
+    app_ctx, client, app_config, monkeypatch, tmp_path
+):
     """Nothing lost, nothing doubled: a consumer that read and died, and a SIGKILLed worker."""
     app_ctx.config["FLASHSALE_CLAIM_RATE"] = 1000
     _, owner = make_merchant()
@@ -105,13 +140,22 @@ def test_worker_killed_mid_persist_then_new_worker(app_ctx, client, app_config, 
     queue = Queue("high", connection=get_rq_redis())
     for _ in range(30):
         queue.enqueue(drain_outbox, 20)  # small batches: many commits to die between
+    # The worker's third voucher INSERT stops inside its transaction (before the commit) and
+    # says so; the SIGKILL then lands there for certain, not somewhere between batches.
+    marker = freeze_mid_persist(monkeypatch, tmp_path, nth=3)
     # --burst: no scheduler child process that a SIGKILL would orphan.
     worker = start_worker(env_config, "--burst")
-    assert wait_for(lambda: voucher_count() > 0, timeout=30, step=0.01)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    try:
+        assert wait_for(marker.exists, timeout=60, step=0.01), "the worker never got there"
+        monkeypatch.delenv("PYTHONPATH")  # the next worker runs normally
+        seen_inside = int(marker.read_text())
+        assert voucher_count() == 2 * 20  # outside, only the two committed batches
+        assert seen_inside == 3 * 20  # inside, the third batch's rows exist, uncommitted
+    finally:
+        worker.send_signal(signal.SIGKILL)  # frozen or not, it must not outlive the test
+        worker.wait()
     killed_at = voucher_count()
-    assert killed_at < 1050  # the dead consumer's 150 cannot be persisted by that worker
+    assert killed_at == 2 * 20  # nothing of the killed transaction was kept
     time.sleep(1.1)  # let the pending entries idle past FLASHSALE_RECOVER_IDLE_MS
     queue.empty()
     queue.enqueue(drain_outbox)

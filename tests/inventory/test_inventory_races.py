@@ -15,6 +15,13 @@ from .workers import reserve_many, run_all, settle_many
 PROCESSES, MEMBERS = 8, 300  # each process tries every member once: 8 x 300 attempts
 
 
+def assert_interleaved(race) -> None:
+    """The racers really raced: all were calling at once, and their calls alternated."""
+    assert race.overlap(), "a racer finished before another had started"
+    sequential = len(race.calls) - 1
+    assert race.switches() > 5 * sequential, (race.switches(), sequential)
+
+
 @pytest.mark.parametrize("buckets", [1, 8])
 @pytest.mark.parametrize(("total", "limit"), [(100, 1), (1000, 3)])
 def test_processes_racing_reserve_exactly_the_stock(backend, buckets, total, limit):
@@ -27,7 +34,9 @@ def test_processes_racing_reserve_exactly_the_stock(backend, buckets, total, lim
         random.Random(p).shuffle(order)
         jobs.append((backend.spec, "race", [(m, 1, f"p{p}-{i}") for i, m in enumerate(order)]))
 
-    results = [r for batch in run_all(reserve_many, jobs) for r in batch]
+    race = run_all(reserve_many, jobs)
+    assert_interleaved(race)
+    results = [r for batch in race for r in batch]
 
     expected = min(total, MEMBERS * min(PROCESSES, limit))
     reserved = [r for r in results if r[0] == RESERVED]
@@ -35,6 +44,8 @@ def test_processes_racing_reserve_exactly_the_stock(backend, buckets, total, lim
     assert {r[0] for r in results} <= {RESERVED, "sold_out", "limit_reached"}
     per_member = Counter(r[2] for r in reserved)
     assert max(per_member.values()) <= limit
+    winners = {p for p, batch in enumerate(race) if any(r[0] == RESERVED for r in batch)}
+    assert len(winners) > 1, "one process took every unit: the others never raced it"
     claim_ids = [r[1] for r in reserved]
     assert len(set(claim_ids)) == len(claim_ids)
 
@@ -58,7 +69,9 @@ def test_repeated_request_ids_racing_give_one_claim_each(backend, buckets):
         random.Random(p).shuffle(order)
         jobs.append((backend.spec, "replay", order))
 
-    results = [r for batch in run_all(reserve_many, jobs) for r in batch]
+    race = run_all(reserve_many, jobs)
+    assert_interleaved(race)
+    results = [r for batch in race for r in batch]
 
     answers = defaultdict(list)
     for status, claim_id, _, replayed, request_id in results:
@@ -91,7 +104,9 @@ def test_hold_expiry_racing_commit_and_release_settles_each_hold_once(backend, b
         (backend.spec, "holds", [("expire", None)] * 30),
         (backend.spec, "holds", [("expire", None)] * 30),
     ]
-    results = [r for batch in run_all(settle_many, jobs) for r in batch]
+    race = run_all(settle_many, jobs)
+    assert_interleaved(race)
+    results = [r for batch in race for r in batch]
 
     transitions = Counter(c for _, c, _, changed in results if changed)
     assert transitions == Counter({c: 1 for c in claims})
@@ -119,7 +134,9 @@ def test_cancel_racing_returns_stock_once(backend, buckets):
         random.Random(p).shuffle(order)
         jobs.append((backend.spec, "cancel", [("cancel", c) for c in order]))
 
-    results = [r for batch in run_all(settle_many, jobs) for r in batch]
+    race = run_all(settle_many, jobs)
+    assert_interleaved(race)
+    results = [r for batch in race for r in batch]
 
     assert Counter(c for _, c, _, changed in results if changed) == Counter(claims)
     assert all(state == "cancelled" for _, _, state, _ in results)

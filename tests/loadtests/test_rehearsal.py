@@ -3,6 +3,7 @@ run end to end (platform, Locust, audit, report)."""
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
@@ -84,3 +85,32 @@ def test_one_command_rehearsal_end_to_end(tmp_path):
     assert audit["claims_sql"] == 100 and audit["codes_from_201"] == 100
     for name in ("locust_stats.csv", "locust_stats_history.csv", "stock.csv", "codes.txt"):
         assert (run / name).exists(), name
+
+
+# Loaded as sitecustomize into every process the rehearsal starts; only `shihui loadtest audit`
+# acts on it: it reports one code that no voucher row has, as if a 201 had been lost.
+LOSE_A_TICKET = """
+import sys
+if sys.argv[1:3] == ["loadtest", "audit"]:
+    data_dir = sys.argv[sys.argv.index("--data-dir") + 1]
+    with open(data_dir + "/codes.txt", "a") as fh:
+        fh.write("LOST0000LOST0000\\n")
+"""
+
+
+@pytest.mark.slow
+def test_rehearsal_exits_1_when_the_audit_fails(tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(LOSE_A_TICKET)
+    env = dict(os.environ, PYTHONPATH=str(hook))
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadtests.rehearsal", "--members", "20", "--stock", "5",
+         "--users", "4", "--spawn-rate", "4", "--run-time", "3s", "--starts-in", "2",
+         "--web-workers", "1", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=400, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "audit: FAILED" in proc.stdout
+    report = (tmp_path / "out" / "current" / "report.html").read_text()
+    assert "LOST0000LOST0000" in report and "no voucher row" in report

@@ -83,25 +83,59 @@ def test_voucher_export_of_100k_rows_streams_in_bounded_memory(client, shop, cap
     assert peak < 6_000_000
 
 
+# What Excel, LibreOffice and Sheets take as the start of a formula (OWASP "CSV injection").
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_COLUMNS = {
+    "vouchers": ("code", "status", "redeemed_by"),
+    "redemptions": ("code", "redeemed_by", "reverted_by"),
+}
+
+
+def hostile_sale(merchant_id: int) -> tuple[int, dict[str, str]]:
+    """A sale whose exported text (codes, redeemer and reverter names) starts with every
+    formula character; returns the campaign id and {code: redeemer username}."""
+    from marketplace.auth.services import create_account
+
+    campaign_id = make_campaign(merchant_id, title="=HYPERLINK()").id
+    bulk_vouchers(campaign_id, len(DANGEROUS))
+    vouchers = db.session.scalars(db.select(Voucher).order_by(Voucher.id)).all()
+    redeemers = {}
+    for n, (prefix, voucher) in enumerate(zip(DANGEROUS, vouchers, strict=True)):
+        voucher.code = f"{prefix}HYPERLINK(A{n})"  # codes are at most 16 characters
+        # Usernames are stripped, so a name cannot start with a tab or a carriage return.
+        name = f"{DANGEROUS[n % 4]}clerk{n}"
+        clerk = create_account(name, "clerk-pass-1", "merchant_clerk", merchant_id=merchant_id)
+        db.session.flush()
+        voucher.status, voucher.redeemed_at, voucher.redeemed_by = "redeemed", utcnow(), clerk.id
+        db.session.add(Redemption(voucher_id=voucher.id, merchant_id=merchant_id,
+                                  account_id=clerk.id, idempotency_key=f"key-{n:04d}",
+                                  reverted_at=utcnow(), reverted_by=clerk.id))  # fmt: skip
+        redeemers[voucher.code] = name
+    db.session.commit()
+    return campaign_id, redeemers
+
+
 @pytest.mark.parametrize("kind", ["vouchers", "redemptions"])
 def test_exports_are_utf8_with_bom_and_excel_safe(client, shop, kind):
     merchant_id, owner, _ = shop
-    campaign = make_campaign(merchant_id, title="=HYPERLINK()")
-    bulk_vouchers(campaign.id, 4, redeemed_by=None)
-    voucher = db.session.scalars(db.select(Voucher).limit(1)).first()
-    db.session.add(Redemption(voucher_id=voucher.id, merchant_id=merchant_id, account_id=1,
-                              idempotency_key="k" * 8))  # fmt: skip
-    db.session.commit()
-    resp = client.get(f"/api/v1/merchant/campaigns/{campaign.id}/{kind}.csv",
+    campaign_id, redeemers = hostile_sale(merchant_id)
+    resp = client.get(f"/api/v1/merchant/campaigns/{campaign_id}/{kind}.csv",
                       headers=bearer(owner))  # fmt: skip
     assert resp.status_code == 200
     assert resp.mimetype == "text/csv"
     assert "attachment" in resp.headers["Content-Disposition"]
     text = resp.get_data().decode("utf-8")
     assert text.startswith("\ufeff")
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert len(rows) == (5 if kind == "vouchers" else 2)
-    assert all(not cell.startswith("=") for row in rows for cell in row)
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    assert len(rows) == len(DANGEROUS)
+    for row in rows:
+        for column in TEXT_COLUMNS[kind]:
+            assert not row[column].startswith(DANGEROUS), (column, row[column])
+    # Escaped with a leading apostrophe, and nothing else changed.
+    codes = {row["code"]: row["redeemed_by"] for row in rows}
+    assert codes == {"'" + code: "'" + name for code, name in redeemers.items()}
+    if kind == "redemptions":
+        assert all(row["reverted_by"] == row["redeemed_by"] for row in rows)
 
 
 def test_other_merchants_cannot_export(client, shop, app_ctx):

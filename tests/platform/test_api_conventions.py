@@ -1,5 +1,7 @@
 """Problem+json errors, request ids, size limits and the OpenAPI document."""
 
+import re
+
 import pytest
 from flask import abort
 from flask.views import MethodView
@@ -84,8 +86,10 @@ def test_valid_request_passes(client):
 
 
 def test_wrong_method_is_405_with_allow(client):
-    body = assert_problem(client.delete("/api/v1/probe/echo"), 405, "method_not_allowed")
-    assert body["status"] == 405
+    resp = client.delete("/api/v1/probe/echo")
+    assert_problem(resp, 405, "method_not_allowed")
+    allowed = {m.strip() for m in resp.headers["Allow"].split(",")}
+    assert "POST" in allowed and "DELETE" not in allowed
 
 
 def test_unsupported_media_type_is_415(client):
@@ -129,8 +133,13 @@ def test_request_id_is_accepted_or_generated(client):
     assert resp.headers["X-Request-ID"] == "abc-123"
     generated = client.get("/healthz").headers["X-Request-ID"]
     assert len(generated) == 32
-    hostile = client.get("/healthz", headers={"X-Request-ID": "x" * 500 + " <script>"})
-    assert hostile.headers["X-Request-ID"] != "x" * 500
+    longest = "a" * 64
+    assert client.get("/healthz", headers={"X-Request-ID": longest}).headers["X-Request-ID"] == (
+        longest
+    )
+    for refused in ("a" * 65, "x" * 500 + " <script>", "bad id", "é"):
+        got = client.get("/healthz", headers={"X-Request-ID": refused}).headers["X-Request-ID"]
+        assert got != refused and re.fullmatch(r"[0-9a-f]{32}", got), refused
 
 
 def test_request_id_in_log_lines(client, caplog):
