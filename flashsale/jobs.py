@@ -19,6 +19,7 @@ from marketplace.observability import OUTBOX_LAG
 
 from .hotpath import get_engine
 from .persist import persist_entries
+from .recovery import check_restart
 from .settings import setting
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def drain_outbox(batch: int = 500, kind: str = "rq") -> int:
         total += drain_pool(consumer, pool_id, batch, min_idle)
         lag += consumer.lag(pool_id)
     OUTBOX_LAG.set(lag)
+    check_restart()  # the outbox was just drained: safe to merge SQL back if Redis restarted
     return total
 
 
@@ -69,8 +71,11 @@ def follow(stop=lambda: False, idle_sleep: float = 0.05, batch: int = 500) -> No
     """The low-latency drainer ``shihui flashsale drain --follow`` runs: drain, nap when idle."""
     consumer = _consumer("drainer")
     min_idle = int(setting("FLASHSALE_RECOVER_IDLE_MS"))
-    last_recover = 0.0
+    last_recover = last_check = 0.0
     while not stop():
+        if time.monotonic() - last_check > 1:  # Redis restarted from older data? (recovery.py)
+            last_check = time.monotonic()
+            check_restart(drain=lambda: drain_outbox(kind="drainer"))
         moved = 0
         for pool_id in get_engine().active_pools():
             if time.monotonic() - last_recover > 5:
