@@ -8,12 +8,15 @@ pool (claim record, request id, member count, stock) without touching what the p
 so claims taken meanwhile stay. A pool Redis lost entirely is reopened from the campaign row.
 
 :func:`check_restart` notices a restart by the server's ``run_id`` (it changes on every start) and
-runs the reconcile once per restart; the drainer calls it every second.
+runs the reconcile once per restart; the drainer calls it every second, the RQ drain after each
+pass. Until it has run, :func:`engine_ready` is False and the claim endpoint answers 503 with
+Retry-After, so a retry cannot take a second voucher before its first is restored.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 # Sales that ended longer ago are left alone (their audit has run); CLI ids are always reconciled.
 HORIZON = timedelta(days=2)
 LOCK_SECONDS = 300
+READY_TTL = 0.5
 
 
 def _key(name: str) -> str:
@@ -85,6 +89,22 @@ def reconcile_pools(campaign_ids: list[int] | None = None) -> list[dict]:
         return [reconcile_pool(c) for c in db.session.scalars(stmt.order_by(Campaign.id)).all()]
     finally:
         db.session.remove()
+
+
+def engine_ready() -> bool:
+    """False while the Redis server has restarted and not been reconciled yet (claims wait).
+
+    Asked by the claim endpoint; the answer is cached per process for ``READY_TTL`` seconds (two
+    round trips that often, not per claim). A server that never saw a reconcile (no marker) is
+    ready: it is a fresh one, or one that lost every pool (claims then find no pool anyway).
+    """
+    cache = current_app.extensions.setdefault("flashsale.ready", [0.0, True])
+    now = time.monotonic()
+    if now >= cache[0]:
+        client = get_redis()
+        seen = client.get(_key("run_id"))
+        cache[:] = [now + READY_TTL, seen is None or seen.decode() == run_id(client)]
+    return cache[1]
 
 
 def check_restart(drain=None) -> list[dict] | None:
