@@ -146,11 +146,7 @@ def merge(engine, pool_id: str, claims: Iterable[tuple], hold_ms: int = 0) -> Me
         payload = claim[5] if len(claim) > 5 else None
         b = home_bucket(str(member_id), n)
         state = STATE_CHARS.get(status)
-        if (
-            claim_number(pool_id, claim_id) % n != b
-            or state is None
-            or (state == "h" and not hold_ms)
-        ):
+        if not _routes(pool_id, claim_id, n, b) or state is None or (state == "h" and not hold_ms):
             report.mismatched.append(claim_id)
             continue
         packed = US.join(f"{k}{US}{v}" for k, v in (payload or {}).items())
@@ -171,6 +167,13 @@ def merge(engine, pool_id: str, claims: Iterable[tuple], hold_ms: int = 0) -> Me
             report.over_limit += [m.decode() if isinstance(m, bytes) else m for m in reply[4]]
     report.deficit = _cover(engine, pool_id, n, sum(short))
     return report
+
+
+def _routes(pool_id: str, claim_id: str, n: int, bucket: int) -> bool:
+    try:
+        return claim_number(pool_id, claim_id) % n == bucket
+    except ValueError:  # not an id of this pool
+        return False
 
 
 def _cover(engine, pool_id: str, n: int, deficit: int) -> int:

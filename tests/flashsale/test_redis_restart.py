@@ -177,3 +177,21 @@ def test_audit_names_each_divergence(aof_app):
     db.session.commit()
     text = "\n".join(run_audit(sale, store=False).problems)
     assert "missing in SQL: 1 engine claims" in text, text
+
+
+def test_rebuild_command_reopens_a_pool_redis_lost_entirely(aof_app):
+    app, _ = aof_app
+    c = app.test_client()
+    _, owner = make_merchant()
+    members = make_members(3)
+    sale = create_sale(c, owner, total_stock=2)
+    first = post(c, sale, members[0][1], "key-0000")
+    drain_outbox(kind="test")
+    get_redis().flushdb()  # everything gone, pools included
+    assert post(c, sale, members[1][1], "key-0001")[0] == 503  # no pool: wait, don't guess
+    result = app.test_cli_runner().invoke(args=["flashsale", "rebuild", str(sale)])
+    assert result.exit_code == 0, result.output
+    assert "restored 1 claims" in result.output and "pool reopened" in result.output
+    assert post(c, sale, members[0][1], "key-0000") == first
+    assert post(c, sale, members[1][1], "key-0001")[0] == 201
+    assert post(c, sale, members[2][1], "key-0002")[1][1] == "sold_out"
