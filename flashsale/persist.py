@@ -126,8 +126,9 @@ def _keep_conflicts(rows: list[dict]) -> int:
             "claimed_at": row["claimed_at"], "existing_voucher_id": other.id if other else None,
             "detected_at": datetime.now(UTC),
         }  # fmt: skip
+        # RETURNING, not rowcount: psycopg reports a row for an insert that did nothing here.
         stmt = _insert(VoucherConflict.__table__).on_conflict_do_nothing()
-        if db.session.connection().execute(stmt, conflict).rowcount:
+        if db.session.connection().execute(stmt.returning(VoucherConflict.id), conflict).first():
             new += 1
             CONFLICTS.labels(kind).inc()
             log.error(
