@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # Sales that ended longer ago are left alone (their audit has run); CLI ids are always reconciled.
 HORIZON = timedelta(days=2)
-LOCK_SECONDS = 300
+LOCK_SECONDS = 30  # a reconciler killed half-way blocks the next one (and claims) this long at most
 READY_TTL = 0.5
 
 
