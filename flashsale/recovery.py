@@ -85,10 +85,8 @@ def reconcile_pools(campaign_ids: list[int] | None = None) -> list[dict]:
         stmt = stmt.where(Campaign.id.in_(campaign_ids))
     else:
         stmt = stmt.where(Campaign.ends_at >= utcnow() - HORIZON)
-    try:
-        return [reconcile_pool(c) for c in db.session.scalars(stmt.order_by(Campaign.id)).all()]
-    finally:
-        db.session.remove()
+    # The caller's session is left as it is (a drain inside a request or a test shares it).
+    return [reconcile_pool(c) for c in db.session.scalars(stmt.order_by(Campaign.id)).all()]
 
 
 def engine_ready() -> bool:
