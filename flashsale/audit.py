@@ -1,9 +1,12 @@
 """Audit a sale: engine counters vs the outbox (the record of every decision) vs SQL vouchers.
 
-The outbox is never trimmed, so it is the reference: every claim the engine granted is in it.
-The audit re-persists claims missing from SQL and finishes cancellations that SQL recorded but the
-engine did not see (a crash between the two writes); it never creates a voucher without an
-outbox record. Anything else that does not add up is a problem, and any problem fails the audit.
+The outbox is never trimmed, so it is the record of every decision Redis still has; the pool's
+claim records (``c:<id>``) say what the engine holds now. The audit re-persists claims missing
+from SQL and finishes cancellations that SQL recorded but the engine did not see (a crash between
+the two writes); it re-persists only from outbox records and never invents a voucher. It names
+every divergence (missing in SQL, extra in SQL, SQL claims unknown to the engine, code or member
+mismatch, a member over the limit or answered twice for one key, oversell, recorded conflicts);
+any problem fails the audit.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from datetime import timedelta
 
 from sqlalchemy import exists, or_, select
 
-from inventory import ClaimNotFound, OutboxEntry, PoolNotFound
+from inventory import COMMITTED, HELD, ClaimNotFound, OutboxEntry, PoolNotFound
 from marketplace.extensions import db
 from marketplace.models import utcnow
 
 from .hotpath import get_engine
-from .models import Campaign, CampaignAudit, Voucher
+from .models import Campaign, CampaignAudit, Voucher, VoucherConflict
 from .persist import persist_entries
 
 
@@ -42,8 +45,9 @@ class AuditResult:
         return {**asdict(self), "ok": self.ok}
 
 
-def _outbox(engine, pool_id: str) -> tuple[dict[str, OutboxEntry], set[str]]:
-    claims, cancels = {}, set()
+def _outbox(engine, pool_id: str) -> tuple[dict[str, OutboxEntry], set[str], set[str]]:
+    """Claim records by id, ids given back (cancel/release/expire) and ids restored from SQL."""
+    claims, cancels, restored = {}, set(), set()
     for bucket, key in enumerate(engine.outbox_streams(pool_id)):
         last = "-"
         while True:
@@ -54,21 +58,30 @@ def _outbox(engine, pool_id: str) -> tuple[dict[str, OutboxEntry], set[str]]:
                 break
             for entry_id, data in batch:
                 f = {k.decode(): v.decode() for k, v in data.items()}
-                if f.get("type") == "claim":
+                kind = f.get("type")
+                if kind == "claim":
                     claims[f["claim_id"]] = OutboxEntry(pool_id, bucket, entry_id.decode(), f)
-                elif f.get("type") in ("cancel", "release", "expire"):
+                elif kind in ("cancel", "release", "expire"):
                     cancels.add(f["claim_id"])
+                elif kind == "restore" and f.get("state") in ("c", "h"):
+                    restored.add(f["claim_id"])
             last = batch[-1][0].decode()
-    return claims, cancels
+    return claims, cancels, restored
 
 
-def _sql(campaign_id: int) -> dict[str, tuple[str, int]]:
+def _sql(campaign_id: int) -> dict[str, tuple[str, int, str]]:
     rows = db.session.execute(
-        select(Voucher.claim_id, Voucher.status, Voucher.member_id).where(
+        select(Voucher.claim_id, Voucher.status, Voucher.member_id, Voucher.code).where(
             Voucher.campaign_id == campaign_id
         )
     )
-    return {r.claim_id: (r.status, r.member_id) for r in rows}
+    return {r.claim_id: (r.status, r.member_id, r.code) for r in rows}
+
+
+def _names(items, limit: int = 10) -> str:
+    items = sorted(str(i) for i in items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 def run_audit(campaign_id: int, store: bool = True) -> AuditResult:
@@ -83,23 +96,23 @@ def run_audit(campaign_id: int, store: bool = True) -> AuditResult:
     try:
         stats = engine.stats(pool)
         result.engine_claimed = stats.claimed
-        claims, cancels = _outbox(engine, pool)
+        claims, cancels, restored = _outbox(engine, pool)
     except PoolNotFound:
         result.problems.append("the engine has no pool for this sale (Redis lost it?)")
-        claims, cancels = {}, set()
+        claims, cancels, restored = {}, set(), set()
         stats = None
-    live_outbox = set(claims) - cancels
-    result.outbox_claims = len(live_outbox)
+    live_outbox = (set(claims) | restored) - cancels
 
+    # Repairs: only from outbox records (a claim the engine decided), never invented.
     sql = _sql(campaign_id)
     missing = [claims[c] for c in claims if c not in sql]
     stale_cancels = [c for c in cancels if c in sql and sql[c][0] == "issued"]
     if missing or stale_cancels:
         fixes = missing + [_cancel_entry(pool, c) for c in stale_cancels]
         persist_entries(fixes)
-        result.repersisted = len(missing)
         sql = _sql(campaign_id)
-    for claim_id, (status, _member) in sql.items():
+        result.repersisted = sum(1 for e in missing if e.fields["claim_id"] in sql)
+    for claim_id, (status, _member, _code) in sql.items():
         if status == "cancelled" and claim_id in live_outbox:
             try:
                 if engine.cancel(pool, claim_id).changed:
@@ -111,29 +124,67 @@ def run_audit(campaign_id: int, store: bool = True) -> AuditResult:
     if stats is not None and result.recancelled:
         result.engine_claimed = engine.stats(pool).claimed
 
-    live_sql = {c for c, (s, _m) in sql.items() if s != "cancelled"}
+    live_sql = {c for c, (s, _m, _k) in sql.items() if s != "cancelled"}
     result.sql_vouchers = len(live_sql)
+    known = engine.known_claims(pool) if stats is not None else {}
+    _compare(result, campaign, stats, known, claims, live_outbox, sql, live_sql)
+    return _store(campaign, result, store)
+
+
+def _compare(result, campaign, stats, known, claims, live_outbox, sql, live_sql) -> None:
+    """Name every kind of divergence between the engine, its outbox and SQL."""
+    problems = result.problems
     total = stats.total if stats is not None else campaign.total_stock
     for name, count in (
         ("engine", result.engine_claimed), ("outbox", len(live_outbox)), ("SQL", len(live_sql))
     ):  # fmt: skip
         if count is not None and count > total:
-            result.problems.append(f"oversell: {name} counts {count} tickets of {total}")
+            problems.append(f"oversell: {name} counts {count} tickets of {total}")
     if result.engine_claimed is not None and result.engine_claimed != len(live_outbox):
-        result.problems.append(
+        problems.append(
             f"mismatch: engine counts {result.engine_claimed} claims, outbox {len(live_outbox)}"
         )
-    if live_sql != live_outbox and claims:
-        extra, lacking = live_sql - live_outbox, live_outbox - live_sql
-        result.problems.append(
-            f"mismatch: {len(extra)} SQL vouchers without a live outbox claim, "
-            f"{len(lacking)} outbox claims without a live SQL voucher"
+    live_engine = {c for c, rec in known.items() if rec[0] in (HELD, COMMITTED)}
+    lacking = live_engine - set(sql)
+    if lacking:
+        problems.append(
+            f"missing in SQL: {len(lacking)} engine claims have no voucher and no outbox record "
+            f"to restore them from (members {_names({known[c][1] for c in lacking})})"
         )
-    per_member = Counter(m for c, (s, m) in sql.items() if s != "cancelled")
+    unknown = live_sql - set(known)
+    if unknown and stats is not None:
+        problems.append(
+            f"mismatch: {len(unknown)} SQL vouchers unknown to the engine ({_names(unknown)}); "
+            "`shihui flashsale rebuild` restores them"
+        )
+    extra = (live_sql & set(known)) - live_engine
+    if extra:
+        problems.append(f"extra in SQL: {len(extra)} live vouchers the engine gave back "
+                        f"({_names(extra)})")  # fmt: skip
+    codes = {c for c in set(sql) & set(known) if known[c][3].get("code", sql[c][2]) != sql[c][2]}
+    codes |= {c for c in set(sql) & set(claims) if claims[c].fields.get("code") != sql[c][2]}
+    if codes:
+        problems.append(f"code mismatch: {len(codes)} vouchers differ from the engine's code "
+                        f"({_names(codes)})")  # fmt: skip
+    members = {c for c in set(sql) & set(known) if known[c][1] != str(sql[c][1])}
+    if members:
+        problems.append(f"member mismatch: {len(members)} vouchers belong to another member in "
+                        f"the engine ({_names(members)})")  # fmt: skip
+    per_request = Counter((rec[1], rec[2]) for rec in known.values() if rec[2])
+    twice = {m for (m, _r), n in per_request.items() if n > 1}
+    if twice:
+        problems.append(f"{len(twice)} members got two claims for one Idempotency-Key "
+                        f"(a claim lost in a Redis restart): {_names(twice)}")  # fmt: skip
+    per_member = Counter(m for c, (s, m, _k) in sql.items() if s != "cancelled")
     over = {m: n for m, n in per_member.items() if n > campaign.per_member_limit}
     if over:
-        result.problems.append(f"{len(over)} members hold more than the limit: {sorted(over)[:10]}")
-    return _store(campaign, result, store)
+        problems.append(f"{len(over)} members hold more than the limit: {sorted(over)[:10]}")
+    conflicts = db.session.scalars(
+        select(VoucherConflict.claim_id).where(VoucherConflict.campaign_id == campaign.id)
+    ).all()
+    if conflicts:
+        problems.append(f"{len(conflicts)} voucher conflicts recorded (a reused claim id or code,"
+                        f" kept for review): {_names(conflicts)}")  # fmt: skip
 
 
 def _cancel_entry(pool: str, claim_id: str) -> OutboxEntry:

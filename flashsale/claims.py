@@ -21,6 +21,7 @@ from marketplace.errors import (
 from marketplace.observability import CLAIMS
 
 from .hotpath import campaign_meta, get_engine, member_budget
+from .recovery import engine_ready
 
 # Crockford's base32 without I, L, O, U: 16 symbols carry 80 random bits and read aloud cleanly.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -92,6 +93,11 @@ def claim(principal, campaign_id: int, key: str) -> dict:
         _refuse("ended", Gone("This sale has been withdrawn.", code="ended"))
     if time.time() < meta.starts_at - 1:  # 1 s of slack for clock skew: the engine decides
         _refuse("not_started", _not_started(meta))
+    if not engine_ready():  # Redis restarted: SQL's claims are being merged back (recovery.py)
+        _refuse("error", ServiceUnavailable(
+            "The sale is being restored after a restart; try again in a moment.",
+            headers={"Retry-After": "1"},
+        ))  # fmt: skip
     engine = get_engine()
     pool = str(campaign_id)
     request_id = key  # the engine scopes request ids to their member

@@ -1,4 +1,4 @@
-"""``shihui audit CAMPAIGN_ID`` and ``shihui flashsale drain [--follow]``."""
+"""``shihui audit CAMPAIGN_ID``, ``shihui flashsale drain [--follow]`` and ``... rebuild [ID]``."""
 
 from __future__ import annotations
 
@@ -54,6 +54,28 @@ def drain(follow: bool) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     follow_outbox(stop=lambda: bool(stopping))
+
+
+@flashsale.command("rebuild")
+@click.argument("campaign_ids", nargs=-1, type=int)
+@with_appcontext
+def rebuild(campaign_ids: tuple[int, ...]) -> None:
+    """Merge SQL's vouchers back into the engine (after Redis lost data); all live sales by
+    default. Exit 1 if a sale is oversold, a member is above the limit or a claim id is foreign."""
+    from .recovery import reconcile_pools
+
+    bad = False
+    for r in reconcile_pools(list(campaign_ids) or None):
+        click.echo(
+            f"campaign {r['campaign_id']}: restored {r['added']} claims, {r['known']} known"
+            + (", pool reopened" if r["created"] else "")
+        )
+        for name in ("deficit", "request_clashes", "over_limit", "mismatched"):
+            if r[name]:
+                bad = bad or name != "request_clashes"
+                click.echo(f"PROBLEM: campaign {r['campaign_id']} {name}: {r[name]}", err=True)
+    if bad:
+        sys.exit(1)
 
 
 def register_cli(app: Flask) -> None:

@@ -24,6 +24,7 @@ from marketplace.resilience import Outage, classify, reset_database, sleep_unles
 
 from .hotpath import get_engine
 from .persist import persist_entries
+from .recovery import check_restart
 from .settings import setting
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def drain_outbox(batch: int = 500, kind: str = "rq") -> int:
         total += drain_pool(consumer, pool_id, batch, min_idle)
         lag += consumer.lag(pool_id)
     OUTBOX_LAG.set(lag)
+    check_restart()  # the outbox was just drained: safe to merge SQL back if Redis restarted
     return total
 
 
@@ -74,22 +76,10 @@ DRAINER = "drainer"
 HEARTBEAT_TTL = 5  # seconds; the drainer refreshes its mark every second
 
 
-def on_redis_reconnect() -> None:
-    """HOOK: :func:`follow` calls this once it reaches a Redis server that restarted.
-
-    "Restarted" means the server's run id changed (or, where INFO has none, e.g. a cluster, any
-    outage ended). It runs after the first pass over whatever outbox the restarted server still
-    had, so SQL holds every claim that survived, and again on the next pass while it raises.
-    The pool rebuild from SQL after a restart from older data (issue #11, deliverable 2) is
-    wired in here.
-    """
-
-
 def follow(
     stop=lambda: False,
     idle_sleep: float = 0.05,
     batch: int = 500,
-    on_reconnect=None,
 ) -> None:
     """The low-latency drainer ``shihui flashsale drain --follow`` runs: drain, nap when idle.
 
@@ -98,13 +88,11 @@ def follow(
     acknowledged only after their rows commit; after any error (and at start, for a predecessor
     of the same stable name killed mid-batch) it first re-reads its own pending entries.
     """
-    on_reconnect = on_reconnect or on_redis_reconnect
     outage = Outage("drainer", log)
     min_idle = int(setting("FLASHSALE_RECOVER_IDLE_MS"))
     consumer: OutboxConsumer | None = None
-    redeliver, restarted, redis_failed = True, False, False
+    redeliver = True
     last_recover = last_beat = 0.0
-    server_id = None
     while not stop():
         try:
             if consumer is None:
@@ -114,26 +102,19 @@ def follow(
             redeliver = False
             if recover:
                 last_recover = time.monotonic()
-            if time.monotonic() - last_beat >= 1 or redis_failed:
-                seen = _server_id(consumer.client)
-                if seen is None:  # no run id to compare (a cluster): any outage counts
-                    restarted |= redis_failed
-                elif server_id is not None and seen != server_id:
-                    restarted = True
-                server_id, redis_failed = seen, False
+            if time.monotonic() - last_beat >= 1:
+                # Redis restarted from older data? Merge SQL's vouchers back (recovery.py).
+                check_restart(drain=lambda: drain_outbox(kind="drainer"))
                 _beat(consumer, "ok")
                 last_beat = time.monotonic()
             outage.recovered()
-            if restarted:
-                on_reconnect()
-                restarted = False
         except Exception as exc:  # noqa: BLE001 - the loop outlives every failure
             delay = outage.failed(exc)
             kind = classify(exc)
             if kind == "database":
                 reset_database(db)
             elif kind == "redis":
-                consumer, redis_failed = None, True  # a fresh server may lack the groups
+                consumer = None  # a fresh server may lack the groups
             redeliver = True
             _beat_quietly(consumer, f"{kind} unavailable")
             if sleep_unless(delay, stop):
@@ -190,12 +171,6 @@ def _own_pending(consumer: OutboxConsumer, pool_id: str, count: int) -> list[Out
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _server_id(client) -> str | None:
-    """The Redis server's run id (changes on every restart); None where INFO does not say."""
-    info = client.info("server")
-    return info.get("run_id") if isinstance(info, dict) else None
 
 
 def _beat(consumer: OutboxConsumer, state: str) -> None:

@@ -88,6 +88,9 @@ class Voucher(db.Model):
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     redeemed_by: Mapped[int | None] = mapped_column(BigId)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The member's Idempotency-Key: restored into the engine after Redis loses data, so a retry
+    # still gets this voucher back (null for vouchers persisted before it was recorded).
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     campaign: Mapped[Campaign] = relationship(lazy="joined")
 
@@ -95,6 +98,31 @@ class Voucher(db.Model):
         CheckConstraint(_in("status", VOUCHER_STATUSES), name="status"),
         Index("ix_vouchers_member_claimed", "member_id", "claimed_at"),
         Index("ix_vouchers_campaign_status", "campaign_id", "status"),
+    )
+
+
+class VoucherConflict(db.Model):
+    """An outbox claim the persist step could not store because a *different* voucher holds its
+    claim id or code (an id reused after Redis lost data). Kept for review, never dropped."""
+
+    __tablename__ = "voucher_conflicts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("campaigns.id"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # claim_id | code
+    claim_id: Mapped[str] = mapped_column(String(120), nullable=False)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    member_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    existing_voucher_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("vouchers.id"))
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint(_in("kind", ("claim_id", "code")), name="kind"),
+        Index("uq_voucher_conflicts_claim_code", "claim_id", "code", unique=True),
     )
 
 

@@ -1,21 +1,37 @@
-"""Outbox entries -> SQL voucher rows, idempotently (an entry may arrive twice)."""
+"""Outbox entries -> SQL voucher rows, idempotently (an entry may arrive twice).
+
+A redelivered entry (same claim id, code and member as the stored voucher) is a silent no-op. An
+entry whose claim id or code is held by a *different* voucher (an id reused after Redis lost data)
+is never dropped: it becomes a ``voucher_conflicts`` row for review, an ERROR log line and a tick
+of ``shihui_voucher_conflicts_total``.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from prometheus_client import Counter
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from marketplace.extensions import db
 
-from .models import Campaign, Voucher
+from .models import Campaign, Voucher, VoucherConflict
+
+log = logging.getLogger(__name__)
+
+CONFLICTS = Counter(
+    "shihui_voucher_conflicts_total",
+    "Outbox claims kept aside because a different voucher holds their claim id or code",
+    ["kind"],
+)
 
 
-def _insert():
+def _insert(table):
     dialect = db.session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(Voucher.__table__)
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 def _ms(value: str) -> datetime:
@@ -23,7 +39,7 @@ def _ms(value: str) -> datetime:
 
 
 def persist_entries(entries) -> dict:
-    """Insert claims (ON CONFLICT (claim_id) DO NOTHING) and apply cancellations; commits.
+    """Insert claims (ON CONFLICT DO NOTHING, then check) and apply cancellations; commits.
 
     Returns counts. Unknown campaigns (a pool with no campaign row) are skipped and reported, so
     one stray pool cannot block the drain; the audit names them.
@@ -47,24 +63,77 @@ def persist_entries(entries) -> dict:
                 "code": f["code"],
                 "campaign_id": campaign.id,
                 "member_id": int(f["member_id"]),
+                "request_id": f.get("request_id") or None,
                 "status": "issued",
                 "claimed_at": _ms(f["ts"]),
                 "valid_from": campaign.valid_from,
                 "valid_until": campaign.valid_until,
             }
         )
-    inserted = 0
+    inserted = conflicts = 0
     if rows:
-        stmt = _insert().on_conflict_do_nothing(index_elements=["claim_id"])
-        result = db.session.connection().execute(stmt, rows)
+        # No conflict target: a clash on the claim id *or* the code inserts nothing, and the
+        # check below tells a redelivery from a different voucher.
+        result = db.session.connection().execute(
+            _insert(Voucher.__table__).on_conflict_do_nothing(), rows
+        )
         inserted = max(result.rowcount or 0, 0)  # executemany may report -1
+        conflicts = _keep_conflicts(rows)
     cancelled = 0
     for e in cancels:
+        match = [Voucher.claim_id == e.fields["claim_id"], Voucher.status == "issued"]
+        if e.fields.get("member_id", "").isdigit():  # never cancel another member's voucher
+            match.append(Voucher.member_id == int(e.fields["member_id"]))
         result = db.session.execute(
             update(Voucher)
-            .where(Voucher.claim_id == e.fields["claim_id"], Voucher.status == "issued")
+            .where(*match)
             .values(status="cancelled", cancelled_at=_ms(e.fields["ts"]))
         )
         cancelled += result.rowcount or 0
     db.session.commit()
-    return {"claims": len(rows), "inserted": inserted, "cancelled": cancelled, "skipped": skipped}
+    return {
+        "claims": len(rows), "inserted": inserted, "cancelled": cancelled, "skipped": skipped,
+        "conflicts": conflicts,
+    }  # fmt: skip
+
+
+def _keep_conflicts(rows: list[dict]) -> int:
+    """Rows whose claim id or code belongs to another stored voucher -> ``voucher_conflicts``.
+
+    Read after the insert, in the same transaction, so a row a concurrent drainer stored counts.
+    Returns how many conflicts were new.
+    """
+    stored = db.session.execute(
+        select(Voucher.id, Voucher.claim_id, Voucher.code, Voucher.member_id).where(
+            or_(
+                Voucher.claim_id.in_({r["claim_id"] for r in rows}),
+                Voucher.code.in_({r["code"] for r in rows}),
+            )
+        )
+    ).all()
+    by_claim = {v.claim_id: v for v in stored}
+    by_code = {v.code: v for v in stored}
+    new = 0
+    for row in rows:
+        same = by_claim.get(row["claim_id"])
+        if same is not None and (same.code, same.member_id) == (row["code"], row["member_id"]):
+            continue  # stored by this call or an earlier delivery
+        other = same or by_code.get(row["code"])
+        kind = "claim_id" if same is not None else "code"
+        conflict = {
+            "campaign_id": row["campaign_id"], "kind": kind, "claim_id": row["claim_id"],
+            "code": row["code"], "member_id": row["member_id"], "request_id": row["request_id"],
+            "claimed_at": row["claimed_at"], "existing_voucher_id": other.id if other else None,
+            "detected_at": datetime.now(UTC),
+        }  # fmt: skip
+        # RETURNING, not rowcount: psycopg reports a row for an insert that did nothing here.
+        stmt = _insert(VoucherConflict.__table__).on_conflict_do_nothing()
+        if db.session.connection().execute(stmt.returning(VoucherConflict.id), conflict).first():
+            new += 1
+            CONFLICTS.labels(kind).inc()
+            log.error(
+                "voucher conflict (%s): outbox claim %s code %s of member %s clashes with "
+                "voucher %s; kept in voucher_conflicts for review",
+                kind, row["claim_id"], row["code"], row["member_id"], other.id if other else None,
+            )  # fmt: skip
+    return new

@@ -19,6 +19,7 @@ from .errors import (
     StockBelowClaimed,
 )
 from .outbox import OutboxConsumer, OutboxEntry
+from .recovery import MergeReport
 from .results import (
     CANCELLED,
     CLOSED,
@@ -49,6 +50,7 @@ __all__ = [
     "ClaimNotFound",
     "ClaimResult",
     "InventoryError",
+    "MergeReport",
     "OutboxConsumer",
     "OutboxEntry",
     "PoolNotFound",

@@ -23,6 +23,7 @@ from .results import (
     NOT_OPEN,
     RELEASED,
     SOLD_OUT,
+    STATE_NAMES,
     ClaimResult,
     PoolStats,
     ReserveResult,
@@ -34,6 +35,8 @@ RESERVED_FIELDS = frozenset(
     {"type", "claim_id", "pool_id", "member_id", "qty", "request_id", "ts", "hold_until"}
 )
 _GIVE_BACK = {RELEASED, EXPIRED, CANCELLED}
+# Claim numbers are clock ticks times the bucket count and must stay below 2^53 (reserve.lua).
+MAX_BUCKETS = 256
 
 
 def text(value) -> str | None:
@@ -122,8 +125,10 @@ class StockEngine:
         (:meth:`pool_exists`) means every bucket exists; a crashed open is finished by a retry.
         """
         check_pool_id(pool_id)
-        if total < 0 or per_member_limit < 1 or buckets < 1:
-            raise ValueError("need total >= 0, per_member_limit >= 1, buckets >= 1")
+        if total < 0 or per_member_limit < 1 or not 1 <= buckets <= MAX_BUCKETS:
+            raise ValueError(
+                f"need total >= 0, per_member_limit >= 1, 1 <= buckets <= {MAX_BUCKETS}"
+            )
         opens, closes = to_ms(opens_at), to_ms(closes_at)
         hold = int(round((hold_seconds or 0) * 1000))
         self.client.sadd(pools_key(self.namespace), pool_id)
@@ -371,3 +376,44 @@ class StockEngine:
         if self.cache is not None:
             self.cache.clear(pool_id)
         return self.stats(pool_id)
+
+    def merge(
+        self, pool_id: str, claims: Iterable[tuple], hold_seconds: float | None = None
+    ) -> recovery.MergeReport:
+        """Add claims the pool lost (Redis restarted from older data), keeping what it knows.
+
+        Safe under traffic. See :func:`inventory.recovery.merge`.
+        """
+        return recovery.merge(self, pool_id, claims, int(round((hold_seconds or 0) * 1000)))
+
+    def restore(
+        self,
+        pool_id: str,
+        claims: Iterable[tuple],
+        total: int,
+        per_member_limit: int,
+        opens_at: float | datetime,
+        closes_at: float | datetime,
+        hold_seconds: float | None = None,
+        buckets: int = 1,
+    ) -> recovery.MergeReport:
+        """Merge ``claims`` into the pool, first reopening it if Redis lost it entirely.
+
+        See :func:`inventory.recovery.restore`.
+        """
+        return recovery.restore(
+            self, check_pool_id(pool_id), claims, total, per_member_limit, to_ms(opens_at),
+            to_ms(closes_at), int(round((hold_seconds or 0) * 1000)), buckets,
+        )  # fmt: skip
+
+    def known_claims(self, pool_id: str) -> dict[str, tuple[str, str, str, dict]]:
+        """Every claim the pool's hashes record: ``{claim_id: (state, member_id, request_id,
+        payload)}`` (HSCAN, for audits; not for the hot path)."""
+        out = {}
+        for b in range(self.buckets(pool_id)):
+            for name, value in self.client.hscan_iter(self.keys(pool_id, b).pool, match="c:*"):
+                parts = text(value).split(US)
+                payload = dict(zip(parts[4::2], parts[5::2], strict=False))
+                state = STATE_NAMES[parts[0][0]]
+                out[text(name)[2:]] = (state, parts[1], parts[3], payload)
+        return out

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from .errors import RebuildMismatch, StockBelowClaimed
+from .errors import PoolNotFound, RebuildMismatch, StockBelowClaimed
 from .keys import check_pool_id, claim_number, home_bucket, pools_key
 
 US = "\x1f"
 STATE_CHARS = {"held": "h", "committed": "c", "released": "r", "expired": "e", "cancelled": "x"}
 CHUNK = 1000
+HELD_SHUT_S = 4_102_444_800  # 2100-01-01: "not open yet" while a lost pool is being restored
 
 
 def rebuild(
@@ -109,3 +111,96 @@ def _write_bucket(engine, pool_id, b, fields, holds, sold_out) -> None:
         client.set(k.soldout, 1)
     else:
         client.delete(k.soldout)
+
+
+@dataclass
+class MergeReport:
+    """What :func:`merge` did. ``deficit`` units were restored with no free stock left to cover
+    them (claims taken since the restart used it): the pool is oversold by that much, and every
+    claim is kept. ``request_clashes``: restored request ids already answered by another claim
+    (a retry after the restart got a new claim); ``over_limit``: members now above the limit;
+    ``mismatched``: claim ids that do not route to their member's bucket (not restored)."""
+
+    added: int = 0
+    known: int = 0
+    deficit: int = 0
+    request_clashes: int = 0
+    over_limit: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    created: bool = False
+
+
+def merge(engine, pool_id: str, claims: Iterable[tuple], hold_ms: int = 0) -> MergeReport:
+    """Add the claims a pool lost (same rows as :func:`rebuild`), keeping everything it knows.
+
+    Safe while the pool takes traffic: each chunk is one script on one bucket, a claim the
+    bucket already has (``c:<claim_id>``) is left alone, and the claim sequence moves above every
+    restored id. A bucket that ends short of stock borrows free units from the others; what no
+    bucket can cover is reported as ``deficit`` (the claims are kept regardless).
+    """
+    n = engine.buckets(pool_id)
+    report = MergeReport()
+    per_bucket: list[list[str]] = [[] for _ in range(n)]
+    for claim in claims:
+        claim_id, member_id, qty, request_id, status = claim[:5]
+        payload = claim[5] if len(claim) > 5 else None
+        b = home_bucket(str(member_id), n)
+        state = STATE_CHARS.get(status)
+        if not _routes(pool_id, claim_id, n, b) or state is None or (state == "h" and not hold_ms):
+            report.mismatched.append(claim_id)
+            continue
+        packed = US.join(f"{k}{US}{v}" for k, v in (payload or {}).items())
+        per_bucket[b] += [claim_id, str(member_id), str(int(qty)), request_id or "", state, packed]
+    short = [0] * n
+    for b, args in enumerate(per_bucket):
+        k = engine.keys(pool_id, b)
+        for i in range(0, len(args), CHUNK * 6):
+            reply = engine.scripts["merge"](
+                keys=k.script_keys(), args=[pool_id, hold_ms, *args[i : i + CHUNK * 6]]
+            )
+            if reply[0] == -1:
+                raise PoolNotFound(pool_id)
+            report.added += int(reply[0])
+            report.known += int(reply[1])
+            short[b] += int(reply[2])
+            report.request_clashes += int(reply[3])
+            report.over_limit += [m.decode() if isinstance(m, bytes) else m for m in reply[4]]
+    report.deficit = _cover(engine, pool_id, n, sum(short))
+    return report
+
+
+def _routes(pool_id: str, claim_id: str, n: int, bucket: int) -> bool:
+    try:
+        return claim_number(pool_id, claim_id) % n == bucket
+    except ValueError:  # not an id of this pool
+        return False
+
+
+def _cover(engine, pool_id: str, n: int, deficit: int) -> int:
+    """Remove ``deficit`` free units from the pool's buckets (the restored claims were counted
+    on top of the cap); returns what could not be covered."""
+    if deficit and n > 1:
+        for b in range(n):
+            k = engine.keys(pool_id, b)
+            reply = engine.scripts["restock"](keys=[k.pool, k.soldout], args=["take", deficit])
+            deficit += int(reply[3]) if reply[0] == 1 else 0
+            if not deficit:
+                break
+    return deficit
+
+
+def restore(engine, pool_id, claims, total, limit, opens_ms, closes_ms, hold_ms, n) -> MergeReport:
+    """Reopen a pool Redis lost entirely, then :func:`merge` the claims into it.
+
+    The pool is created not yet open (so no member can claim against stock that restored claims
+    will take), merged, then given its real opening time. A pool that exists is only merged.
+    """
+    created = engine.open_pool(
+        pool_id, total, limit, HELD_SHUT_S, closes_ms / 1000, hold_ms / 1000 or None, n
+    )
+    report = merge(engine, pool_id, claims, hold_ms)
+    if created:
+        for b in range(n):
+            engine.client.hset(engine.keys(pool_id, b).pool, "opens", opens_ms)
+        report.created = True
+    return report

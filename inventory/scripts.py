@@ -17,6 +17,7 @@ OPERATIONS = (
     "close",
     "soldout_mark",
     "soldout_clear",
+    "merge",
 )
 
 

@@ -55,8 +55,13 @@ if stock < qty then
   end
   return {'bucket_empty', false, stock, count}
 end
-local seq = tonumber(s[2]) + 1
-local cid = ARGV[1] .. '-' .. (seq * n + tonumber(s[11]))
+-- Claim numbers never repeat, even after Redis restarts from older data: the sequence never
+-- falls behind the server clock, counted in 10 us ticks since 2026-01-01 (a bucket cannot take
+-- 100,000 claims a second, so it never runs ahead of the clock for long). Kept below 2^53 (exact
+-- in a Lua double) for decades at up to 256 buckets; '%.0f' avoids tostring's exponent form.
+local tick = (tonumber(t[1]) - 1767225600) * 100000 + math.floor(tonumber(t[2]) / 10)
+local seq = math.max(tonumber(s[2]) + 1, tick)
+local cid = ARGV[1] .. '-' .. string.format('%.0f', seq * n + tonumber(s[11]))
 stock = stock - qty
 count = count + qty
 local members = tonumber(s[9])
@@ -74,7 +79,7 @@ local rec = state .. hold_until .. US .. member .. US .. qty .. US .. rid
 if #ARGV > 5 then
   rec = rec .. US .. table.concat(ARGV, US, 6)
 end
-redis.call('HSET', h, 'stock', stock, 'seq', seq, 'taken', tonumber(s[8]) + qty,
+redis.call('HSET', h, 'stock', stock, 'seq', string.format('%.0f', seq), 'taken', tonumber(s[8]) + qty,
            'members', members, mkey, count, rkey, cid .. US .. stock .. US .. count,
            'c:' .. cid, rec)
 if stock == 0 and n == 1 then

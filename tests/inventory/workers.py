@@ -150,3 +150,16 @@ def read_then_hang(spec, pool_id, group, name, count, ready):
         got += consumer.read(pool_id, count - len(got), block_ms=100)
     ready.put((os.getpid(), [e.id for e in got]))
     time.sleep(600)
+
+
+def merge_rows(start, spec, pool_id, rows, chunk):
+    """Merge ``rows`` in chunks of ``chunk`` claims (so racers interleave); returns the report."""
+    from dataclasses import asdict
+
+    from inventory import recovery
+
+    recovery.CHUNK = chunk
+    engine = _engine(spec)
+    engine.buckets(pool_id)
+    start.wait()
+    return asdict(engine.merge(pool_id, [tuple(r) for r in rows]))

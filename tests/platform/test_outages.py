@@ -282,29 +282,36 @@ def test_requests_while_the_database_is_down_get_503(app_ctx, app_config):
     assert page.headers["Retry-After"] == "2"
 
 
-def test_drainer_calls_the_reconnect_hook_after_a_restart(stack, own_redis):
-    """In-process: the hook for the pool rebuild runs once the server's run id changes, after
-    the first pass over what the restarted server still had."""
+def test_drainer_reconciles_after_a_restart(stack, own_redis):
+    """In-process: once the server's run id changes, the drainer merges SQL back into the engine
+    (flashsale.recovery.check_restart) and records the new run id, which lets claims through."""
     from flashsale.jobs import follow
+    from flashsale.recovery import _key, run_id
+    from marketplace.extensions import get_redis
 
     app, _ = stack
-    calls, stop = [], threading.Event()
+    stop = threading.Event()
 
     def run():
         with app.app_context():
-            follow(stop=stop.is_set, on_reconnect=lambda: calls.append(time.monotonic()))
+            follow(stop=stop.is_set)
+
+    def marker_matches(client):
+        seen = client.get(_key("run_id"))
+        return seen is not None and seen.decode() == run_id(client)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        time.sleep(1.5)  # a heartbeat has recorded the server's run id
-        assert calls == []
-        own_redis.stop()
-        time.sleep(1)
-        own_redis.start()
-        assert wait_for(lambda: len(calls) == 1, 10) is not None
-        time.sleep(1.5)
-        assert len(calls) == 1
+        with app.app_context():
+            client = get_redis()
+            assert wait_for(lambda: marker_matches(client), 10) is not None
+            first = client.get(_key("run_id"))
+            own_redis.stop()
+            time.sleep(1)
+            own_redis.start()
+            assert wait_for(lambda: run_id(client) != first.decode(), 10) is not None
+            assert wait_for(lambda: marker_matches(client), 15) is not None
     finally:
         stop.set()
         thread.join(10)

@@ -5,7 +5,7 @@ integer. No code deletes merchants and every staff account is created after its 
 live database has no orphans; should one have any, the upgrade stops and names them rather than
 guessing which merchant they belonged to.
 
-Revision ID: 0006_accounts_merchant_fk
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-29 19:40:00
 
@@ -14,7 +14,7 @@ from alembic import context, op
 import sqlalchemy as sa
 
 
-revision = "0006_accounts_merchant_fk"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
