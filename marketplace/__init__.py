@@ -14,6 +14,7 @@ from .config import load_config
 from .errors import register_errorhandlers
 from .extensions import api, babel, csrf, db, migrate
 from .observability import configure_logging, register_request_hooks
+from .validation import register_input_guard
 
 __all__ = ["create_app"]
 
@@ -27,6 +28,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update(settings)
     app.instance_path = app.config["INSTANCE_DIR"]
     app.session_interface = _SessionInterface()
+    register_input_guard(app)  # before any blueprint: routes use its bounded <int:> converter
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)  # after Api.init_app so problem+json wins over smorest's JSON
