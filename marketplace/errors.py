@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, json, render_template, request
-from marshmallow import ValidationError
+from marshmallow import INCLUDE, Schema, ValidationError, fields
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIME = "application/problem+json"
@@ -35,6 +35,23 @@ STATUS_CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details as the API sends them (documents every error response).
+    Problems may carry extension members (``claimed``, ``limit`` ...), hence ``INCLUDE``."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True, metadata={"format": "uri"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True, metadata={"minimum": 400, "maximum": 599})
+    code = fields.String(required=True, metadata={"description": "Stable machine code"})
+    detail = fields.String()
+    request_id = fields.String()
+    errors = fields.Dict(metadata={"description": "Field name -> messages (422)"})
+    retry_after = fields.Integer(metadata={"description": "Seconds (429, 503)"})
 
 
 class Problem(Exception):

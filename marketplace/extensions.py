@@ -12,6 +12,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 
+from .errors import PROBLEM_MIME, ProblemSchema
+
 # Stable constraint names so Alembic migrations work the same on SQLite and PostgreSQL.
 metadata = MetaData(
     naming_convention={
@@ -23,9 +25,24 @@ metadata = MetaData(
     }
 )
 
+
+class ProblemApi(Api):
+    """flask-smorest documents errors as its own JSON shape; ours are RFC 9457 problem details
+    sent as ``application/problem+json`` (see ``errors.py``), so the document says so."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MIME  # for the error responses only
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE
+
+
 db = SQLAlchemy(metadata=metadata)
 migrate = Migrate()
-api = Api()
+api = ProblemApi()
 babel = Babel()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -234,3 +234,19 @@ def test_link_header_keeps_known_filters_encoded(client, member_token):
     )
     assert resp.status_code == 200
     assert resp.headers["Link"] == '</api/v1/offers?page=1&per_page=1&q=a%26b%3E+c>; rel="prev"'
+
+
+# --------------------------------------------------------------------------- the document
+
+
+def test_openapi_documents_errors_as_problem_json_and_ids_as_bigint(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for name in ("DEFAULT_ERROR", "UNPROCESSABLE_ENTITY"):
+        content = spec["components"]["responses"][name]["content"]
+        assert list(content) == [PROBLEM], name
+    problem = spec["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "code"} <= set(problem["required"])
+    join = spec["paths"]["/api/v1/groupbuys/{deal_id}/join"]["post"]["responses"]["409"]
+    assert list(join["content"]) == [PROBLEM]
+    (param,) = spec["paths"]["/api/v1/flashsales/{campaign_id}"]["parameters"]
+    assert param["schema"]["maximum"] == 2**63 - 1
