@@ -133,8 +133,18 @@ class ServiceUnavailable(Problem):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+def _string_keys(value):
+    """marshmallow keys list errors by index (``{"regions": {1: [...]}, "_schema": [...]}``);
+    JSON object keys are strings, and sorting mixed keys is a TypeError."""
+    if isinstance(value, dict):
+        return {str(key): _string_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(item) for item in value]
+    return value
+
+
 def problem_response(problem: Problem):
-    body = problem.to_dict()
+    body = _string_keys(problem.to_dict())
     request_id = getattr(g, "request_id", None)
     if request_id:
         body.setdefault("request_id", request_id)

@@ -40,6 +40,14 @@ class ProblemApi(Api):
             del self.DEFAULT_RESPONSE_CONTENT_TYPE
 
 
+# ``@bp.doc(responses=CSV_RESPONSE)`` on a download: its 200 is text/csv, not JSON.
+CSV_RESPONSE = {
+    200: {
+        "description": "CSV (UTF-8 with BOM)",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
 db = SQLAlchemy(metadata=metadata)
 migrate = Migrate()
 api = ProblemApi()

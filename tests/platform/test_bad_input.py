@@ -250,3 +250,20 @@ def test_openapi_documents_errors_as_problem_json_and_ids_as_bigint(client):
     assert list(join["content"]) == [PROBLEM]
     (param,) = spec["paths"]["/api/v1/flashsales/{campaign_id}"]["parameters"]
     assert param["schema"]["maximum"] == 2**63 - 1
+
+
+def test_errors_keyed_by_list_index_and_by_schema(client, owner):
+    """marshmallow mixes int (list index) and str keys; sorting them for JSON was a 500."""
+    resp = client.post(
+        "/api/v1/merchant/campaigns",
+        json=sale_body(regions=["000000", 0, "000000"]),
+        headers=bearer(owner[1]),
+    )
+    assert_problem(resp, 422)
+    assert "1" in resp.get_json()["errors"]["regions"]
+
+
+def test_csv_downloads_are_documented_as_csv(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    csv = spec["paths"]["/api/v1/merchant/campaigns/{campaign_id}/vouchers.csv"]["get"]
+    assert "text/csv" in csv["responses"]["200"]["content"]
