@@ -25,12 +25,23 @@ metadata = MetaData(
     }
 )
 
+API_RULES = (
+    "Rules every operation applies besides those in its schema: text never contains NUL (U+0000)"
+    " or unpaired surrogates (422); JSON bodies nest at most 32 levels (400 json_too_deep);"
+    " integers are 64-bit signed (422; ids in paths above 2^63-1 are 404). Errors are RFC 9457"
+    " problem details (application/problem+json) with a stable `code`."
+)
+
 
 class ProblemApi(Api):
     """flask-smorest documents errors as its own JSON shape; ours are RFC 9457 problem details
     sent as ``application/problem+json`` (see ``errors.py``), so the document says so."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, **options):
+        options.setdefault("info", {"description": API_RULES})
+        super()._init_spec(**options)
 
     def _register_responses(self):
         self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MIME  # for the error responses only
