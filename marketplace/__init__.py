@@ -15,6 +15,7 @@ from .errors import register_errorhandlers
 from .extensions import api, babel, csrf, db, migrate
 from .observability import configure_logging, register_request_hooks
 from .security import register_security_headers
+from .validation import register_input_guard
 
 __all__ = ["create_app"]
 
@@ -28,6 +29,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.config.update(settings)
     app.instance_path = app.config["INSTANCE_DIR"]
     app.session_interface = _SessionInterface()
+    register_input_guard(app)  # before any blueprint: routes use its bounded <int:> converter
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)  # after Api.init_app so problem+json wins over smorest's JSON

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, json, render_template, request
-from marshmallow import ValidationError
+from marshmallow import INCLUDE, Schema, ValidationError, fields
 from werkzeug.exceptions import HTTPException
 
 from .resilience import DATABASE_DOWN, REDIS_DOWN, classify
@@ -37,6 +37,23 @@ STATUS_CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details as the API sends them (documents every error response).
+    Problems may carry extension members (``claimed``, ``limit`` ...), hence ``INCLUDE``."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True, metadata={"format": "uri"})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True, metadata={"minimum": 400, "maximum": 599})
+    code = fields.String(required=True, metadata={"description": "Stable machine code"})
+    detail = fields.String()
+    request_id = fields.String()
+    errors = fields.Dict(metadata={"description": "Field name -> messages (422)"})
+    retry_after = fields.Integer(metadata={"description": "Seconds (429, 503)"})
 
 
 class Problem(Exception):
@@ -118,8 +135,18 @@ class ServiceUnavailable(Problem):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+def _string_keys(value):
+    """marshmallow keys list errors by index (``{"regions": {1: [...]}, "_schema": [...]}``);
+    JSON object keys are strings, and sorting mixed keys is a TypeError."""
+    if isinstance(value, dict):
+        return {str(key): _string_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(item) for item in value]
+    return value
+
+
 def problem_response(problem: Problem):
-    body = problem.to_dict()
+    body = _string_keys(problem.to_dict())
     request_id = getattr(g, "request_id", None)
     if request_id:
         body.setdefault("request_id", request_id)

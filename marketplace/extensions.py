@@ -12,6 +12,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 
+from .errors import PROBLEM_MIME, ProblemSchema
+
 # Stable constraint names so Alembic migrations work the same on SQLite and PostgreSQL.
 metadata = MetaData(
     naming_convention={
@@ -23,9 +25,43 @@ metadata = MetaData(
     }
 )
 
+API_RULES = (
+    "Rules every operation applies besides those in its schema: text never contains NUL (U+0000)"
+    " or unpaired surrogates (422); JSON bodies nest at most 32 levels (400 json_too_deep);"
+    " integers are 64-bit signed (422; ids in paths above 2^63-1 are 404). Errors are RFC 9457"
+    " problem details (application/problem+json) with a stable `code`."
+)
+
+
+class ProblemApi(Api):
+    """flask-smorest documents errors as its own JSON shape; ours are RFC 9457 problem details
+    sent as ``application/problem+json`` (see ``errors.py``), so the document says so."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, **options):
+        options.setdefault("info", {"description": API_RULES})
+        super()._init_spec(**options)
+
+    def _register_responses(self):
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MIME  # for the error responses only
+        try:
+            super()._register_responses()
+        finally:
+            del self.DEFAULT_RESPONSE_CONTENT_TYPE
+
+
+# ``@bp.doc(responses=CSV_RESPONSE)`` on a download: its 200 is text/csv, not JSON.
+CSV_RESPONSE = {
+    200: {
+        "description": "CSV (UTF-8 with BOM)",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
 db = SQLAlchemy(metadata=metadata)
 migrate = Migrate()
-api = Api()
+api = ProblemApi()
 babel = Babel()
 login_manager = LoginManager()
 csrf = CSRFProtect()

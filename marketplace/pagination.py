@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from flask import request
+from flask import current_app, request, url_for
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
@@ -50,18 +50,43 @@ class Page:
         return max(1, math.ceil(self.total / self.per_page)) if self.per_page else 1
 
     def link_header(self) -> str:
+        """``prev``/``next`` links built with ``url_for`` from the parsed page and the filters the
+        view declares, percent-encoded: nothing else from the query string reaches the header."""
+        filters = {
+            name: request.args.getlist(name)
+            for name in _declared_query_args()
+            if name not in {"page", "per_page"} and name in request.args
+        }
         links = []
-        args = request.args.to_dict()
         for rel, number in (("prev", self.page - 1), ("next", self.page + 1)):
             if 1 <= number <= self.pages:
-                args.update(page=str(number), per_page=str(self.per_page))
-                query = "&".join(f"{k}={v}" for k, v in args.items())
-                links.append(f'<{request.path}?{query}>; rel="{rel}"')
+                url = url_for(
+                    request.endpoint,
+                    **(request.view_args or {}),
+                    page=number,
+                    per_page=self.per_page,
+                    **filters,
+                )
+                links.append(f'<{url}>; rel="{rel}"')
         return ", ".join(links)
 
     def as_dict(self) -> dict:
         return {"items": self.items, "page": self.page, "per_page": self.per_page,
                 "total": self.total, "pages": self.pages}  # fmt: skip
+
+
+def _declared_query_args() -> list[str]:
+    """Query parameter names of the current view's flask-smorest argument schemas."""
+    view = current_app.view_functions.get(request.endpoint)
+    view = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    names: list[str] = []
+    for parameter in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+        if parameter.get("in") != "query":
+            continue
+        schema = parameter["schema"]
+        schema = schema() if isinstance(schema, type) else schema
+        names.extend(field.data_key or name for name, field in schema.fields.items())
+    return names
 
 
 def paginate(stmt, page: int, per_page: int) -> Page:

@@ -13,6 +13,8 @@ from flask import (
 )
 from flask_babel import get_locale
 
+from .redirects import safe_path
+
 bp = Blueprint("web", __name__)
 
 LANG_COOKIE = "lang"
@@ -39,10 +41,7 @@ def index():
 def set_language(code: str):
     if code not in current_app.config["LANGUAGES"]:
         abort(404)
-    target = request.args.get("next") or "/"
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"  # never redirect off-site
-    response = redirect(target)
+    response = redirect(safe_path(request.args.get("next"), "/"))
     response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
 

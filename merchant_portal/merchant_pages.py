@@ -26,6 +26,7 @@ from marketplace.catalogue.models import GroupBuyVoucher
 from marketplace.errors import Problem
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.redirects import is_safe_path
 
 from . import audit_log, counter, exports, onboarding, sales, staff, stats
 from .access import OWNER, STAFF, merchant_of, selling_merchant
@@ -397,7 +398,7 @@ def redemption_revert(redemption_id: int):
 
 def safe_back() -> str:
     target = request.form.get("next") or ""
-    if target.startswith("/merchant/") and not target.startswith("//"):
+    if target.startswith("/merchant/") and is_safe_path(target):
         return target
     return url_for("merchant_pages.counter_page")
 

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from flashsale.models import Campaign
 from marketplace.auth import auth_required, current_principal
 from marketplace.errors import ValidationFailed
+from marketplace.extensions import CSV_RESPONSE
 from marketplace.pagination import PageArgsSchema, page_schema, paginate
 
 from . import audit_log, counter, exports, onboarding, sales, staff, stats
@@ -117,6 +118,7 @@ class Duplicate(MethodView):
 
 
 @bp.get("/merchant/campaigns/<int:campaign_id>/vouchers.csv")
+@bp.doc(responses=CSV_RESPONSE)
 @auth_required(*OWNER)
 def vouchers_csv(campaign_id):
     """Every voucher of the sale as CSV (UTF-8 with BOM, streamed)."""
@@ -125,6 +127,7 @@ def vouchers_csv(campaign_id):
 
 
 @bp.get("/merchant/campaigns/<int:campaign_id>/redemptions.csv")
+@bp.doc(responses=CSV_RESPONSE)
 @auth_required(*OWNER)
 def redemptions_csv(campaign_id):
     """Every redemption (and revert) of the sale as CSV (UTF-8 with BOM, streamed)."""

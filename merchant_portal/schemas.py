@@ -6,6 +6,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from flashsale.schemas import CampaignStatsSchema, UTCAware
+from marketplace.validation import id_field
 
 from .models import CATEGORIES, STATUSES
 
@@ -126,7 +127,7 @@ class AuditEventSchema(Schema):
 
 
 class AuditQuerySchema(Schema):
-    merchant_id = fields.Integer(load_default=None)
+    merchant_id = id_field(load_default=None)
     subject_type = fields.String(load_default=None, validate=validate.Length(max=32))
     action = fields.String(load_default=None, validate=validate.Length(max=64))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))

@@ -12,14 +12,9 @@ from marketplace.auth.services import authenticate
 from marketplace.auth.session import SessionUser
 from marketplace.auth.tokens import bump_token_version, principal_for
 from marketplace.errors import Problem
+from marketplace.redirects import safe_path
 
 from .forms import ActionForm, LoginForm
-
-
-def safe_next(target: str | None, default: str) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return default
 
 
 def page(*roles: str, login: str):
@@ -55,7 +50,7 @@ def login_page(roles: tuple[str, ...], template: str, home: str):
             flash(_("This login cannot use these pages."), "error")
             return render_template(template, form=form), 403
         login_user(SessionUser(account))
-        return redirect(safe_next(request.args.get("next"), url_for(home)))
+        return redirect(safe_path(request.args.get("next"), url_for(home)))
     return render_template(template, form=form)
 
 

@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marketplace.auth import auth_required, current_principal
+from marketplace.errors import PROBLEM_MIME, ProblemSchema
 from marketplace.pagination import PageArgsSchema, page_schema
 
 from . import directory, groupbuys
@@ -161,7 +162,12 @@ class Join(MethodView):
     @member_only
     @bp.arguments(JoinSchema)
     @bp.response(201, PlaceSchema)
-    @bp.alt_response(409, description="groupbuy_full, already_joined, not_open, closed")
+    @bp.alt_response(
+        409,
+        schema=ProblemSchema,
+        content_type=PROBLEM_MIME,
+        description="groupbuy_full, already_joined, not_open, closed",
+    )
     def post(self, data, deal_id):
         """Take a place (team deals: ``team_id`` joins a team, none opens a new one).
 

@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marketplace.auth import auth_required, current_principal
-from marketplace.errors import Forbidden
+from marketplace.errors import PROBLEM_MIME, Forbidden, ProblemSchema
 from marketplace.pagination import PageArgsSchema, page_schema
 
 from . import directory, states
@@ -133,7 +133,12 @@ class Redeem(MethodView):
     @staff
     @bp.arguments(RedeemArgs)
     @bp.response(200, RedeemedSchema)
-    @bp.alt_response(409, description="already_redeemed, voucher_expired")
+    @bp.alt_response(
+        409,
+        schema=ProblemSchema,
+        content_type=PROBLEM_MIME,
+        description="already_redeemed, voucher_expired",
+    )
     def post(self, data):
         """Redeem a group-buy voucher at the counter (the member pays the member price)."""
         merchant = _merchant()

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from marketplace.members.identity import valid_region
 from marketplace.pagination import PageArgsSchema
+from marketplace.validation import id_field
 from merchant_portal.models import CATEGORIES
 
 MEMBER_CATEGORIES = tuple(c for c in CATEGORIES if c != "other")
@@ -60,7 +61,7 @@ class ProfileSchema(Schema):
 
 class OfferListArgs(PageArgsSchema):
     category = _category
-    merchant_id = fields.Integer(validate=validate.Range(min=1))
+    merchant_id = id_field()
     q = fields.String(validate=validate.Length(max=100))
 
 
@@ -188,7 +189,7 @@ class GroupBuyDetailSchema(GroupBuySchema):
 
 class JoinSchema(Schema):
     qty = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10))
-    team_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    team_id = id_field(load_default=None, allow_none=True)
 
 
 class MyTeamSchema(TeamSchema):

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from ..auth import auth_required, current_principal
 from ..auth.models import Account
 from ..errors import NotFound, ValidationFailed
-from ..extensions import db
+from ..extensions import CSV_RESPONSE, db
 from . import importer, jobs, services
 from .models import Member, MemberImport, MemberImportError
 from .schemas import CardSchema, ImportQuerySchema, ImportSchema, MemberSchema, ReissueSchema
@@ -97,6 +97,7 @@ class ImportStatus(MethodView):
 
 
 @bp.get("/member-imports/<int:import_id>/rejected.csv")
+@bp.doc(responses=CSV_RESPONSE)
 @auth_required("admin")
 def rejected_rows(import_id):
     """The rejected rows as CSV (UTF-8 with BOM; ID numbers masked)."""

@@ -12,6 +12,7 @@ from ..auth.services import authenticate
 from ..auth.session import SessionUser
 from ..auth.tokens import bump_token_version
 from ..errors import Problem
+from ..redirects import safe_path
 from . import services
 from .forms import ActivateForm, LoginForm, LogoutForm
 
@@ -19,9 +20,7 @@ bp = Blueprint("members_pages", __name__, url_prefix="/m")
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("members_pages.card")
+    return safe_path(target, url_for("members_pages.card"))
 
 
 @bp.app_context_processor

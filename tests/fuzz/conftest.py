@@ -1,0 +1,107 @@
+"""A real server for the fuzz suite: gunicorn on the session's database and Redis, with one
+admin, one merchant (owner and clerk), one member and a live sale to aim at.
+
+Module-scoped: starting gunicorn per API operation would cost more than the fuzzing itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+
+import pytest
+
+from tests.conftest import _clean_database, server_env
+
+ROLES = ("anonymous", "member", "owner", "admin")
+STATS: Counter = Counter()  # (role, status) -> cases sent; printed at the end of the run
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(app_config, _schema):
+    """(base URL, {role: bearer token or None}) of a seeded gunicorn."""
+    from marketplace import create_app
+    from marketplace.auth.models import Account
+    from marketplace.auth.tokens import publish_versions
+    from marketplace.extensions import db, get_redis, get_rq_redis
+    from marketplace.redis_server import free_port
+    from tests.flashsale.factories import _hash, create_sale, make_members, make_merchant, token_for
+
+    app = create_app(app_config)
+    with app.app_context():
+        get_redis().flushdb()
+        get_rq_redis().flushdb()
+        admin = Account(username="root", role="admin", password_hash=_hash())
+        db.session.add(admin)
+        db.session.commit()
+        publish_versions([(admin.id, 0)])
+        _merchant_id, owner_token = make_merchant(username="owner1")
+        _member_id, member_token = make_members(1)[0]
+        create_sale(app.test_client(), owner_token)
+        tokens = {
+            "anonymous": None,
+            "member": member_token,
+            "owner": owner_token,
+            "admin": token_for(admin),
+        }
+        db.session.remove()
+        db.engine.dispose()
+
+    port = free_port()
+    env = server_env(app_config)
+    env.update(WEB_BIND=f"127.0.0.1:{port}", WEB_WORKERS="2", WEB_THREADS="4")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:marketplace.gunicorn_conf",
+         "marketplace.wsgi:app"],
+        env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as resp:  # noqa: S310
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("gunicorn did not start")
+        time.sleep(0.1)
+    try:
+        yield base, tokens
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        with app.app_context():
+            _clean_database(db)
+            get_redis().flushdb()
+            get_rq_redis().flushdb()
+            db.engine.dispose()
+
+
+def max_examples() -> int:
+    """``FUZZ_MAX_EXAMPLES`` (CI sets a larger number); small by default so `make test` stays
+    quick while still sending every operation hostile input as every role."""
+    return int(os.environ.get("FUZZ_MAX_EXAMPLES", "5"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not STATS:
+        return
+    by_role: Counter = Counter()
+    by_status: Counter = Counter()
+    for (role, status), count in STATS.items():
+        by_role[role] += count
+        by_status[status] += count
+    terminalreporter.write_sep("-", f"fuzz: {sum(STATS.values())} cases sent")
+    terminalreporter.write_line("by role: " + ", ".join(f"{r} {n}" for r, n in by_role.items()))
+    statuses = sorted(by_status.items(), key=lambda item: str(item[0]))
+    terminalreporter.write_line("by status: " + ", ".join(f"{s} {n}" for s, n in statuses))
