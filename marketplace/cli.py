@@ -53,7 +53,7 @@ def _ensure_local_redis() -> None:
             return
     if len(sys.argv) > 1 and sys.argv[1] in {"up", "--help", "--version", "routes"}:
         return  # `up` starts and owns the server itself
-    server = EmbeddedRedis(instance / "redis", persistent=True).start()
+    server = EmbeddedRedis(instance / "redis", persistent=True, die_with_parent=True).start()
     atexit.register(server.stop)
     os.environ["REDIS_URL"] = server.url
 

@@ -84,11 +84,16 @@ class EmbeddedRedis:
         port: int | None = None,
         persistent: bool = False,
         extra: list[str] | None = None,
+        die_with_parent: bool = False,
     ):
         self.directory = Path(directory)
         self.port = port or free_port()
         self.persistent = persistent
         self.extra = extra or []
+        # PR_SET_PDEATHSIG follows the *thread* that started the server, not the process: only
+        # an owner that starts (and restarts) it from its main thread may ask for it, or the
+        # server dies with a helper thread (a test restarting Redis from a timer, say).
+        self.die_with_parent = die_with_parent
         self.process: subprocess.Popen | None = None
 
     @property
@@ -114,7 +119,10 @@ class EmbeddedRedis:
         # A new session so that a Ctrl-C in the terminal reaches only our supervisor, which then
         # stops the server in order (after the web and worker processes have finished).
         self.process = subprocess.Popen(  # noqa: S603,PLW1509
-            args, start_new_session=True, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent
+            args,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -179,7 +179,9 @@ def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool)
 
     redis_server = None
     if not env.get("REDIS_URL"):
-        redis_server = EmbeddedRedis(instance / "redis", persistent=True).start()
+        redis_server = EmbeddedRedis(
+            instance / "redis", persistent=True, die_with_parent=True
+        ).start()
         (instance / "redis" / "port").write_text(str(redis_server.port))
         env["REDIS_URL"] = redis_server.url
         click.echo(f"started bundled Valkey on {redis_server.url} (AOF in {instance / 'redis'})")
