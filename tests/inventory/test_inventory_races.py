@@ -172,8 +172,8 @@ def test_merge_racing_reserves_keeps_every_claim_and_the_counts_exact(backend, b
     assert engine.reserve("race", "o7", 1, "r7").claim_id == old[7].claim_id
 
 
-def _race_or_merge(start, kind, args):
+def _race_or_merge(start, timed, kind, args):
     if kind == "merge":
         spec, rows = args
         return merge_rows(start, spec, "race", rows, 7)
-    return reserve_many(start, *args)
+    return reserve_many(start, timed, *args)
