@@ -143,6 +143,9 @@ def test_drainer_outlives_a_redis_restart(stack, own_redis, tmp_path):
 
         own_redis.start()  # same port, same directory: the AOF comes back
         back = time.monotonic()
+        # Claims wait (503) until the drainer has reconciled the restarted server with SQL.
+        assert wait_for(lambda: _reconciled(app), 15) is not None, log_path.read_text()
+        time.sleep(0.6)  # each web process trusts its readiness answer for 0.5 s
         after = claim_all(client, sale, members[20:])
         took = wait_for(lambda: persisted_codes() == before | after, 20, step=0.05)
         assert took is not None, log_path.read_text()
@@ -157,6 +160,16 @@ def test_drainer_outlives_a_redis_restart(stack, own_redis, tmp_path):
     assert log.count("redis back after") == 1, log
     consumer = OutboxConsumer(get_engine(), GROUP, "check")
     assert consumer.pending(str(sale)) == 0
+
+
+def _reconciled(app) -> bool:
+    from flashsale.recovery import _key, run_id
+    from marketplace.extensions import get_redis
+
+    with app.app_context():
+        client = get_redis()
+        seen = client.get(_key("run_id"))
+        return seen is not None and seen.decode() == run_id(client)
 
 
 @contextlib.contextmanager
