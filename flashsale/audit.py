@@ -110,7 +110,7 @@ def run_audit(campaign_id: int, store: bool = True) -> AuditResult:
     counted = {c for c, rec in known.items() if rec[0] in (HELD, COMMITTED)}
     counted |= (set(claims) | restored) - cancels
 
-    # Repairs: only from outbox records (a claim the engine decided), never invented.
+    # Repairs: only from claims the engine decided (outbox entries, claim records), never invented.
     sql = _sql(campaign_id)
     missing = [claims[c] for c in claims if c not in sql]
     # Acknowledged entries are trimmed; a voucher SQL lost since (a restore from an older backup)
