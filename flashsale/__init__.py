@@ -11,7 +11,10 @@ def init_app(app) -> None:
     from marketplace.extensions import api
 
     from . import pages, routes_member, routes_merchant
+    from .memory import SaleMemoryCollector
 
     api.register_blueprint(routes_member.bp)
     api.register_blueprint(routes_merchant.bp)
     app.register_blueprint(pages.bp)
+    # Redis bytes per sale on /metrics, measured at scrape time (flashsale.memory).
+    app.extensions.setdefault("metrics.collectors", []).append(SaleMemoryCollector())

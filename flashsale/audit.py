@@ -1,12 +1,15 @@
-"""Audit a sale: engine counters vs the outbox (the record of every decision) vs SQL vouchers.
+"""Audit a sale: the engine's counters vs its claim records vs SQL vouchers (and what the outbox
+has not persisted yet).
 
-The outbox is never trimmed, so it is the record of every decision Redis still has; the pool's
-claim records (``c:<id>``) say what the engine holds now. The audit re-persists claims missing
-from SQL and finishes cancellations that SQL recorded but the engine did not see (a crash between
-the two writes); it re-persists only from outbox records and never invents a voucher. It names
-every divergence (missing in SQL, extra in SQL, SQL claims unknown to the engine, code or member
-mismatch, a member over the limit or answered twice for one key, oversell, recorded conflicts);
-any problem fails the audit.
+The reference is the engine's own state: every claim it decided has a record (``c:<id>``) in the
+pool hash, written by the same script that moves the counters. The outbox is trimmed once its
+entries are acknowledged, and acknowledged means persisted, so what is left of it is exactly what
+SQL may still lack: the audit re-persists claims missing from SQL from those entries and finishes
+cancellations that SQL recorded but the engine did not see (a crash between the two writes); it
+never invents a voucher. It names every divergence (counters vs records, missing in SQL, extra in
+SQL, SQL claims unknown to the engine, code or member mismatch, a member over the limit or
+answered twice for one key, oversell, recorded conflicts); any problem fails the audit. A retired
+sale (its pool deleted after a passed audit) is checked from SQL alone.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import timedelta
 from sqlalchemy import exists, or_, select
 
 from inventory import COMMITTED, HELD, ClaimNotFound, OutboxEntry, PoolNotFound
+from inventory.keys import claim_number
 from marketplace.extensions import db
 from marketplace.models import utcnow
 
@@ -93,19 +97,29 @@ def run_audit(campaign_id: int, store: bool = True) -> AuditResult:
         result.problems.append("the campaign is a draft: nothing to audit")
         return _store(campaign, result, store)
     engine, pool = get_engine(), campaign.pool_id
-    try:
-        stats = engine.stats(pool)
-        result.engine_claimed = stats.claimed
-        claims, cancels, restored = _outbox(engine, pool)
-    except PoolNotFound:
-        result.problems.append("the engine has no pool for this sale (Redis lost it?)")
-        claims, cancels, restored = {}, set(), set()
-        stats = None
-    live_outbox = (set(claims) | restored) - cancels
+    claims, cancels, restored, stats = {}, set(), set(), None
+    if campaign.retired_at is None:
+        try:
+            stats = engine.stats(pool)
+            result.engine_claimed = stats.claimed
+            claims, cancels, restored = _outbox(engine, pool)
+        except PoolNotFound:
+            result.problems.append("the engine has no pool for this sale (Redis lost it?)")
+    known = engine.known_claims(pool) if stats is not None else {}
+    # Claims the engine still counts: its live records, plus what the untrimmed outbox says.
+    counted = {c for c, rec in known.items() if rec[0] in (HELD, COMMITTED)}
+    counted |= (set(claims) | restored) - cancels
 
-    # Repairs: only from outbox records (a claim the engine decided), never invented.
+    # Repairs: only from claims the engine decided (outbox entries, claim records), never invented.
     sql = _sql(campaign_id)
     missing = [claims[c] for c in claims if c not in sql]
+    # Acknowledged entries are trimmed; a voucher SQL lost since (a restore from an older backup)
+    # comes back from the engine's own claim record, which carries the member, key and code.
+    missing += [
+        _record_entry(engine, pool, c, known[c])
+        for c in sorted(counted - set(claims) - set(sql))
+        if c in known and "code" in known[c][3]
+    ]
     stale_cancels = [c for c in cancels if c in sql and sql[c][0] == "issued"]
     if missing or stale_cancels:
         fixes = missing + [_cancel_entry(pool, c) for c in stale_cancels]
@@ -113,38 +127,41 @@ def run_audit(campaign_id: int, store: bool = True) -> AuditResult:
         sql = _sql(campaign_id)
         result.repersisted = sum(1 for e in missing if e.fields["claim_id"] in sql)
     for claim_id, (status, _member, _code) in sql.items():
-        if status == "cancelled" and claim_id in live_outbox:
+        if status == "cancelled" and claim_id in counted:
             try:
                 if engine.cancel(pool, claim_id).changed:
                     result.recancelled += 1
-                    live_outbox.discard(claim_id)
             except (ClaimNotFound, PoolNotFound):
                 pass
-    result.outbox_claims = len(live_outbox)
     if stats is not None and result.recancelled:
         result.engine_claimed = engine.stats(pool).claimed
+        known = engine.known_claims(pool)
 
     live_sql = {c for c, (s, _m, _k) in sql.items() if s != "cancelled"}
     result.sql_vouchers = len(live_sql)
-    known = engine.known_claims(pool) if stats is not None else {}
-    _compare(result, campaign, stats, known, claims, live_outbox, sql, live_sql)
+    # The decisions the engine still counts: its live claim records (the outbox is trimmed).
+    live_records = {c for c, rec in known.items() if rec[0] in (HELD, COMMITTED)}
+    result.outbox_claims = len(live_records) if stats is not None else None
+    _compare(result, campaign, stats, known, claims, live_records, sql, live_sql)
     return _store(campaign, result, store)
 
 
-def _compare(result, campaign, stats, known, claims, live_outbox, sql, live_sql) -> None:
-    """Name every kind of divergence between the engine, its outbox and SQL."""
+def _compare(result, campaign, stats, known, claims, live_records, sql, live_sql) -> None:
+    """Name every kind of divergence between the engine's counters, its records and SQL."""
     problems = result.problems
     total = stats.total if stats is not None else campaign.total_stock
     for name, count in (
-        ("engine", result.engine_claimed), ("outbox", len(live_outbox)), ("SQL", len(live_sql))
+        ("engine", result.engine_claimed), ("claim records", result.outbox_claims),
+        ("SQL", len(live_sql)),
     ):  # fmt: skip
         if count is not None and count > total:
             problems.append(f"oversell: {name} counts {count} tickets of {total}")
-    if result.engine_claimed is not None and result.engine_claimed != len(live_outbox):
+    if result.engine_claimed is not None and result.engine_claimed != len(live_records):
         problems.append(
-            f"mismatch: engine counts {result.engine_claimed} claims, outbox {len(live_outbox)}"
+            f"mismatch: engine counts {result.engine_claimed} claims, its claim records "
+            f"{len(live_records)}"
         )
-    live_engine = {c for c, rec in known.items() if rec[0] in (HELD, COMMITTED)}
+    live_engine = live_records
     lacking = live_engine - set(sql)
     if lacking:
         problems.append(
@@ -185,6 +202,17 @@ def _compare(result, campaign, stats, known, claims, live_outbox, sql, live_sql)
     if conflicts:
         problems.append(f"{len(conflicts)} voucher conflicts recorded (a reused claim id or code,"
                         f" kept for review): {_names(conflicts)}")  # fmt: skip
+
+
+def _record_entry(engine, pool: str, claim_id: str, record: tuple) -> OutboxEntry:
+    """An outbox-shaped claim rebuilt from the engine's claim record; its time comes from the
+    claim id, which counts 10 µs ticks of the server clock (inventory/lua/reserve.lua)."""
+    _state, member, request_id, payload = record
+    tick = claim_number(pool, claim_id) // engine.buckets(pool)
+    ts = 1_767_225_600_000 + tick // 100
+    fields = {"type": "claim", "claim_id": claim_id, "pool_id": pool, "member_id": member,
+              "qty": "1", "request_id": request_id, "ts": str(ts), **payload}  # fmt: skip
+    return OutboxEntry(pool, 0, "0-0", fields)
 
 
 def _cancel_entry(pool: str, claim_id: str) -> OutboxEntry:

@@ -110,6 +110,8 @@ def claim(principal, campaign_id: int, key: str) -> dict:
         if result.cached and _already_won(engine, pool, member, request_id):
             result = engine.reserve(pool, member, 1, request_id, {"code": code}, False)
     except PoolNotFound:
+        if time.time() >= meta.ends_at:  # over, and its pool retired (flashsale.retire)
+            _refuse("ended", Gone("This sale has ended.", code="ended"))
         _refuse("error", ServiceUnavailable("The sale is not loaded; try again shortly."))
     status = result.status
     if status == RESERVED:

@@ -65,31 +65,30 @@ def meta_key(campaign_id: int) -> str:
 def write_meta(campaign) -> None:
     """Publish the campaign's hot-path metadata (drafts are removed: members cannot see them)."""
     client = get_redis()
-    if campaign.status == "draft":
-        client.delete(meta_key(campaign.id))
+    if campaign.status == "draft" or campaign.retired_at is not None:
+        client.delete(meta_key(campaign.id))  # retired: Redis keeps nothing of the sale
     else:
-        merchant = campaign.merchant
-        active = merchant.status == "approved"
-        client.hset(
-            meta_key(campaign.id),
-            mapping={
-                "merchant_id": campaign.merchant_id,
-                "status": campaign.status,
-                "starts_at": campaign.starts_at.timestamp(),
-                "ends_at": campaign.ends_at.timestamp(),
-                "limit": campaign.per_member_limit,
-                "regions": ",".join(campaign.regions or []),
-                "card": int(campaign.require_active_card),
-                "merchant_active": int(active),
-                "valid_from": _iso(campaign.valid_from),
-                "valid_until": _iso(campaign.valid_until),
-            },
-        )
+        client.hset(meta_key(campaign.id), mapping=_meta_fields(campaign))
     _local_cache().pop(campaign.id, None)
 
 
+def _meta_fields(campaign) -> dict:
+    return {
+        "merchant_id": campaign.merchant_id,
+        "status": campaign.status,
+        "starts_at": campaign.starts_at.timestamp(),
+        "ends_at": campaign.ends_at.timestamp(),
+        "limit": campaign.per_member_limit,
+        "regions": ",".join(campaign.regions or []),
+        "card": int(campaign.require_active_card),
+        "merchant_active": int(campaign.merchant.status == "approved"),
+        "valid_from": _iso(campaign.valid_from),
+        "valid_until": _iso(campaign.valid_until),
+    }
+
+
 def _parse(campaign_id: int, raw: dict) -> CampaignMeta:
-    f = {k.decode(): v.decode() for k, v in raw.items()}
+    f = {_str(k): _str(v) for k, v in raw.items()}
     regions = frozenset(r for r in f["regions"].split(",") if r)
     return CampaignMeta(
         id=campaign_id,
@@ -104,6 +103,10 @@ def _parse(campaign_id: int, raw: dict) -> CampaignMeta:
         valid_from=f["valid_from"],
         valid_until=f["valid_until"],
     )
+
+
+def _str(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 _lock = threading.Lock()
@@ -139,6 +142,8 @@ def _refill_from_sql(campaign_id: int) -> CampaignMeta | None:
     try:
         if campaign is None or campaign.status == "draft":
             return None
+        if campaign.retired_at is not None:  # answer from SQL; writing it back would leak keys
+            return _parse(campaign_id, _meta_fields(campaign))
         write_meta(campaign)
         raw = get_redis().hgetall(meta_key(campaign_id))
         return _parse(campaign_id, raw)

@@ -16,7 +16,7 @@ import time
 from flask import current_app
 from redis.exceptions import ResponseError
 
-from inventory import OutboxConsumer, OutboxEntry
+from inventory import OutboxConsumer, OutboxEntry, PoolNotFound
 from marketplace.extensions import db
 from marketplace.heartbeats import beat
 from marketplace.observability import OUTBOX_LAG
@@ -60,13 +60,18 @@ def drain_pool(consumer: OutboxConsumer, pool_id: str, batch: int, min_idle_ms: 
 
 
 def drain_outbox(batch: int = 500, kind: str = "rq") -> int:
-    """One pass over every pool's outbox (the scheduler runs it every few seconds)."""
+    """One pass over every pool's outbox (the scheduler runs it every few seconds); then trims
+    what every consumer acknowledged, so a stream holds only what is not persisted yet."""
     consumer = _consumer(kind)
     min_idle = int(setting("FLASHSALE_RECOVER_IDLE_MS"))
     total, lag = 0, 0
     for pool_id in sorted(get_engine().active_pools()):
-        total += drain_pool(consumer, pool_id, batch, min_idle)
-        lag += consumer.lag(pool_id)
+        try:
+            total += drain_pool(consumer, pool_id, batch, min_idle)
+            consumer.trim(pool_id)
+            lag += consumer.lag(pool_id)
+        except PoolNotFound:  # retired between listing and reading
+            continue
     OUTBOX_LAG.set(lag)
     check_restart()  # the outbox was just drained: safe to merge SQL back if Redis restarted
     return total
@@ -132,18 +137,29 @@ def drainer_name() -> str:
 def _follow_pass(consumer, batch: int, min_idle: int, redeliver: bool, recover: bool) -> int:
     moved = 0
     for pool_id in sorted(get_engine().active_pools()):
-        sources = []
-        if redeliver:
-            sources.append(lambda p=pool_id: _own_pending(consumer, p, batch))
-        if recover:
-            sources.append(lambda p=pool_id: consumer.recover(p, min_idle_ms=min_idle, count=batch))
-        sources.append(lambda p=pool_id: consumer.read(p, count=batch))
-        for source in sources:
-            entries = source()
-            if entries:
-                persist_entries(entries)  # commits; only then:
-                consumer.ack(pool_id, entries)
-                moved += len(entries)
+        try:
+            moved += _follow_pool(consumer, pool_id, batch, min_idle, redeliver, recover)
+        except PoolNotFound:  # retired between listing and reading
+            continue
+    return moved
+
+
+def _follow_pool(consumer, pool_id: str, batch: int, min_idle: int, redeliver, recover) -> int:
+    moved = 0
+    sources = []
+    if redeliver:
+        sources.append(lambda: _own_pending(consumer, pool_id, batch))
+    if recover:
+        sources.append(lambda: consumer.recover(pool_id, min_idle_ms=min_idle, count=batch))
+    sources.append(lambda: consumer.read(pool_id, count=batch))
+    for source in sources:
+        entries = source()
+        if entries:
+            persist_entries(entries)  # commits; only then:
+            consumer.ack(pool_id, entries)
+            moved += len(entries)
+    if moved:
+        consumer.trim(pool_id)  # acknowledged = persisted: the stream keeps only the rest
     return moved
 
 
@@ -174,7 +190,10 @@ def _text(value) -> str:
 
 
 def _beat(consumer: OutboxConsumer, state: str) -> None:
-    lag = sum(consumer.lag(p) for p in get_engine().active_pools())
+    lag = 0
+    for pool_id in get_engine().active_pools():
+        with contextlib.suppress(PoolNotFound):  # retired meanwhile
+            lag += consumer.lag(pool_id)
     OUTBOX_LAG.set(lag)
     beat(DRAINER, HEARTBEAT_TTL, state=state, lag=lag, pid=os.getpid(), consumer=consumer.consumer)
 
@@ -191,6 +210,13 @@ def audit_campaign(campaign_id: int) -> dict:
     from .audit import run_audit
 
     return run_audit(campaign_id).as_dict()
+
+
+def retire_due() -> list[int]:
+    """Delete the Redis pools of sales that ended, passed their audit and are persisted."""
+    from .retire import retire_due as run
+
+    return run(GROUP)
 
 
 def audit_due() -> list[int]:

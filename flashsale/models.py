@@ -54,6 +54,9 @@ class Campaign(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the sale's Redis pool was deleted (flashsale.retire): from then on SQL alone
+    # answers for its vouchers, and reconcile_pools never reopens it.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     merchant: Mapped[Merchant] = relationship(lazy="joined")
 

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from marketplace.extensions import db, get_redis
 from marketplace.models import utcnow
@@ -82,9 +82,20 @@ def reconcile_pools(campaign_ids: list[int] | None = None) -> list[dict]:
     """Reconcile the given sales, or every published sale not ended more than ``HORIZON`` ago."""
     stmt = select(Campaign).where(Campaign.status != "draft", Campaign.published_at.is_not(None))
     if campaign_ids:
+        # Named on purpose (``shihui flashsale rebuild``): a retired sale's pool comes back from
+        # SQL and counts as live again until the retire job deletes it after its next audit.
         stmt = stmt.where(Campaign.id.in_(campaign_ids))
-    else:
-        stmt = stmt.where(Campaign.ends_at >= utcnow() - HORIZON)
+        campaigns = db.session.scalars(stmt.order_by(Campaign.id)).all()
+        reports = [reconcile_pool(c) for c in campaigns]
+        unretired = [c.id for c in campaigns if c.retired_at is not None]
+        if unretired:
+            db.session.execute(
+                update(Campaign).where(Campaign.id.in_(unretired)).values(retired_at=None)
+            )
+            db.session.commit()
+        return reports
+    # Retired sales (their pool deleted on purpose, flashsale.retire) are never reopened.
+    stmt = stmt.where(Campaign.ends_at >= utcnow() - HORIZON, Campaign.retired_at.is_(None))
     # The caller's session is left as it is (a drain inside a request or a test shares it).
     return [reconcile_pool(c) for c in db.session.scalars(stmt.order_by(Campaign.id)).all()]
 

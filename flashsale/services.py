@@ -214,7 +214,10 @@ def stats(campaign: Campaign) -> dict:
         "redeemed": counts.get("redeemed", 0),
         "cancelled": counts.get("cancelled", 0),
     }
-    if campaign.status != "draft":
+    if campaign.retired_at is not None:  # its pool is gone: SQL holds every voucher
+        claimed = out["persisted"] - out["cancelled"]
+        out.update(remaining=max(campaign.total_stock - claimed, 0), claimed=claimed)
+    elif campaign.status != "draft":
         try:
             pool = get_engine().stats(campaign.pool_id)
             out.update(stock=pool.total, remaining=pool.remaining, claimed=pool.claimed)
@@ -226,7 +229,7 @@ def stats(campaign: Campaign) -> dict:
 def remaining_of(campaigns) -> dict[int, int]:
     """Remaining stock per published campaign in one pipeline (for lists)."""
     engine = get_engine()
-    ids = [c for c in campaigns if c.status not in ("draft",)]
+    ids = [c for c in campaigns if c.status != "draft" and c.retired_at is None]
     if not ids:
         return {}
     pipe = engine.client.pipeline(transaction=False)

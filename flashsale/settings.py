@@ -6,6 +6,7 @@
 | FLASHSALE_META_TTL | 1.0 | seconds a web process trusts its copy of a campaign's metadata |
 | FLASHSALE_SOLDOUT_CACHE_SECONDS | 0.5 | the engine's in-process sold-out cache |
 | FLASHSALE_RECOVER_IDLE_MS | 30000 | pending outbox entries older than this are taken over |
+| FLASHSALE_RETIRE_AFTER_SECONDS | 3600 | an audited sale's pool is deleted so long after it ended |
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ DEFAULTS = {
     "FLASHSALE_META_TTL": 1.0,
     "FLASHSALE_SOLDOUT_CACHE_SECONDS": 0.5,
     "FLASHSALE_RECOVER_IDLE_MS": 30_000,
+    "FLASHSALE_RETIRE_AFTER_SECONDS": 3600.0,
 }
 
 

@@ -69,8 +69,10 @@ def cancel(principal, code: str) -> Voucher:
     record_audit("voucher.cancel", "voucher", voucher.id, data={"code": voucher.code},
                  merchant_id=campaign.merchant_id)  # fmt: skip
     db.session.commit()
-    # Nothing to give back if Redis lost the claim; the audit reports the discrepancy.
-    with contextlib.suppress(ClaimNotFound, PoolNotFound):
-        get_engine().cancel(campaign.pool_id, voucher.claim_id)
+    # Nothing to give back if Redis lost the claim; the audit reports the discrepancy. A retired
+    # sale's pool is gone on purpose: SQL alone records the cancellation.
+    if campaign.retired_at is None:
+        with contextlib.suppress(ClaimNotFound, PoolNotFound):
+            get_engine().cancel(campaign.pool_id, voucher.claim_id)
     db.session.refresh(voucher)
     return voucher

@@ -35,6 +35,7 @@ from .results import (
     PoolStats,
     ReserveResult,
 )
+from .retention import keys_memory, trim_stream
 
 __all__ = [
     "CANCELLED",
@@ -60,4 +61,6 @@ __all__ = [
     "SoldOutCache",
     "StockBelowClaimed",
     "StockEngine",
+    "keys_memory",
+    "trim_stream",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from . import buckets as fallover
-from . import recovery, scripts
+from . import recovery, retention, scripts
 from .cache import SoldOutCache
 from .errors import ClaimNotFound, PoolNotFound, StockBelowClaimed
 from .keys import BucketKeys, bucket_keys, check_pool_id, claim_number, home_bucket, pools_key
@@ -141,6 +141,22 @@ class StockEngine:
         if created:
             self._buckets[pool_id] = buckets
         return bool(created)
+
+    def retire_pool(self, pool_id: str) -> int:
+        """Delete every key of a finished, persisted pool (see :mod:`inventory.retention`)."""
+        return retention.retire_pool(self, pool_id)
+
+    def forget(self, pool_id: str) -> None:
+        """Drop what this process cached about the pool (after it was retired or rebuilt)."""
+        self._buckets.pop(pool_id, None)
+        for key in [k for k in self._keys if k[0] == pool_id]:
+            del self._keys[key]
+        if self.cache is not None:
+            self.cache.clear(pool_id)
+
+    def memory_usage(self, pool_id: str) -> int:
+        """Bytes the pool's keys take in Redis (0 once retired); five MEMORY USAGE per bucket."""
+        return retention.memory_usage(self, pool_id)
 
     def pool_exists(self, pool_id: str) -> bool:
         return bool(self.client.exists(self.keys(pool_id).pool))

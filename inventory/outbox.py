@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from redis.exceptions import ResponseError
 
 from .engine import text
+from .errors import PoolNotFound
+from .retention import trim_stream
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,14 @@ class OutboxConsumer:
         return entries
 
     def _xread(self, pool_id, bucket, key, count, block_ms) -> list[OutboxEntry]:
-        reply = self.client.xreadgroup(
-            self.group, self.consumer, {key: ">"}, count=count, block=block_ms
-        )
+        try:
+            reply = self.client.xreadgroup(
+                self.group, self.consumer, {key: ">"}, count=count, block=block_ms
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            return []  # the pool was retired under us: its streams are gone, do not recreate
         if not reply:
             return []
         _, items = reply[0]
@@ -98,10 +105,15 @@ class OutboxConsumer:
         for bucket, key in self._streams(pool_id):
             cursor = "0-0"
             while len(entries) < count:
-                reply = self.client.xautoclaim(
-                    key, self.group, self.consumer, min_idle_ms, cursor,
-                    count=count - len(entries),
-                )  # fmt: skip
+                try:
+                    reply = self.client.xautoclaim(
+                        key, self.group, self.consumer, min_idle_ms, cursor,
+                        count=count - len(entries),
+                    )  # fmt: skip
+                except ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    break  # retired under us
                 cursor, items = text(reply[0]), reply[1]
                 deleted = reply[2] if len(reply) > 2 else []
                 entries += [self._entry(pool_id, bucket, i, d) for i, d in items if d is not None]
@@ -110,6 +122,15 @@ class OutboxConsumer:
                 if cursor == "0-0":
                     break
         return entries
+
+    def trim(self, pool_id: str) -> int:
+        """Remove the pool's entries every consumer group has acknowledged (``XTRIM MINID`` per
+        stream, below the oldest entry still pending or undelivered); returns how many."""
+        try:
+            keys = self.engine.outbox_streams(pool_id)
+        except PoolNotFound:  # retired meanwhile
+            return 0
+        return sum(trim_stream(self.client, key) for key in keys)
 
     def pending(self, pool_id: str) -> int:
         """Entries delivered to some consumer of the group and not yet acknowledged."""
@@ -121,7 +142,13 @@ class OutboxConsumer:
         """Entries not yet acknowledged: never delivered plus pending."""
         total = 0
         for _, key in self._streams(pool_id):
-            group = next(g for g in self.client.xinfo_groups(key) if text(g["name"]) == self.group)
+            try:
+                groups = self.client.xinfo_groups(key)
+            except ResponseError:  # the stream is gone (pool retired): nothing left to persist
+                continue
+            group = next((g for g in groups if text(g["name"]) == self.group), None)
+            if group is None:
+                continue
             undelivered = group.get("lag")
             if undelivered is None:  # the server cannot tell after deletions: count them
                 last = text(group["last-delivered-id"])

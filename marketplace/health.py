@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from . import heartbeats
@@ -67,7 +67,7 @@ def _drainer(checks: dict[str, str]) -> dict:
 @bp.get("/metrics")
 def metrics():
     update_queue_depth()
-    return metrics_response()
+    return metrics_response(current_app.extensions.get("metrics.collectors", ()))
 
 
 def update_queue_depth() -> None:

@@ -119,11 +119,18 @@ def register_request_hooks(app: Flask) -> None:
         return response
 
 
-def metrics_response() -> Response:
+def metrics_response(collectors=()) -> Response:
+    """The process (or multiprocess) registry, then ``collectors`` read at scrape time (they
+    may query Redis inside the request's app context)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         payload = generate_latest(registry)
     else:
         payload = generate_latest()
+    if collectors:
+        scrape = CollectorRegistry(auto_describe=False)
+        for collector in collectors:
+            scrape.register(collector)
+        payload += generate_latest(scrape)
     return Response(payload, mimetype=CONTENT_TYPE_LATEST)

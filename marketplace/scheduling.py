@@ -21,6 +21,8 @@ PERIODIC_JOBS: list[tuple[str, int, str]] = [
     # Backs up the drainer process: claims reach SQL even if only the worker runs.
     ("flashsale.jobs.drain_outbox", 2, "high"),
     ("flashsale.jobs.audit_due", 60, "low"),
+    # Deletes the Redis pools of audited, persisted sales (Redis memory stays bounded).
+    ("flashsale.jobs.retire_due", 300, "low"),
     # Decides group-buys and teams whose own enqueue_at job was lost or late.
     ("marketplace.catalogue.jobs.sweep", 30, "default"),
 ]

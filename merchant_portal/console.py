@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from flashsale import services as fs
+from flashsale.memory import sale_bytes
 from flashsale.models import Campaign, CampaignAudit
 from marketplace.extensions import db
 from marketplace.members.models import MemberImport
@@ -18,7 +19,8 @@ def sales_query(merchant_id: int | None = None):
 
 
 def with_audits(campaigns: list[Campaign]) -> list[Campaign]:
-    """Attach ``last_audit`` and ``effective_status`` (stock from one engine pipeline)."""
+    """Attach ``last_audit``, ``effective_status`` (stock from one engine pipeline) and
+    ``redis_bytes`` (what the sale still takes in Redis: 0 once retired)."""
     ids = [c.id for c in campaigns]
     latest = {}
     if ids:
@@ -30,9 +32,11 @@ def with_audits(campaigns: list[Campaign]) -> list[Campaign]:
         for audit in db.session.scalars(select(CampaignAudit).where(CampaignAudit.id.in_(newest))):
             latest[audit.campaign_id] = audit
     remaining = fs.remaining_of(campaigns)
+    redis_bytes = sale_bytes(campaigns)
     for c in campaigns:
         c.last_audit = latest.get(c.id)
         c.effective_status = fs.effective_status(c, remaining=remaining.get(c.id))
+        c.redis_bytes = redis_bytes.get(c.id, 0)
     return campaigns
 
 

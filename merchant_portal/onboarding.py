@@ -190,6 +190,7 @@ def republish_sales(merchant: Merchant) -> int:
         select(Campaign).where(
             Campaign.merchant_id == merchant.id,
             Campaign.status.in_(("scheduled", "live", "sold_out")),
+            Campaign.retired_at.is_(None),  # retired: Redis keeps nothing of the sale
         )
     ).all()
     for campaign in campaigns:
