@@ -101,3 +101,16 @@ def test_hold_expiry_when_a_bucket_holds_exactly_one_batch(backend):
     held = [engine.reserve("p", f"m{i}", 1, f"r{i}").claim_id for i in range(4)]
     assert sorted(engine.expire_holds("p", now=time.time() + 120)) == sorted(held)
     assert engine.stats("p").remaining == 10
+
+
+def test_hold_expiry_completes_a_transfer_a_crashed_fall_over_left_in_transit(engine):
+    """The scheduler runs expire_holds, not stats: it alone must make stranded units sellable."""
+    open_now(engine, "hot", 8, 8, hold_seconds=60, buckets=2)
+    k = engine.keys("hot", 1)
+    # A client lent 3 units from bucket 1 to bucket 0, then died before crediting them.
+    assert engine.scripts["lend"](keys=[k.pool, k.transit], args=["xfer-1", 3, 0]) == 3
+    assert engine.expire_holds("hot") == []
+    won = [engine.reserve("hot", f"m{i}", 1, f"r{i}").ok for i in range(9)]
+    assert won.count(True) == 8
+    assert engine.expire_holds("hot") == []  # a second pass credits nothing twice
+    assert engine.stats("hot").total == 8
