@@ -63,3 +63,32 @@ def test_audit_persists_a_cancel_the_drainer_never_wrote(app_ctx, client, claim,
     db.session.expire_all()
     statuses = {v.claim_id: v.status for v in db.session.scalars(select(Voucher))}
     assert statuses == {vouchers[0].claim_id: "cancelled", vouchers[1].claim_id: "issued"}
+
+
+def test_audit_of_a_claim_and_its_cancel_both_undrained(app_ctx, client, claim):
+    """The drainer was down for the whole sale: the audit writes the voucher, then its cancel."""
+    _mid, owner = make_merchant()
+    (_m1, t1), (_m2, t2) = make_members(2)
+    sale = create_sale(client, owner)
+    first = claim(sale, t1).get_json()
+    assert claim(sale, t2).status_code == 201
+    pool = db.session.get(Campaign, sale).pool_id
+    assert get_engine().cancel(pool, first["claim_id"]).changed
+
+    result = run_audit(sale)
+    assert result.ok, result.problems
+    assert (result.campaign_id, result.repersisted) == (sale, 2)
+    assert (result.engine_claimed, result.outbox_claims, result.sql_vouchers) == (1, 1, 1)
+    statuses = sorted(v.status for v in db.session.scalars(select(Voucher)))
+    assert statuses == ["cancelled", "issued"]
+    stored = db.session.scalars(select(CampaignAudit)).one()
+    assert (stored.campaign_id, stored.ok, stored.sql_vouchers) == (sale, True, 1)
+
+
+def test_audit_of_a_draft_is_stored_as_nothing_to_audit(app_ctx, client):
+    _mid, owner = make_merchant()
+    draft = create_sale(client, owner, publish=False)
+    result = run_audit(draft)
+    assert not result.ok and "draft" in result.problems[0]
+    stored = db.session.scalars(select(CampaignAudit)).one()
+    assert (stored.campaign_id, stored.ok) == (draft, False)
