@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format i18n loadtest clean
+.PHONY: run test lint format i18n loadtest mutation clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -50,5 +50,12 @@ i18n: $(VENV)/.installed-dev
 	$(BIN)/pybabel update -i marketplace/translations/messages.pot -d marketplace/translations -l zh --no-fuzzy-matching
 	$(BIN)/python scripts/translate.py
 
+## Mutation testing of inventory/, the claim path and the permission checks (config: [tool.mutmut]
+## in pyproject.toml; report: docs/mutation.md). Slow (tens of minutes on 2 cores); not run in CI.
+## One module: make mutation ARGS='"inventory.engine*"'
+mutation: $(VENV)/.installed-dev
+	nice -n 10 $(BIN)/mutmut run --max-children 2 $(ARGS)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache mutants

@@ -120,7 +120,9 @@ def run_audit(campaign_id: int, store: bool = True) -> AuditResult:
         for c in sorted(counted - set(claims) - set(sql))
         if c in known and "code" in known[c][3]
     ]
-    stale_cancels = [c for c in cancels if c in sql and sql[c][0] == "issued"]
+    # A cancel is stale when SQL still has the voucher issued, or will have it: a claim written
+    # back just now (both records missed by the drainer) must not come back to life.
+    stale_cancels = [c for c in cancels if (sql[c][0] == "issued" if c in sql else c in claims)]
     if missing or stale_cancels:
         fixes = missing + [_cancel_entry(pool, c) for c in stale_cancels]
         persist_entries(fixes)

@@ -175,11 +175,10 @@ class StockEngine:
         n = self.buckets(pool_id)
         if n == 1:
             k = self.keys(pool_id)
-            ok, stock, cap, _ = self.scripts["restock"](
-                keys=[k.pool, k.soldout], args=["set", new_total]
-            )
-            if ok == -1:
+            reply = self.scripts["restock"](keys=[k.pool, k.soldout], args=["set", new_total])
+            if reply[0] == -1:  # the script answers {-1} alone when the pool is gone
                 raise PoolNotFound(pool_id)
+            ok, stock, cap, _ = reply
             if not ok:
                 raise StockBelowClaimed(pool_id, new_total, cap - stock)
             self._stock_returned(pool_id, n)
