@@ -28,8 +28,10 @@ pytestmark = [
 ]
 
 # How to recognise each supervised child among the supervisor's children.
+# An RQ worker renames its process ("rq:worker:<name>: ...") when setproctitle is installed (a
+# dependency of mutmut), so it is known by either title.
 CHILDREN = {
-    "worker": "marketplace worker",
+    "worker": ("marketplace worker", "rq:worker:"),
     "scheduler": "marketplace scheduler",
     "drainer": "flashsale drain --follow",
     "web": "gunicorn",
@@ -52,7 +54,9 @@ def child_pid(supervisor: int, name: str) -> int | None:
         except OSError:
             continue
         for pid in pids:
-            if CHILDREN[name] in cmdline(pid) and alive(pid):
+            title = cmdline(pid)
+            marks = CHILDREN[name] if isinstance(CHILDREN[name], tuple) else (CHILDREN[name],)
+            if any(mark in title for mark in marks) and alive(pid):
                 return pid
     return None
 
