@@ -8,6 +8,7 @@ CI sets it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -192,9 +193,9 @@ def runner(app):
 # --------------------------------------------------------------------------- live processes
 
 
-@pytest.fixture
-def live_server(app, app_config):
-    """The app under gunicorn in a subprocess (real HTTP, several processes), on a free port."""
+@contextlib.contextmanager
+def gunicorn_server(app_config, threads: int = 8):
+    """The app under gunicorn (2 workers) in a subprocess on a free port; yields its base URL."""
     import subprocess
     import sys
     import time
@@ -204,7 +205,7 @@ def live_server(app, app_config):
 
     port = free_port()
     env = server_env(app_config)
-    env.update(WEB_BIND=f"127.0.0.1:{port}", WEB_WORKERS="2", WEB_THREADS="8")
+    env.update(WEB_BIND=f"127.0.0.1:{port}", WEB_WORKERS="2", WEB_THREADS=str(threads))
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:marketplace.gunicorn_conf",
          "marketplace.wsgi:app"],
@@ -223,12 +224,21 @@ def live_server(app, app_config):
             proc.kill()
             pytest.fail("gunicorn did not start")
         time.sleep(0.1)
-    yield base
-    proc.terminate()
     try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def live_server(app, app_config):
+    """The app under gunicorn in a subprocess (real HTTP, several processes), on a free port."""
+    with gunicorn_server(app_config) as base:
+        yield base
 
 
 def start_worker(app_config, *args: str):

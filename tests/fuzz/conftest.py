@@ -7,15 +7,11 @@ Module-scoped: starting gunicorn per API operation would cost more than the fuzz
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections import Counter
 
 import pytest
 
-from tests.conftest import _clean_database, server_env
+from tests.conftest import _clean_database, gunicorn_server
 
 ROLES = ("anonymous", "member", "owner", "admin")
 STATS: Counter = Counter()  # (role, status) -> cases sent; printed at the end of the run
@@ -28,7 +24,6 @@ def fuzz_server(app_config, _schema):
     from marketplace.auth.models import Account
     from marketplace.auth.tokens import publish_versions
     from marketplace.extensions import db, get_redis, get_rq_redis
-    from marketplace.redis_server import free_port
     from tests.flashsale.factories import _hash, create_sale, make_members, make_merchant, token_for
 
     app = create_app(app_config)
@@ -51,35 +46,10 @@ def fuzz_server(app_config, _schema):
         db.session.remove()
         db.engine.dispose()
 
-    port = free_port()
-    env = server_env(app_config)
-    env.update(WEB_BIND=f"127.0.0.1:{port}", WEB_WORKERS="2", WEB_THREADS="4")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:marketplace.gunicorn_conf",
-         "marketplace.wsgi:app"],
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1) as resp:  # noqa: S310
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("gunicorn did not start")
-        time.sleep(0.1)
     try:
-        yield base, tokens
+        with gunicorn_server(app_config, threads=4) as base:
+            yield base, tokens
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         with app.app_context():
             _clean_database(db)
             get_redis().flushdb()
