@@ -96,6 +96,7 @@ def claim(principal, campaign_id: int, key: str) -> dict:
     if not engine_ready():  # Redis restarted: SQL's claims are being merged back (recovery.py)
         _refuse("error", ServiceUnavailable(
             "The sale is being restored after a restart; try again in a moment.",
+            code="sale_restoring",
             headers={"Retry-After": "1"},
         ))  # fmt: skip
     engine = get_engine()

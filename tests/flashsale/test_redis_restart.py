@@ -94,8 +94,8 @@ def test_restart_from_older_aof_keeps_every_persisted_voucher(aof_app, tmp_path)
     get_redis().connection_pool.disconnect()
     app.extensions.pop("flashsale.ready", None)
     # Until the drainer has merged SQL back, a retry waits instead of taking a second voucher.
-    status, _ = post(c, sale, members[4][1], "key-0004")
-    assert status == 503
+    status, (_, code) = post(c, sale, members[4][1], "key-0004")
+    assert (status, code) == (503, "sale_restoring")
     drain_outbox(kind="test")  # drains what the old outbox has, then reconciles from SQL
     app.extensions.pop("flashsale.ready", None)
     for i in range(6):  # every persisted voucher comes back for the same key
