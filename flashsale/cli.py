@@ -57,7 +57,7 @@ def drain(follow: bool) -> None:
 
 
 @flashsale.command("rebuild")
-@click.argument("campaign_ids", nargs=-1, type=int)
+@click.argument("campaign_ids", nargs=-1, type=click.IntRange(1, 2**63 - 1))
 @with_appcontext
 def rebuild(campaign_ids: tuple[int, ...]) -> None:
     """Merge SQL's vouchers back into the engine (after Redis lost data); all live sales by
@@ -65,7 +65,11 @@ def rebuild(campaign_ids: tuple[int, ...]) -> None:
     from .recovery import reconcile_pools
 
     bad = False
-    for r in reconcile_pools(list(campaign_ids) or None):
+    reports = reconcile_pools(list(campaign_ids) or None)
+    unknown = sorted(set(campaign_ids) - {r["campaign_id"] for r in reports})
+    if unknown:  # a typo must not look like "nothing to restore"
+        click.echo(f"no published sale with id {', '.join(map(str, unknown))}", err=True)
+    for r in reports:
         click.echo(
             f"campaign {r['campaign_id']}: restored {r['added']} claims, {r['known']} known"
             + (", pool reopened" if r["created"] else "")
@@ -76,6 +80,8 @@ def rebuild(campaign_ids: tuple[int, ...]) -> None:
                 click.echo(f"PROBLEM: campaign {r['campaign_id']} {name}: {r[name]}", err=True)
     if bad:
         sys.exit(1)
+    if unknown:
+        sys.exit(2)
 
 
 def register_cli(app: Flask) -> None:

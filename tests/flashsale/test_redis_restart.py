@@ -211,3 +211,12 @@ def test_rebuild_command_reopens_a_pool_redis_lost_entirely(aof_app):
     assert post(c, sale, members[0][1], "key-0000") == first
     assert post(c, sale, members[1][1], "key-0001")[0] == 201
     assert post(c, sale, members[2][1], "key-0002")[1][1] == "sold_out"
+
+
+def test_rebuild_command_names_unknown_and_refuses_malformed_ids(app_ctx):
+    runner = app_ctx.test_cli_runner()
+    unknown = runner.invoke(args=["flashsale", "rebuild", "999999"])
+    assert unknown.exit_code == 2 and "no published sale with id 999999" in unknown.output
+    for bad in ("abc", "0", str(2**63)):
+        result = runner.invoke(args=["flashsale", "rebuild", bad])
+        assert result.exit_code == 2 and "Invalid value" in result.output, (bad, result.output)
