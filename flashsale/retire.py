@@ -72,8 +72,8 @@ def retire_sale(campaign_id: int, group: str) -> bool:
     if lag:
         log.info("sale %s not retired yet: %s outbox entries unpersisted", campaign_id, lag)
         return False
-    # SQL first: a crash after this commit leaves keys that a rerun (or retire_pool) sweeps,
-    # never a pool that reconcile_pools could mistake for a live one and refill.
+    # SQL first: a crash after this commit leaves keys that the next retire_due sweeps, never a
+    # pool that reconcile_pools could mistake for a live one and refill.
     campaign.retired_at = utcnow()
     db.session.commit()
     engine.retire_pool(campaign.pool_id)
@@ -83,5 +83,20 @@ def retire_sale(campaign_id: int, group: str) -> bool:
 
 
 def retire_due(group: str) -> list[int]:
-    """Retire every sale that is due (the scheduler runs it through flashsale.jobs)."""
-    return [cid for cid in sales_to_retire() if retire_sale(cid, group)]
+    """Retire every sale that is due (the scheduler runs it through flashsale.jobs), then sweep
+    the keys of sales a retirer marked retired but was killed before deleting."""
+    done = [cid for cid in sales_to_retire() if retire_sale(cid, group)]
+    _sweep_half_retired()
+    return done
+
+
+def _sweep_half_retired() -> None:
+    engine = get_engine()
+    ids = [int(p) for p in engine.active_pools() if p.isdigit()]
+    if not ids:
+        return
+    stmt = select(Campaign).where(Campaign.id.in_(ids), Campaign.retired_at.is_not(None))
+    for campaign in db.session.scalars(stmt).all():
+        engine.retire_pool(campaign.pool_id)
+        write_meta(campaign)
+        log.warning("sale %s: swept the keys a killed retirer left behind", campaign.id)

@@ -201,3 +201,25 @@ def test_retire_waits_for_unpersisted_entries(app_ctx, client, claim, retire_now
     assert get_engine().pool_exists(str(sale))
     drain_outbox(kind="test")
     assert retire_sale(sale, GROUP) is True and not get_engine().pool_exists(str(sale))
+
+
+def test_keys_left_by_a_retirer_killed_after_its_commit_are_swept(app_ctx, client, claim, drain,
+                                                                  retire_now):  # fmt: skip
+    """The state a SIGKILL between ``retired_at``'s commit and the key deletion leaves behind:
+    the next retire_due deletes the keys, and the vouchers stay as they were in SQL."""
+    _, owner = make_merchant()
+    members = make_members(2)
+    sale = create_sale(client, owner, total_stock=5)
+    for _, token in members:
+        assert claim(sale, token).status_code == 201
+    drain()
+    campaign = end_sale(sale)
+    campaign.retired_at = utcnow()  # committed; the process died before retire_pool
+    db.session.commit()
+    redis = get_redis()
+    assert [k for k in sale_keys(redis) if k.startswith(f"shihui:{{{sale}:")]
+    retire_due()
+    assert not [k for k in sale_keys(redis) if k.startswith(f"shihui:{{{sale}:")]
+    assert not redis.exists(meta_key(sale)) and str(sale) not in get_engine().active_pools()
+    count = select(func.count()).where(Voucher.campaign_id == sale, Voucher.status == "issued")
+    assert db.session.scalar(count) == 2
