@@ -379,6 +379,12 @@ def test_worker_and_scheduler_outlive_a_redis_outage(stack, own_redis, tmp_path)
             tmp_path / "scheduler.log"
         ).read_text()[-3000:]
         print(f"\nRedis back -> worker ran a scheduled job within {time.monotonic() - back:.2f} s")
+        # That job may have been queued before the outage: wait for the scheduler's own return
+        # (its backoff is up to 2 s) before stopping it.
+        log = tmp_path / "scheduler.log"
+        assert wait_for(lambda: "scheduler: redis back after" in log.read_text(), 20), (
+            log.read_text()[-3000:]
+        )
         assert worker.poll() is None and scheduler.poll() is None
     assert (worker.returncode, scheduler.returncode) == (0, 0)
     assert "scheduler: redis back after" in (tmp_path / "scheduler.log").read_text()
