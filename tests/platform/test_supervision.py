@@ -145,7 +145,10 @@ def working(port: int, name: str, pid: int) -> bool:
     heartbeat (the web: /readyz answering is the proof)."""
     app, rq = redis.Redis(port=port, db=0), redis.Redis(port=port, db=1)
     if name == "worker":
-        return any(int(rq.hget(k, "pid") or 0) == pid for k in rq.scan_iter("rq:worker:*"))
+        # RQ keeps other keys under the same prefix (e.g. a worker's execution set): only the
+        # worker hashes carry a pid.
+        workers = (k for k in rq.scan_iter("rq:worker:*", _type="hash"))
+        return any(int(rq.hget(k, "pid") or 0) == pid for k in workers)
     if name == "scheduler":
         return any(f":{pid}:" in m.decode() for m in rq.zrange("rq:cron_schedulers", 0, -1))
     if name == "drainer":
