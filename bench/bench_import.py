@@ -43,9 +43,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="shihui-bench-"))
     url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{tmp / 'bench.db'}"
 
-    from marketplace import create_app
     from marketplace.extensions import db
     from marketplace.members import importer
+    from shihui import create_app
 
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_DIR": str(tmp), "LOG_LEVEL": "WARNING"}

@@ -19,13 +19,13 @@ def main() -> int:
     server = None
     url = os.environ.get("REDIS_URL")
     if not url:
-        from marketplace.redis_server import EmbeddedRedis
+        from inventory.server import EmbeddedRedis
 
         server = EmbeddedRedis(tmp / "redis").start()
         url = server.url
-    from marketplace import create_app
     from marketplace.config import rq_url_for
     from marketplace.extensions import db
+    from shihui import create_app
 
     app = create_app(
         {

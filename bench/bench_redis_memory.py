@@ -97,7 +97,7 @@ def main() -> None:
     else:
         import tempfile
 
-        from marketplace.redis_server import EmbeddedRedis
+        from inventory.server import EmbeddedRedis
 
         server = EmbeddedRedis(tempfile.mkdtemp(prefix="membench-")).start()
         client = redis.Redis.from_url(server.url)

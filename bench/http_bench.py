@@ -34,7 +34,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from marketplace.redis_server import EmbeddedRedis, free_port  # noqa: E402
+from inventory.server import EmbeddedRedis, free_port  # noqa: E402
 
 WRK = ROOT / "bench" / "wrk"
 
@@ -64,7 +64,7 @@ class Server:
 
     def __enter__(self) -> Server:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:marketplace.gunicorn_conf", self.app],
+            [sys.executable, "-m", "gunicorn", "-c", "python:shihui.gunicorn_conf", self.app],
             env=self.env, cwd=ROOT, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_http(f"http://127.0.0.1:{self.port}/healthz", self.proc)
@@ -111,13 +111,13 @@ def main() -> int:
                                            "DATABASE_URL")})  # fmt: skip
     drainer = None
     try:
-        subprocess.run([sys.executable, "-m", "marketplace", "prepare", "--no-demo"], env=env,
+        subprocess.run([sys.executable, "-m", "shihui", "prepare", "--no-demo"], env=env,
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
         sale, soldout = setup_sales(work, args.members)
         tokens = str(work / "main" / "tokens.csv")
         claim_path = f"/api/v1/flashsales/{sale}/claims"
         soldout_path = f"/api/v1/flashsales/{soldout}/claims"
-        drainer = subprocess.Popen([sys.executable, "-m", "marketplace", "flashsale", "drain",
+        drainer = subprocess.Popen([sys.executable, "-m", "shihui", "flashsale", "drain",
                                     "--follow"], env=env, cwd=ROOT)  # fmt: skip
         rclient = redis.Redis.from_url(server.url)
         rclient.set("ref:{1}:stock", 10**9)
@@ -127,11 +127,11 @@ def main() -> int:
         )
         phases = {
             "ref": ("bench.ref_app:app", env, "/claim/1", "claims.lua", ["x", "member-header"]),
-            "claim": ("marketplace.wsgi:app", env, claim_path, "claims.lua", [tokens]),
+            "claim": ("shihui.wsgi:app", env, claim_path, "claims.lua", [tokens]),
             # the endpoint alone: the drainer is paused (SIGSTOP) and catches up afterwards
-            "claim-nodrain": ("marketplace.wsgi:app", env, claim_path, "claims.lua", [tokens]),
-            "soldout": ("marketplace.wsgi:app", env, soldout_path, "claims.lua", [tokens]),
-            "bare": ("marketplace.wsgi:app", env, "/healthz", "get.lua", []),
+            "claim-nodrain": ("shihui.wsgi:app", env, claim_path, "claims.lua", [tokens]),
+            "soldout": ("shihui.wsgi:app", env, soldout_path, "claims.lua", [tokens]),
+            "bare": ("shihui.wsgi:app", env, "/healthz", "get.lua", []),
         }
         if naive_ok:
             phases["naive"] = ("bench.naive_sql_app:app", naive_env, "/claim/1", "claims.lua",
@@ -155,7 +155,7 @@ def main() -> int:
             for klass, workers, threads in variants:
                 name = f"claim-{klass}-{workers}"
                 results.setdefault(name, []).append(run_phase(
-                    "marketplace.wsgi:app", env, claim_path, "claims.lua", [tokens], args,
+                    "shihui.wsgi:app", env, claim_path, "claims.lua", [tokens], args,
                     klass=klass, workers=workers, threads=threads))  # fmt: skip
                 print(f"round {rnd + 1} {name}: {summary(results[name][-1])}", flush=True)
         persistence = measure_drain(sale)
@@ -181,7 +181,7 @@ def summary(r: dict) -> str:
 
 def setup_sales(work: Path, members: int) -> tuple[int, int]:
     from loadtests.prepare import prepare_sale
-    from marketplace import create_app
+    from shihui import create_app
 
     app = create_app()
     with app.app_context():
@@ -219,8 +219,8 @@ def measure_drain(sale: int, claims: int = 20_000) -> dict:
 
     from flashsale.hotpath import get_engine
     from flashsale.models import Voucher
-    from marketplace import create_app
     from marketplace.extensions import db
+    from shihui import create_app
 
     app = create_app()
     with app.app_context():

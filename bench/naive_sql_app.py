@@ -4,7 +4,7 @@
 under a unique (member, sale) constraint; rolled back when either fails.
 
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/shihui_bench \
-      gunicorn -c python:marketplace.gunicorn_conf bench.naive_sql_app:app
+      gunicorn -c python:shihui.gunicorn_conf bench.naive_sql_app:app
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 beyond stock, no problem+json). Served by the same gunicorn configuration as the platform.
 
     REDIS_URL=redis://127.0.0.1:6379/0 \
-      gunicorn -c python:marketplace.gunicorn_conf bench.ref_app:app
+      gunicorn -c python:shihui.gunicorn_conf bench.ref_app:app
 """
 
 from __future__ import annotations

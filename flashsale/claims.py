@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import re
-import secrets
 import time
 from datetime import UTC, datetime
 
@@ -19,28 +17,12 @@ from marketplace.errors import (
     ServiceUnavailable,
 )
 from marketplace.observability import CLAIMS
+from marketplace.vouchercodes import new_voucher_code
 
 from .hotpath import campaign_meta, get_engine, member_budget
 from .recovery import engine_ready
 
-# Crockford's base32 without I, L, O, U: 16 symbols carry 80 random bits and read aloud cleanly.
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-CODE_LENGTH = 16
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
-
-
-# 10 random bytes are exactly 16 base32 symbols: encode, then map RFC 4648's alphabet onto ours
-# (a tenth of the cost of 16 secrets.choice calls, on every claim request).
-_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_ALPHABET)
-
-
-def new_voucher_code() -> str:
-    return base64.b32encode(secrets.token_bytes(10)).decode().translate(_TO_CROCKFORD)
-
-
-def normalise_code(code: str) -> str:
-    """What a clerk typed or scanned, as stored (case and separators ignored)."""
-    return re.sub(r"[\s-]", "", code or "").upper()
 
 
 def check_idempotency_key(key: str | None) -> str:

@@ -23,7 +23,7 @@ MERCHANTS = [
 
 def load_flashsale():
     from marketplace.auth.services import create_account
-    from merchant_portal.services import create_merchant
+    from marketplace.merchants import create_merchant
 
     from . import services
 

@@ -17,8 +17,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
-from marketplace.models import BigId, UTCDateTime, utcnow
-from merchant_portal.models import Merchant, _in
+from marketplace.merchants import Merchant
+from marketplace.models import BigId, UTCDateTime, one_of, utcnow
+from marketplace.vouchercodes import CodeColumn
 
 CATEGORIES = ("movie", "concert", "attraction", "car_wash", "other")
 # Stored lifecycle; ``scheduled`` becomes live / sold_out / ended by the clock and the stock
@@ -61,8 +62,8 @@ class Campaign(db.Model):
     merchant: Mapped[Merchant] = relationship(lazy="joined")
 
     __table_args__ = (
-        CheckConstraint(_in("category", CATEGORIES), name="category"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(one_of("category", CATEGORIES), name="category"),
+        CheckConstraint(one_of("status", STATUSES), name="status"),
         CheckConstraint("total_stock >= 0", name="total_stock"),
         CheckConstraint("per_member_limit >= 1", name="per_member_limit"),
         Index("ix_campaigns_status_ends_at", "status", "ends_at"),
@@ -80,7 +81,7 @@ class Voucher(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     claim_id: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
-    code: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    code: Mapped[str] = mapped_column(CodeColumn, nullable=False, unique=True)
     campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), nullable=False)
     member_id: Mapped[int] = mapped_column(BigId, nullable=False)
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="issued")
@@ -98,7 +99,7 @@ class Voucher(db.Model):
     campaign: Mapped[Campaign] = relationship(lazy="joined")
 
     __table_args__ = (
-        CheckConstraint(_in("status", VOUCHER_STATUSES), name="status"),
+        CheckConstraint(one_of("status", VOUCHER_STATUSES), name="status"),
         Index("ix_vouchers_member_claimed", "member_id", "claimed_at"),
         Index("ix_vouchers_campaign_status", "campaign_id", "status"),
     )
@@ -116,7 +117,7 @@ class VoucherConflict(db.Model):
     )
     kind: Mapped[str] = mapped_column(String(10), nullable=False)  # claim_id | code
     claim_id: Mapped[str] = mapped_column(String(120), nullable=False)
-    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    code: Mapped[str] = mapped_column(CodeColumn, nullable=False)
     member_id: Mapped[int] = mapped_column(BigId, nullable=False)
     request_id: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -124,7 +125,7 @@ class VoucherConflict(db.Model):
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     __table_args__ = (
-        CheckConstraint(_in("kind", ("claim_id", "code")), name="kind"),
+        CheckConstraint(one_of("kind", ("claim_id", "code")), name="kind"),
         Index("uq_voucher_conflicts_claim_code", "claim_id", "code", unique=True),
     )
 

@@ -6,7 +6,6 @@ The snap-up button calls the JSON API with a bearer token rendered into the page
 
 from __future__ import annotations
 
-import re
 import time
 
 import segno
@@ -17,9 +16,9 @@ from markupsafe import Markup
 from marketplace.auth import issue_token
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.vouchercodes import CODE_RE
 
 from . import services
-from .claims import CODE_ALPHABET, CODE_LENGTH
 from .models import Campaign, Voucher
 from .routes_member import visible_sales, with_remaining
 from .vouchers import display_status, own_vouchers
@@ -28,8 +27,6 @@ bp = Blueprint(
     "flashsale_pages", __name__, url_prefix="/m", template_folder="templates",
     static_folder="static", static_url_path="/flashsale-static",
 )  # fmt: skip
-
-CODE_RE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
 def qr_svg(code: str) -> Markup:

@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.errors import Conflict, Gone, NotFound
 from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
+from marketplace.vouchercodes import normalise_code
 
-from .claims import check_idempotency_key, normalise_code
+from .claims import check_idempotency_key
 from .models import Campaign, Redemption, Voucher
 
 REVERT_WINDOW = timedelta(minutes=10)

@@ -13,7 +13,22 @@ from marketplace.extensions import db, get_queue
 from marketplace.models import record_audit, utcnow
 
 from .hotpath import get_engine, write_meta
+from .memory import sale_bytes
 from .models import Campaign, Voucher
+from .redemption import REVERT_WINDOW, already_redeemed, merchant_voucher, redeem, revert
+
+# This module is the flash sale's public face for other features (the merchant portal): they
+# import it, ``flashsale.models`` and ``flashsale.schemas`` only (import contracts in
+# pyproject.toml). The redemption and memory functions are re-exported for them.
+__all__ = [
+    "REVERT_WINDOW",
+    "already_redeemed",
+    "merchant_voucher",
+    "redeem",
+    "republish_merchant_sales",
+    "revert",
+    "sale_bytes",
+]
 
 EDITABLE = {
     "title", "title_en", "description", "description_en", "category", "venue", "image_url",
@@ -76,7 +91,7 @@ def list_own(merchant_id: int):
 
 def require_selling(merchant_id: int) -> None:
     """Only an approved merchant may create, change or publish sales (suspension stops it)."""
-    from merchant_portal.models import Merchant
+    from marketplace.merchants import Merchant
 
     merchant = db.session.get(Merchant, merchant_id) if merchant_id else None
     if merchant is None or merchant.status != "approved":
@@ -251,3 +266,18 @@ def _actor(principal):
 
 def _jsonable(data: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
+
+
+def republish_merchant_sales(merchant_id: int) -> int:
+    """Rewrite the claim path's metadata of a merchant's published sales (after its status
+    changed: suspended merchants cannot sell). Returns how many sales were rewritten."""
+    campaigns = db.session.scalars(
+        select(Campaign).where(
+            Campaign.merchant_id == merchant_id,
+            Campaign.status.in_(("scheduled", "live", "sold_out")),
+            Campaign.retired_at.is_(None),  # retired: Redis keeps nothing of the sale
+        )
+    ).all()
+    for campaign in campaigns:
+        write_meta(campaign)
+    return len(campaigns)

@@ -10,8 +10,8 @@ from inventory import ClaimNotFound, PoolNotFound
 from marketplace.errors import Conflict, Gone, NotFound
 from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
+from marketplace.vouchercodes import normalise_code
 
-from .claims import normalise_code
 from .hotpath import get_engine
 from .models import Voucher
 

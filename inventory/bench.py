@@ -132,7 +132,7 @@ def main(argv=None) -> None:
     with ExitStack() as stack:
         url = args.redis_url
         if not url:
-            from marketplace.redis_server import EmbeddedCluster, EmbeddedRedis
+            from inventory.server import EmbeddedCluster, EmbeddedRedis
 
             tmp = stack.enter_context(tempfile.TemporaryDirectory())
             url = stack.enter_context(EmbeddedRedis(f"{tmp}/standalone")).url

@@ -34,7 +34,7 @@ def prepare_sale(members: int, stock: int, limit: int, starts_in: int, out: Path
     from marketplace.auth.services import create_account
     from marketplace.auth.tokens import issue_token, principal_for
     from marketplace.members.bulk import BulkSpec, create_members
-    from merchant_portal.services import create_merchant
+    from marketplace.merchants import create_merchant
 
     out.mkdir(parents=True, exist_ok=True)
     tag = secrets.token_hex(3)

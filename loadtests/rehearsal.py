@@ -21,7 +21,7 @@ import urllib.request
 from datetime import datetime
 from pathlib import Path
 
-from marketplace.redis_server import free_port
+from inventory.server import free_port
 
 from .report import write_report
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, SHIHUI_INSTANCE=str(run_dir / "instance"))
     py = sys.executable
-    up_args = [py, "-m", "marketplace", "up", "--port", str(port), "--no-demo"]
+    up_args = [py, "-m", "shihui", "up", "--port", str(port), "--no-demo"]
     if args.web_workers:
         up_args += ["--web-workers", str(args.web_workers)]
     platform = subprocess.Popen(up_args, env=env, stdout=(run_dir / "platform.log").open("w"),
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wait_ready(base, platform)
         print(f"platform ready at {base}; preparing {args.members} members, {args.stock} tickets")
-        subprocess.run([py, "-m", "marketplace", "loadtest", "prepare", "--members",
+        subprocess.run([py, "-m", "shihui", "loadtest", "prepare", "--members",
                         str(args.members), "--stock", str(args.stock), "--limit", str(args.limit),
                         "--starts-in", str(args.starts_in), "--out", str(run_dir)],
                        env=env, check=True)  # fmt: skip
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--csv", str(run_dir / "locust"), "--csv-full-history",
                         "--data-dir", str(run_dir)], env=env)  # fmt: skip
         time.sleep(3)  # let the outbox drain the last claims
-        audit_run = subprocess.run([py, "-m", "marketplace", "loadtest", "audit", "--data-dir",
+        audit_run = subprocess.run([py, "-m", "shihui", "loadtest", "audit", "--data-dir",
                                     str(run_dir), "--json"], env=env, capture_output=True,
                                    text=True)  # fmt: skip
         print(audit_run.stderr, end="")

@@ -75,3 +75,8 @@ def record_audit(action: str, subject_type: str, subject_id, *, actor=None, merc
     )
     db.session.add(event)
     return event
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """A CHECK constraint's SQL: ``column`` takes one of ``values``."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"

@@ -7,7 +7,7 @@ permission checks in :mod:`merchant_portal.access` hold for both (docs/merchant_
 
 
 def init_app(app) -> None:
-    """Register the API blueprints and the pages (the CLI is registered by marketplace.cli)."""
+    """Register the API blueprints and the pages (the CLI is registered by shihui.cli)."""
     from marketplace.extensions import api
 
     from . import (

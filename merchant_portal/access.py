@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from marketplace.errors import Forbidden
 from marketplace.extensions import db
-
-from .models import Merchant
+from marketplace.merchants import Merchant
 
 OWNER = ("merchant_owner",)
 STAFF = ("merchant_owner", "merchant_clerk")

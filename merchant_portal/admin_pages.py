@@ -25,11 +25,11 @@ from marketplace.extensions import db
 from marketplace.members import importer, jobs
 from marketplace.members import services as members
 from marketplace.members.models import Member, MemberImport
+from marketplace.merchants import STATUSES, Merchant
 from marketplace.pagination import paginate
 
 from . import audit_log, console, onboarding
 from .forms import ActionForm, FreezeForm, ImportForm, ReasonForm, ReissueForm, SuspendForm
-from .models import STATUSES, Merchant
 from .web import login_page, logout_page, message, page
 
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin", template_folder="templates")

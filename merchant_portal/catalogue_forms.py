@@ -27,10 +27,10 @@ from wtforms.validators import (
 )
 
 from marketplace.members.identity import valid_region
+from marketplace.merchants import CATEGORIES
 from marketplace.models import utcnow
 
 from .forms import LOCAL_FORMAT, MERCHANT_CATEGORY_LABELS, to_local, to_utc
-from .models import CATEGORIES
 
 OFFER_STATUS_LABELS = {
     "published": _l("Published"),

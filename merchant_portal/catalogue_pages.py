@@ -1,7 +1,7 @@
 """Portal pages for discount offers and group-buys (/merchant/offers, /merchant/groupbuys).
 
 They call the catalogue's merchant-side services, the ones the JSON API
-(``marketplace.catalogue.routes_merchant``) calls, after the portal's checks in
+(``catalogue.routes_merchant``) calls, after the portal's checks in
 :mod:`merchant_portal.access`: clerks may look, owners change, a suspended merchant cannot
 create, and another merchant's offer or group-buy is 404.
 """
@@ -11,8 +11,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from marketplace.catalogue import directory, states
-from marketplace.catalogue import groupbuy_admin as groupbuys
+from catalogue import services as catalogue
 from marketplace.errors import Problem
 
 from .access import OWNER, STAFF, Actor, merchant_of, selling_merchant
@@ -39,7 +38,7 @@ def _can_write() -> bool:
 @staff_page
 def offer_list():
     merchant = merchant_of(g.principal, STAFF)
-    page = directory.merchant_offers(merchant, page=_page_no(), per_page=PER_PAGE)
+    page = catalogue.merchant_offers(merchant, page=_page_no(), per_page=PER_PAGE)
     return render_template(
         "merchant_portal/offers.html", merchant=merchant, page=page, can_write=_can_write()
     )
@@ -57,7 +56,7 @@ def offer_new():
     if not form.validate_on_submit():
         return _offer_form(form, None, 422 if form.errors else 200)
     try:
-        offer = directory.create_offer(merchant, Actor(g.principal), form.values())
+        offer = catalogue.create_offer(merchant, Actor(g.principal), form.values())
     except Problem as exc:
         apply_errors(form, exc)
         flash(message(exc), "error")
@@ -70,7 +69,7 @@ def offer_new():
 @owner_page
 def offer_edit(offer_id: int):
     merchant = merchant_of(g.principal, OWNER)
-    offer = directory.own_offer(merchant, offer_id)
+    offer = catalogue.own_offer(merchant, offer_id)
     form = OfferForm()
     if request.method == "GET":
         form.fill(offer)
@@ -78,7 +77,7 @@ def offer_edit(offer_id: int):
     if not form.validate_on_submit():
         return _offer_form(form, offer, 422)
     try:
-        directory.update_offer(merchant, offer, Actor(g.principal), form.values())
+        catalogue.update_offer(merchant, offer, Actor(g.principal), form.values())
     except Problem as exc:
         apply_errors(form, exc)
         flash(message(exc), "error")
@@ -94,7 +93,7 @@ def offer_edit(offer_id: int):
 @staff_page
 def groupbuy_list():
     merchant = merchant_of(g.principal, STAFF)
-    page = groupbuys.merchant_groupbuys(merchant, page=_page_no(), per_page=PER_PAGE)
+    page = catalogue.merchant_groupbuys(merchant, page=_page_no(), per_page=PER_PAGE)
     return render_template(
         "merchant_portal/groupbuys.html", merchant=merchant, page=page, can_write=_can_write()
     )
@@ -111,7 +110,7 @@ def groupbuy_new():
         status = 422 if form.errors else 200
         return render_template("merchant_portal/groupbuy_form.html", form=form), status
     try:
-        deal = groupbuys.create_groupbuy(merchant, Actor(g.principal), form.values())
+        deal = catalogue.create_groupbuy(merchant, Actor(g.principal), form.values())
     except Problem as exc:
         apply_errors(form, exc, GROUPBUY_FIELDS)
         flash(message(exc), "error")
@@ -124,11 +123,11 @@ def groupbuy_new():
 @staff_page
 def groupbuy_detail(deal_id: int):
     merchant = merchant_of(g.principal, STAFF)
-    deal = groupbuys.own_groupbuy(merchant, deal_id)
+    deal = catalogue.own_groupbuy(merchant, deal_id)
     return render_template(
         "merchant_portal/groupbuy.html",
         deal=deal,
-        people=groupbuys.participants(deal),
+        people=catalogue.participants(deal),
         can_write=_can_write(),
     )
 
@@ -139,9 +138,9 @@ def groupbuy_cancel(deal_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     merchant = merchant_of(g.principal, OWNER)
-    deal = groupbuys.own_groupbuy(merchant, deal_id)
+    deal = catalogue.own_groupbuy(merchant, deal_id)
     try:
-        states.cancel_deal(deal, Actor(g.principal))
+        catalogue.cancel_deal(deal, Actor(g.principal))
     except Problem as exc:
         flash(message(exc), "error")
     else:

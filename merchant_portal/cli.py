@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from .models import CATEGORIES
+from marketplace.merchants import CATEGORIES
 
 
 @click.group("merchants")
@@ -26,8 +26,7 @@ def merchants() -> None:
 def create(name, name_en, category, region, address, owner, password) -> None:
     """Create an approved merchant NAME (zh-CN) and its owner account."""
     from marketplace.errors import Problem
-
-    from .services import create_merchant
+    from marketplace.merchants import create_merchant
 
     try:
         merchant, account = create_merchant(

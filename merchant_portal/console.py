@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from flashsale import services as fs
-from flashsale.memory import sale_bytes
 from flashsale.models import Campaign, CampaignAudit
 from marketplace.extensions import db
 from marketplace.members.models import MemberImport
@@ -32,7 +31,7 @@ def with_audits(campaigns: list[Campaign]) -> list[Campaign]:
         for audit in db.session.scalars(select(CampaignAudit).where(CampaignAudit.id.in_(newest))):
             latest[audit.campaign_id] = audit
     remaining = fs.remaining_of(campaigns)
-    redis_bytes = sale_bytes(campaigns)
+    redis_bytes = fs.sale_bytes(campaigns)
     for c in campaigns:
         c.last_audit = latest.get(c.id)
         c.effective_status = fs.effective_status(c, remaining=remaining.get(c.id))

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
-from flashsale import redemption as fr
+from catalogue import services as groupbuys
+from catalogue.models import GroupBuyVoucher
+from flashsale import services as fr
 from flashsale.models import Redemption, Voucher
-from marketplace.catalogue import groupbuy_admin
-from marketplace.catalogue.models import GroupBuyVoucher
 from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.models import utcnow
@@ -24,7 +24,7 @@ def lookup(principal, code: str) -> Voucher | GroupBuyVoucher:
     try:
         return fr.merchant_voucher(merchant.id, code)
     except NotFound:
-        return groupbuy_admin.merchant_voucher(merchant, code)
+        return groupbuys.merchant_voucher(merchant, code)
 
 
 def redeem(principal, code: str, key: str):
@@ -34,10 +34,10 @@ def redeem(principal, code: str, key: str):
     try:
         return fr.redeem(principal, code, key)
     except NotFound:
-        groupbuy_admin.merchant_voucher(merchant, code)  # not ours: 404 before anything else
+        groupbuys.merchant_voucher(merchant, code)  # not ours: 404 before anything else
         if merchant.status == "suspended" and not merchant.vouchers_valid_when_suspended:
             raise Conflict("The merchant is suspended.", code="merchant_suspended") from None
-        voucher = groupbuy_admin.redeem_voucher(merchant, code, principal.account_id)
+        voucher = groupbuys.redeem_voucher(merchant, code, principal.account_id)
     return SimpleNamespace(voucher=voucher, title=voucher.groupbuy.title)
 
 

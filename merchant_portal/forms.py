@@ -23,8 +23,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from flashsale.models import CATEGORIES as SALE_CATEGORIES
-
-from .models import CATEGORIES
+from marketplace.merchants import CATEGORIES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"

@@ -19,10 +19,9 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from catalogue.models import GroupBuyVoucher
 from flashsale import services as fs
-from flashsale.redemption import already_redeemed
 from flashsale.schemas import SaleVoucherSchema
-from marketplace.catalogue.models import GroupBuyVoucher
 from marketplace.errors import Problem
 from marketplace.extensions import db
 from marketplace.models import utcnow
@@ -358,7 +357,7 @@ def counter_page():
             return _counter(409, code=code, voucher=shown, error=message(Problem(
                 code="already_redeemed")), redeemed_at=voucher.redeemed_at)  # fmt: skip
         if voucher.status == "redeemed":
-            problem = already_redeemed(voucher)
+            problem = fs.already_redeemed(voucher)
             return _counter(409, code=code, voucher=shown, error=message(problem),
                             redeemed_at=voucher.redeemed_at)  # fmt: skip
         return _counter(409, code=code, voucher=shown,

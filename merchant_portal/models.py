@@ -1,68 +1,14 @@
-"""Merchants (the businesses that run offers and flash sales) and their sales' cover images."""
+"""The merchant portal's own model: a sale's cover image."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.extensions import db
 from marketplace.models import BigId, UTCDateTime, utcnow
-
-CATEGORIES = (
-    "cinema",
-    "performance_venue",
-    "scenic_spot",
-    "car_wash",
-    "dining",
-    "retail",
-    "services",
-    "other",
-)
-STATUSES = ("pending", "approved", "rejected", "suspended")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-class Merchant(db.Model):
-    __tablename__ = "merchants"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name_zh: Mapped[str] = mapped_column(String(100), nullable=False)
-    name_en: Mapped[str | None] = mapped_column(String(100))
-    category: Mapped[str] = mapped_column(String(20), nullable=False)
-    licence_no: Mapped[str | None] = mapped_column(String(32))
-    region: Mapped[str] = mapped_column(String(6), nullable=False)
-    address: Mapped[str] = mapped_column(String(255), nullable=False, default="")
-    contact_name: Mapped[str] = mapped_column(String(50), nullable=False, default="")
-    contact_phone: Mapped[str] = mapped_column(String(20), nullable=False, default="")
-    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
-    status_reason: Mapped[str | None] = mapped_column(Text)
-    # Whether vouchers already issued may still be redeemed while the merchant is suspended.
-    vouchers_valid_when_suspended: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, default=True
-    )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The last review decision (approve, reject, suspend, reinstate) and who took it.
-    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reviewed_by: Mapped[int | None] = mapped_column(BigId)
-
-    __table_args__ = (
-        CheckConstraint(_in("category", CATEGORIES), name="category"),
-        CheckConstraint(_in("status", STATUSES), name="status"),
-    )
-
-    def display_name(self, locale: str | None = None) -> str:
-        if locale and locale.startswith("en") and self.name_en:
-            return self.name_en
-        return self.name_zh
-
-    def __repr__(self) -> str:
-        return f"<Merchant {self.id} {self.name_zh!r} {self.status}>"
 
 
 class CoverImage(db.Model):

@@ -17,10 +17,10 @@ from marketplace.auth.services import check_password_policy, find_account
 from marketplace.auth.tokens import publish_version
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.merchants import CATEGORIES, Merchant
 from marketplace.models import record_audit, utcnow
 
 from .access import Actor
-from .models import CATEGORIES, Merchant
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 LICENCE_RE = re.compile(r"^[0-9A-Za-z-]{6,32}$")
@@ -183,19 +183,9 @@ def reinstate(principal, merchant_id: int) -> Merchant:
 
 def republish_sales(merchant: Merchant) -> int:
     """Rewrite the claim path's metadata of the merchant's published sales (merchant status)."""
-    from flashsale.hotpath import write_meta
-    from flashsale.models import Campaign
+    from flashsale.services import republish_merchant_sales
 
-    campaigns = db.session.scalars(
-        select(Campaign).where(
-            Campaign.merchant_id == merchant.id,
-            Campaign.status.in_(("scheduled", "live", "sold_out")),
-            Campaign.retired_at.is_(None),  # retired: Redis keeps nothing of the sale
-        )
-    ).all()
-    for campaign in campaigns:
-        write_meta(campaign)
-    return len(campaigns)
+    return republish_merchant_sales(merchant.id)
 
 
 def _reason(reason: str | None) -> str:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from flashsale.schemas import CampaignStatsSchema, UTCAware
+from marketplace.merchants import CATEGORIES, STATUSES
 from marketplace.validation import id_field
-
-from .models import CATEGORIES, STATUSES
 
 _text = fields.String
 

@@ -14,7 +14,7 @@ import os
 import pytest
 import redis
 
-from marketplace.redis_server import EmbeddedCluster, EmbeddedRedis
+from inventory.server import EmbeddedCluster, EmbeddedRedis
 
 
 def required(suite: str) -> bool:
@@ -120,8 +120,8 @@ def server_env(config: dict) -> dict:
 @pytest.fixture(scope="session")
 def _schema(app_config):
     """Create every table once per session (tests only: the platform itself migrates)."""
-    from marketplace import create_app
     from marketplace.extensions import db
+    from shihui import create_app
 
     app = create_app(app_config)
     with app.app_context():
@@ -158,8 +158,8 @@ def _clean_database(db) -> None:
 @pytest.fixture
 def app(app_config, _schema):
     """An app on the session's database and Redis; tables and Redis databases emptied after."""
-    from marketplace import create_app
     from marketplace.extensions import db, get_redis, get_rq_redis
+    from shihui import create_app
 
     app = create_app(app_config)
     with app.app_context():
@@ -201,14 +201,14 @@ def gunicorn_server(app_config, threads: int = 8):
     import time
     import urllib.request
 
-    from marketplace.redis_server import free_port
+    from inventory.server import free_port
 
     port = free_port()
     env = server_env(app_config)
     env.update(WEB_BIND=f"127.0.0.1:{port}", WEB_WORKERS="2", WEB_THREADS=str(threads))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:marketplace.gunicorn_conf",
-         "marketplace.wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "-c", "python:shihui.gunicorn_conf",
+         "shihui.wsgi:app"],
         env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -247,7 +247,7 @@ def start_worker(app_config, *args: str):
     import sys
 
     return subprocess.Popen(
-        [sys.executable, "-m", "marketplace", "worker", *args], env=server_env(app_config)
+        [sys.executable, "-m", "shihui", "worker", *args], env=server_env(app_config)
     )
 
 

@@ -10,8 +10,8 @@ from marketplace.auth.models import Account
 from marketplace.auth.tokens import issue_token, publish_versions
 from marketplace.extensions import db
 from marketplace.members.models import Card, Member
+from marketplace.merchants import Merchant
 from marketplace.models import utcnow
-from merchant_portal.models import Merchant
 
 PASSWORD = "cat-pass-123"
 _hash_cache: list[str] = []
@@ -46,8 +46,8 @@ def merchant(
     clerk=False,
 ):
     """Returns (merchant, owner_token, clerk_token or None)."""
-    from marketplace.catalogue.models import MerchantProfile
-    from marketplace.catalogue.search import normalise
+    from catalogue.models import MerchantProfile
+    from catalogue.search import normalise
 
     n = next(_seq)
     m = Merchant(

@@ -23,8 +23,8 @@ def join_at(base: str, deal_id: int, token: str, start_at: float, team_id=None):
 def decide_in_app(app_config: dict, deal_id: int, barrier, out) -> None:
     """Run the deadline job in this process's own app once every racer is ready; report the
     answer and the monotonic window of the call."""
-    from marketplace import create_app
-    from marketplace.catalogue import jobs
+    from catalogue import jobs
+    from shihui import create_app
 
     app = create_app(app_config)
     with app.app_context():

@@ -3,9 +3,9 @@ to members at once (the version stamp in Redis), in this process and in another 
 
 from flask import g
 
-from marketplace import create_app
-from marketplace.catalogue import cache
+from catalogue import cache
 from marketplace.extensions import get_redis
+from shihui import create_app
 
 from . import factories as f
 from .test_pages import count_queries

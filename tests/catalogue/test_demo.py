@@ -4,7 +4,7 @@ from . import factories as f
 
 
 def test_demo_catalogue(app_ctx, api):
-    from marketplace.catalogue.demo import load_catalogue
+    from catalogue.demo import load_catalogue
 
     lines = list(load_catalogue())
     assert any("group-buys" in line for line in lines)

@@ -1,6 +1,6 @@
 """Directory and offers: categories, districts, Chinese keyword search, pagination, favourites."""
 
-from marketplace.catalogue.search import normalise
+from catalogue.search import normalise
 
 from . import factories as f
 from .factories import HOME, OTHER_DISTRICT

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from marketplace.catalogue import jobs, states
-from marketplace.catalogue.engine import get_engine
-from marketplace.catalogue.models import (
+from catalogue import jobs, states
+from catalogue.engine import get_engine
+from catalogue.models import (
     GroupBuy,
     GroupBuyNotice,
     GroupBuyParticipant,
@@ -176,7 +176,7 @@ def test_deadline_job_runs_in_a_real_worker_twice(app_config, client, api, shop)
     api.post(f"/api/v1/groupbuys/{deal['id']}/join", token)
     _past_deadline(deal["id"])
     queue = get_queue()
-    jobs_ = [queue.enqueue("marketplace.catalogue.jobs.decide_groupbuy", deal["id"])
+    jobs_ = [queue.enqueue("catalogue.jobs.decide_groupbuy", deal["id"])
              for _ in range(2)]  # fmt: skip
     worker = start_worker(app_config, "--burst")
     try:

@@ -6,8 +6,8 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from marketplace.catalogue.engine import get_engine
-from marketplace.catalogue.models import GroupBuy, GroupBuyParticipant
+from catalogue.engine import get_engine
+from catalogue.models import GroupBuy, GroupBuyParticipant
 from marketplace.extensions import db
 
 from . import factories as f
@@ -55,7 +55,7 @@ def test_last_seat_of_a_team_goes_to_exactly_one_process(app_ctx, client, live_s
     statuses = Counter(status for status, _ in results)
     assert statuses == {201: 1, 409: RACERS - 1}, results
     db.session.expire_all()
-    from marketplace.catalogue.models import GroupBuyTeam, GroupBuyVoucher
+    from catalogue.models import GroupBuyTeam, GroupBuyVoucher
 
     assert db.session.get(GroupBuyTeam, team_id).state == "succeeded"
     assert db.session.execute(select(func.count()).select_from(GroupBuyVoucher)).scalar_one() == 2

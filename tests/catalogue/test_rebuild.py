@@ -3,7 +3,7 @@ empty, so earlier participants still count and the deal does not overfill."""
 
 from sqlalchemy import func, select
 
-from marketplace.catalogue.models import GroupBuy, GroupBuyParticipant, GroupBuyTeam
+from catalogue.models import GroupBuy, GroupBuyParticipant, GroupBuyTeam
 from marketplace.extensions import db, get_redis
 
 from . import factories as f

@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from marketplace.catalogue.models import Offer
-from marketplace.catalogue.visibility import visible_clause, visible_to
+from catalogue.models import Offer
+from catalogue.visibility import visible_clause, visible_to
 from marketplace.extensions import db
 
 from . import factories as f

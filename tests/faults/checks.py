@@ -20,8 +20,8 @@ IN_FLIGHT_SECONDS = 1.0  # a 201 decided before the kill may reach the member th
 
 
 def make_app(stack: FaultStack):
-    from marketplace import create_app
     from marketplace.config import rq_url_for
+    from shihui import create_app
 
     env = stack.env()
     return create_app({

@@ -21,7 +21,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine, make_url, text
 
-from marketplace.redis_server import EmbeddedRedis, free_port
+from inventory.server import EmbeddedRedis, free_port
 
 SECRET = "fault-suite-secret-key-long-enough-for-every-check-0123456789"
 
@@ -69,7 +69,7 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
 
 
 class FaultStack:
-    """Redis + database + ``python -m marketplace up`` under ``workdir``."""
+    """Redis + database + ``python -m shihui up`` under ``workdir``."""
 
     def __init__(self, workdir: Path, database_url: str | None):
         self.workdir = workdir
@@ -109,7 +109,7 @@ class FaultStack:
             self._reset_postgres()
         self.redis.start()
         log = self.log_path.open("w")
-        args = [sys.executable, "-m", "marketplace", "up", "--port", str(self.port),
+        args = [sys.executable, "-m", "shihui", "up", "--port", str(self.port),
                 "--no-demo", "--web-workers", str(web_workers)]  # fmt: skip
         self.platform = subprocess.Popen(args, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
         log.close()

@@ -1,6 +1,6 @@
 """Issue #11's fault table, replayed on a real stack: every fault mid-rush, then the invariants.
 
-Each scenario starts its own platform with ``python -m marketplace up`` (gunicorn, RQ worker,
+Each scenario starts its own platform with ``python -m shihui up`` (gunicorn, RQ worker,
 scheduler, drainer) against its own Redis (AOF, ``appendfsync everysec``) and the test database,
 prepares a sale of ``STOCK`` tickets for ``MEMBERS`` members (limit 1), and lets the members
 arrive over ``SPREAD`` seconds from the opening, each repeating ONE Idempotency-Key on any error

@@ -9,8 +9,8 @@ from marketplace.auth.models import Account
 from marketplace.auth.tokens import Principal, issue_token, publish_versions
 from marketplace.extensions import db
 from marketplace.members.models import Card, Member
+from marketplace.merchants import Merchant
 from marketplace.models import utcnow
-from merchant_portal.models import Merchant
 
 PASSWORD_HASH = None  # one real argon2 hash, shared (hashing per account would be slow)
 PASSWORD = "test-pass-123"

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.cluster
 def cluster_app(app, app_config, redis_cluster):
     """The app with REDIS_URL on the cluster (RQ stays on a standalone server, as it must).
     Depends on ``app`` so the database is emptied afterwards as usual."""
-    from marketplace import create_app
     from marketplace.extensions import db, get_redis
+    from shihui import create_app
 
     host, port = redis_cluster.startup_nodes[0]
     config = dict(app_config, REDIS_URL=f"redis+cluster://{host}:{port}")

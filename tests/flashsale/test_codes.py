@@ -1,6 +1,6 @@
 from collections import Counter
 
-from flashsale.claims import CODE_ALPHABET, CODE_LENGTH, new_voucher_code
+from marketplace.vouchercodes import CODE_ALPHABET, CODE_LENGTH, new_voucher_code
 
 
 def test_voucher_codes_are_16_symbols_of_the_unambiguous_alphabet_and_uniform():

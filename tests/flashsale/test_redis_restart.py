@@ -18,10 +18,10 @@ from flashsale.jobs import drain_outbox
 from flashsale.models import Voucher, VoucherConflict
 from flashsale.persist import persist_entries
 from inventory import OutboxEntry
-from marketplace import create_app
+from inventory.server import EmbeddedRedis
 from marketplace.config import rq_url_for
 from marketplace.extensions import db, get_redis
-from marketplace.redis_server import EmbeddedRedis
+from shihui import create_app
 
 from .factories import bearer, create_sale, make_members, make_merchant
 

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 
 from flashsale.audit import run_audit
-from flashsale.claims import new_voucher_code
 from flashsale.hotpath import get_engine, meta_key
 from flashsale.jobs import GROUP, drain_outbox, retire_due
 from flashsale.memory import sale_bytes
@@ -23,6 +22,7 @@ from inventory import keys_memory
 from marketplace.auth.models import Account
 from marketplace.extensions import db, get_redis
 from marketplace.models import utcnow
+from marketplace.vouchercodes import new_voucher_code
 from tests.inventory.test_inventory_retention import settled_used
 from tests.merchant_portal.conftest import Browser
 

@@ -20,10 +20,10 @@ STATS: Counter = Counter()  # (role, status) -> cases sent; printed at the end o
 @pytest.fixture(scope="module")
 def fuzz_server(app_config, _schema):
     """(base URL, {role: bearer token or None}) of a seeded gunicorn."""
-    from marketplace import create_app
     from marketplace.auth.models import Account
     from marketplace.auth.tokens import publish_versions
     from marketplace.extensions import db, get_redis, get_rq_redis
+    from shihui import create_app
     from tests.flashsale.factories import _hash, create_sale, make_members, make_merchant, token_for
 
     app = create_app(app_config)

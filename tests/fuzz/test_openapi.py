@@ -40,7 +40,7 @@ def _document() -> dict:
     """The OpenAPI document as the app serves it (built offline: no database or Redis needed;
     the live server serves the same document, which ``test_live_document_is_the_fuzzed_one``
     checks)."""
-    from marketplace import create_app
+    from shihui import create_app
 
     app = create_app({"TESTING": True, "SECRET_KEY": "fuzz-" * 10, "ID_HASH_KEY": "fuzz-" * 10,
                       "SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": "redis://127.0.0.1:1/0",

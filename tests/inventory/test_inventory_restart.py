@@ -10,7 +10,7 @@ import redis
 
 from inventory import LIMIT_REACHED, RESERVED, StockEngine
 from inventory.keys import claim_number
-from marketplace.redis_server import EmbeddedRedis
+from inventory.server import EmbeddedRedis
 
 from .helpers import by_type, open_now, outbox
 from .test_inventory_recovery import lose_everything

@@ -2,9 +2,9 @@
 
 import time
 
-from marketplace.demo import DEMO_LOGINS, LOADERS, load_demo
 from marketplace.extensions import db
 from marketplace.members.models import Card
+from shihui.demo import DEMO_LOGINS, LOADERS, load_demo
 
 
 def test_demo_members_and_logins(app_ctx, client, capsys):

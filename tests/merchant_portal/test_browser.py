@@ -116,7 +116,7 @@ def test_merchant_story_in_the_browser(app_ctx, app_config, live_server, page, a
 def test_owner_creates_a_groupbuy_members_then_see(app_ctx, live_server, page):
     """Owner fills the group-buy form in Chromium; a member finds the deal on /m/groupbuys."""
     from marketplace.extensions import db
-    from merchant_portal.models import Merchant
+    from marketplace.merchants import Merchant
     from tests.catalogue import factories as f
 
     merchant, _owner, _ = f.merchant("星光影城", category="cinema")

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from marketplace.catalogue.models import GroupBuy, Offer
+from catalogue.models import GroupBuy, Offer
 from marketplace.extensions import db
+from marketplace.merchants import Merchant
 from marketplace.models import utcnow
-from merchant_portal.models import Merchant
 from tests.catalogue.factories import HOME
 from tests.flashsale.factories import bearer, make_members
 
@@ -171,8 +171,8 @@ def test_clerk_sees_lists_without_write_buttons(web, shop):
 def test_counter_redeems_groupbuy_vouchers_too(app_ctx, web, shop):
     """A group-buy voucher typed at the counter is found and redeemed once (the flash-sale
     vouchers keep their path); another merchant's counter does not know it."""
-    from marketplace.catalogue import states
-    from marketplace.catalogue.models import GroupBuyVoucher
+    from catalogue import states
+    from catalogue.models import GroupBuyVoucher
     from tests.flashsale.factories import make_merchant
 
     web.login("owner1")

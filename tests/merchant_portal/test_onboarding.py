@@ -5,8 +5,8 @@ import itertools
 from sqlalchemy import select
 
 from marketplace.extensions import db
+from marketplace.merchants import Merchant
 from marketplace.models import AuditEvent
-from merchant_portal.models import Merchant
 from tests.flashsale.factories import create_sale, sale_body
 
 from .conftest import bearer

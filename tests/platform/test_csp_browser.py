@@ -5,12 +5,12 @@ import re
 
 from playwright.sync_api import expect
 
+from catalogue.models.groupbuys import GroupBuy
 from flashsale.models import Campaign
-from marketplace.catalogue.models.groupbuys import GroupBuy
-from marketplace.demo import load_demo
 from marketplace.extensions import db
 from marketplace.members import importer
 from marketplace.members.models import Card
+from shihui.demo import load_demo
 
 WATCH = """
 window.__csp = [];

@@ -14,7 +14,15 @@ import pytest
 from marketplace import config as config_module
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ["marketplace", "flashsale", "merchant_portal", "inventory", "loadtests"]
+SHIPPED = [
+    "shihui",
+    "marketplace",
+    "catalogue",
+    "flashsale",
+    "merchant_portal",
+    "inventory",
+    "loadtests",
+]
 HARNESS = [ROOT / "tests" / "conftest.py"]
 ENV_NAMES = {"env", "environ", "os.environ", "web_env"}
 
@@ -93,7 +101,7 @@ def test_the_parser_finds_what_it_should():
     """Guard the guard: known reads are found, so an empty result cannot pass silently."""
     found = env_reads(ROOT / "marketplace" / "config.py")
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAX_CONTENT_LENGTH"} <= found
-    assert {"WEB_BIND", "WEB_ACCESS_LOG"} <= env_reads(ROOT / "marketplace" / "gunicorn_conf.py")
+    assert {"WEB_BIND", "WEB_ACCESS_LOG"} <= env_reads(ROOT / "shihui" / "gunicorn_conf.py")
     assert "TEST_RQ_REDIS_URL" in env_reads(ROOT / "tests" / "conftest.py")
     assert "COVER_MAX_BYTES" in config_reads_with_default(ROOT / "merchant_portal" / "sales.py")
     assert {"SHIHUI_ENV", "TOKEN_TTL_SECONDS"} <= documented_settings()

@@ -1,4 +1,4 @@
-from marketplace import create_app
+from shihui import create_app
 
 
 def test_healthz(client):
@@ -33,7 +33,7 @@ def test_readyz_reads_the_drainer_heartbeat(app, client):
 
 
 def test_readyz_names_redis_when_down(app_config, _schema):
-    from marketplace.redis_server import free_port
+    from inventory.server import free_port
 
     app = create_app(dict(app_config, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"))
     resp = app.test_client().get("/readyz")

@@ -9,8 +9,8 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 
-from marketplace import create_app
 from marketplace.extensions import db
+from shihui import create_app
 from tests.conftest import skip_or_fail
 
 

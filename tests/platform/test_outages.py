@@ -21,9 +21,9 @@ from flashsale.hotpath import get_engine
 from flashsale.jobs import GROUP
 from flashsale.models import Voucher
 from inventory import OutboxConsumer
-from marketplace import create_app
+from inventory.server import EmbeddedRedis
 from marketplace.extensions import db
-from marketplace.redis_server import EmbeddedRedis
+from shihui import create_app
 from tests.conftest import _clean_database, server_env
 from tests.flashsale.factories import bearer, create_sale, make_members, make_merchant
 
@@ -100,7 +100,7 @@ def drainer(config, log_path):
     env["LOG_LEVEL"] = "INFO"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "marketplace", "flashsale", "drain", "--follow"],
+            [sys.executable, "-m", "shihui", "flashsale", "drain", "--follow"],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -274,8 +274,8 @@ def test_requests_while_redis_is_down_get_503_not_500(stack, own_redis):
 
 def test_requests_while_the_database_is_down_get_503(app_ctx, app_config):
     """A member with a valid token (and a page session) meets a database that refuses."""
+    from inventory.server import free_port
     from marketplace.auth.models import Account
-    from marketplace.redis_server import free_port
 
     ((member_id, token),) = make_members(1)
     account = db.session.scalar(select(Account).where(Account.member_id == member_id))
@@ -338,7 +338,7 @@ def process(config, log_path, *args):
     env["LOG_LEVEL"] = "INFO"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "marketplace", *args], env=env, stdout=log,
+            [sys.executable, "-m", "shihui", *args], env=env, stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -408,8 +408,8 @@ def test_no_route_answers_500_while_a_store_is_down(app_ctx, app_config, store):
     """Every GET page and API route, as a logged-in member (bearer token and page session), with
     Redis or the database refusing connections: 503 with Retry-After, or an answer that did not
     need the store, never a 500."""
+    from inventory.server import free_port
     from marketplace.auth.models import Account
-    from marketplace.redis_server import free_port
 
     ((member_id, token),) = make_members(1)
     account = db.session.scalar(select(Account).where(Account.member_id == member_id))

@@ -1,15 +1,15 @@
 """Production never loads demo data and never prints demo passwords or ID numbers."""
 
-from marketplace import supervisor
 from marketplace.auth.models import Account
-from marketplace.demo import DEMO_LOGINS, demo_logins
 from marketplace.extensions import db
 from marketplace.members.models import Member
+from shihui import supervisor
+from shihui.demo import DEMO_LOGINS, demo_logins
 
 
 def test_prepare_in_production_skips_demo_data(app_config, tmp_path):
-    from marketplace import create_app
     from marketplace.extensions import get_redis, get_rq_redis
+    from shihui import create_app
 
     db_url = f"sqlite:///{tmp_path / 'prod.db'}"  # an empty database that prepare migrates
     app = create_app(app_config | {"PRODUCTION": True, "SQLALCHEMY_DATABASE_URI": db_url})

@@ -9,9 +9,9 @@ import sys
 import pytest
 import redis
 
-from marketplace import create_app
-from marketplace.redis_server import EmbeddedRedis
+from inventory.server import EmbeddedRedis
 from marketplace.redis_setup import eviction_risk, eviction_risk_at
+from shihui import create_app
 
 EVICTING = ["allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-ttl"]
 
@@ -124,7 +124,7 @@ def test_up_refuses_an_evicting_redis_before_touching_anything(own_redis, own_se
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "RQ_REDIS_URL"}}
     env.update(REDIS_URL=own_server.url, SHIHUI_INSTANCE=str(tmp_path / "instance"))
     done = subprocess.run(
-        [sys.executable, "-m", "marketplace", "up", "--no-demo", "--web-workers", "1"],
+        [sys.executable, "-m", "shihui", "up", "--no-demo", "--web-workers", "1"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
@@ -134,6 +134,6 @@ def test_up_refuses_an_evicting_redis_before_touching_anything(own_redis, own_se
 
 
 def test_eviction_risk_at_an_unreachable_server_defers_to_readyz():
-    from marketplace.redis_server import free_port
+    from inventory.server import free_port
 
     assert eviction_risk_at(f"redis://127.0.0.1:{free_port()}/0") is None

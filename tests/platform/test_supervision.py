@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from marketplace.redis_server import free_port
+from inventory.server import free_port
 
 from .test_up import alive, descendants
 
@@ -93,7 +93,7 @@ class Platform:
             env["REDIS_URL"] = redis_url
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "marketplace", "up", "--port", str(self.port),
+                [sys.executable, "-m", "shihui", "up", "--port", str(self.port),
                  "--web-workers", "1", "--no-demo"],
                 env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip

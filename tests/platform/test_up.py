@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from marketplace.redis_server import free_port
+from inventory.server import free_port
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -57,7 +57,7 @@ def test_up_serves_and_stops_cleanly(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["SHIHUI_INSTANCE"] = str(tmp_path / "instance")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "marketplace", "up", "--port", str(port), "--web-workers", "1"],
+        [sys.executable, "-m", "shihui", "up", "--port", str(port), "--web-workers", "1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

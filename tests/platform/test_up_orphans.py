@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from marketplace.redis_server import free_port
+from inventory.server import free_port
 
 from .test_up import alive, descendants, get
 
@@ -23,7 +23,7 @@ def test_killed_supervisor_leaves_no_orphans(tmp_path):
     env["SHIHUI_INSTANCE"] = str(tmp_path / "instance")
     log = (tmp_path / "up.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "marketplace", "up", "--port", str(port), "--web-workers", "2",
+        [sys.executable, "-m", "shihui", "up", "--port", str(port), "--web-workers", "2",
          "--no-demo"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The ``shihui`` command: a Flask CLI group (``flask --app marketplace`` works the same).
+"""The ``shihui`` command: a Flask CLI group (``flask --app shihui`` works the same).
 
 ``shihui up`` runs the whole platform locally; ``worker`` and ``scheduler`` are the background
 processes it starts; feature packages add their own groups in ``register_cli``.
@@ -42,7 +42,7 @@ def _ensure_local_redis() -> None:
     the bundled one for this command only (its data lives under ``instance/redis``)."""
     if os.environ.get("REDIS_URL"):
         return
-    from .redis_server import EmbeddedRedis, _ping
+    from inventory.server import EmbeddedRedis, _ping
 
     instance = Path(os.environ.get("SHIHUI_INSTANCE", "instance")).resolve()
     port_file = instance / "redis" / "port"
@@ -99,7 +99,8 @@ def worker(burst: bool, queues: str) -> None:
 @with_appcontext
 def scheduler() -> None:
     """Enqueue the periodic jobs (outbox drain, deadlines, audits) on their intervals."""
-    from .extensions import get_rq_redis
+    from marketplace.extensions import get_rq_redis
+
     from .scheduling import run_cron
 
     run_cron(get_rq_redis())
@@ -133,7 +134,8 @@ def prepare(no_demo: bool) -> None:
     """Apply migrations, then load demo data into an empty database."""
     from flask_migrate import upgrade
 
-    from .auth import revocations
+    from marketplace.auth import revocations
+
     from .demo import database_is_empty, load_demo
 
     upgrade()

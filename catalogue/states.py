@@ -17,11 +17,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from flashsale.claims import new_voucher_code
 from inventory import ClaimNotFound, PoolNotFound
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
+from marketplace.vouchercodes import new_voucher_code
 
 from .engine import get_engine
 from .models import (

@@ -19,7 +19,7 @@ MERCHANTS = [
 
 
 def load_catalogue():
-    from merchant_portal.services import create_merchant
+    from marketplace.merchants import create_merchant
 
     from . import directory
     from . import groupbuy_admin as groupbuys

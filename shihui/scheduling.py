@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from .resilience import REDIS_DOWN, Outage, sleep_unless
+from marketplace.resilience import REDIS_DOWN, Outage, sleep_unless
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +24,13 @@ PERIODIC_JOBS: list[tuple[str, int, str]] = [
     # Deletes the Redis pools of audited, persisted sales (Redis memory stays bounded).
     ("flashsale.jobs.retire_due", 300, "low"),
     # Decides group-buys and teams whose own enqueue_at job was lost or late.
-    ("marketplace.catalogue.jobs.sweep", 30, "default"),
+    ("catalogue.jobs.sweep", 30, "default"),
 ]
 
 # (name, argv after ``python -m``) of extra long-running processes ``shihui up`` starts.
 EXTRA_PROCESSES: list[tuple[str, list[str]]] = [
     # Low-latency outbox drain: a claim is a voucher row well within 2 s.
-    ("drainer", ["marketplace", "flashsale", "drain", "--follow"]),
+    ("drainer", ["shihui", "flashsale", "drain", "--follow"]),
 ]
 
 

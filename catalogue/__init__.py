@@ -1,7 +1,7 @@
 """The member-facing catalogue: merchant directory, discount offers, group-buys, visibility.
 
 ``init_app`` registers the member and merchant APIs and the member pages; the deadline jobs live
-in :mod:`.jobs` and are listed in ``marketplace.scheduling.PERIODIC_JOBS``.
+in :mod:`.jobs` and are listed in ``shihui.scheduling.PERIODIC_JOBS``.
 """
 
 

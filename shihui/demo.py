@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from flask import current_app
 from sqlalchemy import inspect, text
 
-from .config import is_production
-from .extensions import db
+from marketplace.config import is_production
+from marketplace.extensions import db
 
 # Dotted paths of loader functions, run in this order.
 LOADERS: list[str] = [
     "marketplace.members.demo.load_members",
     "flashsale.demo.load_flashsale",
-    "marketplace.catalogue.demo.load_catalogue",
+    "catalogue.demo.load_catalogue",
 ]
 
 # Shown by `shihui up`; the loaders create exactly these accounts.

@@ -6,12 +6,12 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
-from flashsale.claims import normalise_code
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.extensions import db, get_queue
+from marketplace.merchants import Merchant
 from marketplace.models import record_audit, utcnow
 from marketplace.pagination import Page, paginate
-from merchant_portal.models import Merchant
+from marketplace.vouchercodes import normalise_code
 
 from . import search
 from .directory import require_active
@@ -71,7 +71,7 @@ def _validate(data: dict) -> None:
 
 def schedule(job: str, when, arg: int, job_id: str) -> None:
     """The deadline job; a periodic sweep (jobs.sweep) catches any job that never ran."""
-    get_queue().enqueue_at(when, f"marketplace.catalogue.jobs.{job}", arg, job_id=job_id)
+    get_queue().enqueue_at(when, f"catalogue.jobs.{job}", arg, job_id=job_id)
 
 
 def own_groupbuy(merchant: Merchant, deal_id: int) -> GroupBuy:

@@ -19,8 +19,8 @@ import redis.exceptions
 from flask import Flask
 from rq import Queue, SimpleWorker
 
-from .extensions import get_rq_redis
-from .resilience import REDIS_DOWN, Outage, sleep_unless
+from marketplace.extensions import get_rq_redis
+from marketplace.resilience import REDIS_DOWN, Outage, sleep_unless
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 group-buys), invalidated across processes by a version stamp in Redis.
 
 Each entry is keyed by the query's arguments plus the viewer's visibility bucket (the region:
-:func:`~marketplace.catalogue.visibility.viewer` derives everything from it) and stamped with the
+:func:`~catalogue.visibility.viewer` derives everything from it) and stamped with the
 catalogue version it was read under. A hit costs one Redis GET and no SQL. Any committed change
 to a merchant, profile, offer or group-buy bumps the version (SQLAlchemy session events
 below), so the next request in every process reads fresh rows; the TTL bounds what no write
@@ -100,7 +100,7 @@ def _detached(value):
 
 
 def _watched():
-    from merchant_portal.models import Merchant
+    from marketplace.merchants import Merchant
 
     from .models import GroupBuy, MerchantProfile, Offer
 

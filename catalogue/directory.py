@@ -10,9 +10,9 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from marketplace.errors import Forbidden, NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.merchants import Merchant
 from marketplace.models import record_audit, utcnow
 from marketplace.pagination import Page, paginate
-from merchant_portal.models import Merchant
 
 from . import cache, search
 from .models import Favourite, MerchantProfile, Offer

@@ -5,9 +5,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 from marketplace.members.identity import valid_region
+from marketplace.merchants import CATEGORIES
 from marketplace.pagination import PageArgsSchema
 from marketplace.validation import id_field
-from merchant_portal.models import CATEGORIES
 
 MEMBER_CATEGORIES = tuple(c for c in CATEGORIES if c != "other")
 _category = fields.String(validate=validate.OneOf(CATEGORIES))

@@ -8,8 +8,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
-from marketplace.models import BigId, UTCDateTime, utcnow
-from merchant_portal.models import CATEGORIES, Merchant, _in
+from marketplace.merchants import CATEGORIES, Merchant
+from marketplace.models import BigId, UTCDateTime, one_of, utcnow
 
 from .regions import RegionsMixin
 
@@ -64,8 +64,8 @@ class Offer(RegionsMixin, db.Model):
     merchant: Mapped[Merchant] = relationship(lazy="select")
 
     __table_args__ = (
-        CheckConstraint(_in("category", CATEGORIES), name="category"),
-        CheckConstraint(_in("status", OFFER_STATUSES), name="status"),
+        CheckConstraint(one_of("category", CATEGORIES), name="category"),
+        CheckConstraint(one_of("status", OFFER_STATUSES), name="status"),
         CheckConstraint("valid_until > valid_from", name="validity"),
         Index("ix_offers_status_valid_until", "status", "valid_until"),
     )

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import click
 
-from .config import generate_secret
-from .redis_server import EmbeddedRedis
-from .redis_setup import eviction_risk_at
+from inventory.server import EmbeddedRedis
+from marketplace.config import generate_secret
+from marketplace.redis_setup import eviction_risk_at
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -201,7 +201,7 @@ def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool)
             return 1
         py = sys.executable
         prepare = subprocess.run(  # noqa: S603
-            [py, "-m", "marketplace", "prepare", *([] if load_demo else ["--no-demo"])], env=env
+            [py, "-m", "shihui", "prepare", *([] if load_demo else ["--no-demo"])], env=env
         )
         if prepare.returncode != 0:
             click.echo("migrations or demo data failed; not starting", err=True)
@@ -209,10 +209,10 @@ def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool)
         web_env = dict(env, WEB_BIND=f"{host}:{port}")
         if web_workers:
             web_env["WEB_WORKERS"] = str(web_workers)
-        gunicorn = ["-m", "gunicorn", "-c", "python:marketplace.gunicorn_conf"]
-        children.append(Child("web", [py, *gunicorn, "marketplace.wsgi:app"], web_env))
-        children.append(Child("worker", [py, "-m", "marketplace", "worker"], env))
-        children.append(Child("scheduler", [py, "-m", "marketplace", "scheduler"], env))
+        gunicorn = ["-m", "gunicorn", "-c", "python:shihui.gunicorn_conf"]
+        children.append(Child("web", [py, *gunicorn, "shihui.wsgi:app"], web_env))
+        children.append(Child("worker", [py, "-m", "shihui", "worker"], env))
+        children.append(Child("scheduler", [py, "-m", "shihui", "scheduler"], env))
         for name, argv in _extra_processes():
             children.append(Child(name, [py, "-m", *argv], env))
         for child in children:

@@ -1,6 +1,6 @@
 """Group-buys: tipping-point deals and team deals, their teams, participants, vouchers, notices.
 
-State columns change only through :mod:`marketplace.catalogue.states`, which refuses illegal
+State columns change only through :mod:`catalogue.states`, which refuses illegal
 transitions and writes each change as a conditional UPDATE (so a repeated job changes nothing).
 """
 
@@ -12,8 +12,9 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.extensions import db
-from marketplace.models import BigId, UTCDateTime, utcnow
-from merchant_portal.models import CATEGORIES, Merchant, _in
+from marketplace.merchants import CATEGORIES, Merchant
+from marketplace.models import BigId, UTCDateTime, one_of, utcnow
+from marketplace.vouchercodes import CodeColumn
 
 from .regions import RegionsMixin
 
@@ -67,9 +68,9 @@ class GroupBuy(RegionsMixin, db.Model):
     merchant: Mapped[Merchant] = relationship(lazy="select")
 
     __table_args__ = (
-        CheckConstraint(_in("mode", MODES), name="mode"),
-        CheckConstraint(_in("state", DEAL_STATES), name="state"),
-        CheckConstraint(_in("category", CATEGORIES), name="category"),
+        CheckConstraint(one_of("mode", MODES), name="mode"),
+        CheckConstraint(one_of("state", DEAL_STATES), name="state"),
+        CheckConstraint(one_of("category", CATEGORIES), name="category"),
         CheckConstraint(
             "min_participants >= 1 AND max_participants >= min_participants", name="sizes"
         ),
@@ -110,7 +111,7 @@ class GroupBuyTeam(db.Model):
     groupbuy: Mapped[GroupBuy] = relationship(lazy="select")
 
     __table_args__ = (
-        CheckConstraint(_in("state", TEAM_STATES), name="state"),
+        CheckConstraint(one_of("state", TEAM_STATES), name="state"),
         CheckConstraint("joined >= 0", name="joined"),
         Index("ix_groupbuy_teams_state_expires_at", "state", "expires_at"),
     )
@@ -139,7 +140,7 @@ class GroupBuyParticipant(db.Model):
     team: Mapped[GroupBuyTeam | None] = relationship(lazy="select")
 
     __table_args__ = (
-        CheckConstraint(_in("state", PARTICIPANT_STATES), name="state"),
+        CheckConstraint(one_of("state", PARTICIPANT_STATES), name="state"),
         CheckConstraint("qty >= 1", name="qty"),
         Index("ix_groupbuy_participants_member", "member_id", "joined_at"),
         Index("ix_groupbuy_participants_deal_state", "groupbuy_id", "state"),
@@ -166,7 +167,7 @@ class GroupBuyVoucher(db.Model):
     )
     groupbuy_id: Mapped[int] = mapped_column(BigId, ForeignKey("groupbuys.id"), nullable=False)
     member_id: Mapped[int] = mapped_column(BigId, nullable=False, index=True)
-    code: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    code: Mapped[str] = mapped_column(CodeColumn, nullable=False, unique=True)
     qty: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="issued")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
@@ -176,7 +177,7 @@ class GroupBuyVoucher(db.Model):
 
     groupbuy: Mapped[GroupBuy] = relationship(lazy="select")
 
-    __table_args__ = (CheckConstraint(_in("status", VOUCHER_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(one_of("status", VOUCHER_STATUSES), name="status"),)
 
 
 class GroupBuyNotice(db.Model):
@@ -195,6 +196,6 @@ class GroupBuyNotice(db.Model):
     groupbuy: Mapped[GroupBuy] = relationship(lazy="select")
 
     __table_args__ = (
-        CheckConstraint(_in("kind", NOTICE_KINDS), name="kind"),
+        CheckConstraint(one_of("kind", NOTICE_KINDS), name="kind"),
         Index("ix_groupbuy_notices_member_created", "member_id", "created_at"),
     )

@@ -20,7 +20,7 @@ from marketplace.models import utcnow
 from . import directory, groupbuys
 from .schemas import MEMBER_CATEGORIES
 
-bp = Blueprint("catalogue_pages", __name__, url_prefix="/m", template_folder=None)
+bp = Blueprint("catalogue_pages", __name__, url_prefix="/m", template_folder="templates")
 
 PER_PAGE = 20
 

@@ -1,4 +1,5 @@
-"""The web shell: landing page, language switch and the offline Swagger UI assets."""
+"""The web shell: the member home page that gathers every feature, the language switch and the
+offline Swagger UI assets."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from flask import (
 )
 from flask_babel import get_locale
 
-from .redirects import safe_path
+from marketplace.redirects import safe_path
 
-bp = Blueprint("web", __name__)
+bp = Blueprint("web", __name__, template_folder="templates")
 
 LANG_COOKIE = "lang"
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import contains_eager, joinedload
 from inventory import ClaimNotFound, PoolNotFound
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.merchants import Merchant
 from marketplace.models import record_audit, utcnow
 from marketplace.pagination import Page, paginate
-from merchant_portal.models import Merchant
 
 from . import cache, search, states
 from .directory import LISTED

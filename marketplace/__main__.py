@@ -1,3 +1,0 @@
-from marketplace.cli import main
-
-main()

@@ -1,0 +1,3 @@
+from shihui.cli import main
+
+main()
