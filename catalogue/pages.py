@@ -76,13 +76,10 @@ def home():
 
 
 def _sales(principal, limit: int = 6) -> list:
-    """Live and upcoming flash sales the member may see (empty until flash sales exist)."""
-    try:
-        from flashsale.models import Campaign
-    except ImportError:  # pragma: no cover - flash sales not installed
-        return []
+    """Live and upcoming flash sales the member may see."""
     from sqlalchemy import select
 
+    from flashsale.models import Campaign
     from marketplace.extensions import db
 
     from .visibility import visible_to

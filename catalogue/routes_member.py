@@ -39,10 +39,6 @@ bp = Blueprint(
 member_only = auth_required("member")
 
 
-def _page(page):
-    return page.as_dict(), 200, {"Link": page.link_header()} if page.link_header() else {}
-
-
 @bp.route("/merchants")
 class Merchants(MethodView):
     @member_only
@@ -53,7 +49,7 @@ class Merchants(MethodView):
         page = directory.list_merchants(**args)
         counts = directory.offer_counts([m.id for m in page.items], current_principal())
         page.items = [_with(m, current_offers=counts.get(m.id, 0)) for m in page.items]
-        return _page(page)
+        return page.as_response()
 
 
 @bp.route("/merchants/<int:merchant_id>")
@@ -78,7 +74,7 @@ class Offers(MethodView):
         page = directory.list_offers(principal, **args)
         saved = directory.favourite_ids(principal.member_id, [o.id for o in page.items])
         page.items = [_with(o, favourite=o.id in saved) for o in page.items]
-        return _page(page)
+        return page.as_response()
 
 
 @bp.route("/offers/<int:offer_id>")
@@ -104,7 +100,7 @@ class Favourites(MethodView):
         principal = current_principal()
         page = directory.list_favourites(principal.member_id, principal, **args)
         page.items = [_with(o, favourite=True) for o in page.items]
-        return _page(page)
+        return page.as_response()
 
 
 @bp.route("/offers/<int:offer_id>/favourite")
@@ -132,7 +128,7 @@ class GroupBuys(MethodView):
     @bp.response(200, page_schema(GroupBuySchema))
     def get(self, args):
         """Open group-buys the caller may join (``sort=popular`` for the most joined first)."""
-        return _page(groupbuys.list_groupbuys(current_principal(), **args))
+        return groupbuys.list_groupbuys(current_principal(), **args).as_response()
 
 
 def _detail(deal, member_id):
@@ -201,7 +197,7 @@ class Mine(MethodView):
         page = groupbuys.my_groupbuys(member_id, **args)
         vouchers = groupbuys.vouchers_for([p.id for p in page.items])
         page.items = [_with(p, voucher=vouchers.get(p.id)) for p in page.items]
-        return _page(page)
+        return page.as_response()
 
 
 @bp.route("/groupbuys/teams/mine")
@@ -211,7 +207,7 @@ class MyTeams(MethodView):
     @bp.response(200, page_schema(MyTeamSchema))
     def get(self, args):
         """Teams the caller opened or joined."""
-        return _page(groupbuys.my_teams(current_principal().member_id, **args))
+        return groupbuys.my_teams(current_principal().member_id, **args).as_response()
 
 
 class _Decorated:

@@ -40,11 +40,6 @@ def _actor():
     return SimpleNamespace(id=principal.account_id, role=principal.role)
 
 
-def _page(page):
-    link = page.link_header()
-    return page.as_dict(), 200, ({"Link": link} if link else {})
-
-
 @bp.route("/profile")
 class Profile(MethodView):
     @owner
@@ -62,7 +57,7 @@ class Offers(MethodView):
     @bp.response(200, page_schema(OfferSchema, "MerchantOfferPageSchema"))
     def get(self, args):
         """The merchant's offers, newest first (every status)."""
-        return _page(directory.merchant_offers(_merchant(), **args))
+        return directory.merchant_offers(_merchant(), **args).as_response()
 
     @owner
     @bp.arguments(OfferSchema)
@@ -97,7 +92,7 @@ class GroupBuys(MethodView):
     @bp.response(200, page_schema(GroupBuySchema, "MerchantGroupBuyPageSchema"))
     def get(self, args):
         """The merchant's group-buys, newest first."""
-        return _page(groupbuys.merchant_groupbuys(_merchant(), **args))
+        return groupbuys.merchant_groupbuys(_merchant(), **args).as_response()
 
     @owner
     @bp.arguments(GroupBuySchema)

@@ -19,8 +19,7 @@ from marketplace.models import utcnow
 from marketplace.vouchercodes import CODE_RE
 
 from . import services
-from .models import Campaign, Voucher
-from .routes_member import visible_sales, with_remaining
+from .models import Voucher
 from .vouchers import display_status, own_vouchers
 
 bp = Blueprint(
@@ -50,7 +49,9 @@ def _no_store(html: str) -> Response:
 @login_required
 def sales():
     _member_account()
-    campaigns = with_remaining(list(db.session.scalars(visible_sales().limit(100))))
+    campaigns = services.with_remaining(
+        list(db.session.scalars(services.visible_sales().limit(100)))
+    )
     return render_template(
         "flashsale/sales.html", campaigns=campaigns, server_ms=int(time.time() * 1000),
         status_of=services.effective_status,
@@ -61,10 +62,10 @@ def sales():
 @login_required
 def sale(campaign_id: int):
     account = _member_account()
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or campaign.status == "draft":
+    campaign = services.published_sale(campaign_id)
+    if campaign is None:
         abort(404)
-    with_remaining([campaign])
+    services.with_remaining([campaign])
     token = issue_token(account)["access_token"]
     html = render_template(
         "flashsale/sale.html", c=campaign, token=token, server_ms=int(time.time() * 1000),

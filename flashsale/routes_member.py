@@ -6,16 +6,13 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from sqlalchemy import select
 
 from marketplace.auth import auth_required, current_principal
 from marketplace.errors import NotFound
-from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.pagination import PageArgsSchema, page_schema, paginate
 
 from . import claims, services, vouchers
-from .models import Campaign
 from .schemas import IDEMPOTENCY_HEADER, CampaignOutSchema, ClaimSchema, SaleVoucherSchema, UTCAware
 
 bp = Blueprint("flashsale_member", __name__, url_prefix="/api/v1", description="Flash sales")
@@ -33,24 +30,6 @@ SaleListSchema = Schema.from_dict(
 )
 
 
-def visible_sales():
-    """Live and upcoming sales (published, not cancelled, not ended), soonest first."""
-    return (
-        select(Campaign)
-        .where(
-            Campaign.status.in_(("scheduled", "live", "sold_out")), Campaign.ends_at > utcnow()
-        )  # fmt: skip
-        .order_by(Campaign.starts_at, Campaign.id)
-    )
-
-
-def with_remaining(campaigns):
-    remaining = services.remaining_of(campaigns)
-    for c in campaigns:
-        c.live_remaining = remaining.get(c.id)
-    return campaigns
-
-
 @bp.route("/flashsales")
 class Sales(MethodView):
     @auth_required("member")
@@ -58,9 +37,10 @@ class Sales(MethodView):
     @bp.response(200, SaleListSchema)
     def get(self, args):
         """Live and upcoming sales with remaining stock and the server's time."""
-        page = paginate(visible_sales(), **args)
-        with_remaining(page.items)
-        return {**page.as_dict(), "server_time": utcnow()}, 200, {"Link": page.link_header()}
+        page = paginate(services.visible_sales(), **args)
+        services.with_remaining(page.items)
+        body, status, headers = page.as_response()
+        return {**body, "server_time": utcnow()}, status, headers
 
 
 @bp.route("/flashsales/<int:campaign_id>")
@@ -69,10 +49,10 @@ class Sale(MethodView):
     @bp.response(200, CampaignOutSchema)
     def get(self, campaign_id):
         """One sale (drafts are invisible: 404)."""
-        campaign = db.session.get(Campaign, campaign_id)
-        if campaign is None or campaign.status == "draft":
+        campaign = services.published_sale(campaign_id)
+        if campaign is None:
             raise NotFound("No such flash sale.")
-        return with_remaining([campaign])[0]
+        return services.with_remaining([campaign])[0]
 
 
 @bp.route("/flashsales/<int:campaign_id>/claims")
@@ -95,7 +75,7 @@ class MyVouchers(MethodView):
     def get(self, args):
         """The member's vouchers, newest first."""
         page = paginate(vouchers.own_vouchers(current_principal().member_id), **args)
-        return page.as_dict(), 200, {"Link": page.link_header()}
+        return page.as_response()
 
 
 @bp.route("/me/vouchers/<code>")

@@ -74,6 +74,32 @@ def _values(campaign: Campaign) -> dict:
     return {name: getattr(campaign, name) for name in EDITABLE}
 
 
+def visible_sales():
+    """What members see: live and upcoming sales (published, not cancelled, not ended),
+    soonest first, as a ``select`` to paginate."""
+    return (
+        select(Campaign)
+        .where(
+            Campaign.status.in_(("scheduled", "live", "sold_out")), Campaign.ends_at > utcnow()
+        )  # fmt: skip
+        .order_by(Campaign.starts_at, Campaign.id)
+    )
+
+
+def published_sale(campaign_id: int) -> Campaign | None:
+    """One sale a member may open (drafts are invisible), or None."""
+    campaign = db.session.get(Campaign, campaign_id)
+    return None if campaign is None or campaign.status == "draft" else campaign
+
+
+def with_remaining(campaigns):
+    """Set ``live_remaining`` (the engine's count) on each sale; returns the same list."""
+    remaining = remaining_of(campaigns)
+    for c in campaigns:
+        c.live_remaining = remaining.get(c.id)
+    return campaigns
+
+
 def get_own(merchant_id: int, campaign_id: int) -> Campaign:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.merchant_id != merchant_id:

@@ -17,10 +17,11 @@ from sqlalchemy import func, select
 from .extensions import db
 
 MAX_PER_PAGE = 100
+MAX_PAGE = 100_000
 
 
 class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
@@ -70,6 +71,11 @@ class Page:
                 links.append(f'<{url}>; rel="{rel}"')
         return ", ".join(links)
 
+    def as_response(self) -> tuple:
+        """The view's return value: the envelope, 200 and the ``Link`` header (when any)."""
+        link = self.link_header()
+        return self.as_dict(), 200, ({"Link": link} if link else {})
+
     def as_dict(self) -> dict:
         return {"items": self.items, "page": self.page, "per_page": self.per_page,
                 "total": self.total, "pages": self.pages}  # fmt: skip
@@ -87,6 +93,12 @@ def _declared_query_args() -> list[str]:
         schema = schema() if isinstance(schema, type) else schema
         names.extend(field.data_key or name for name, field in schema.fields.items())
     return names
+
+
+def page_arg() -> int:
+    """The ``?page=`` of an HTML page (the API validates it with :class:`PageArgsSchema`):
+    anything missing, malformed or out of range reads as the nearest valid page."""
+    return max(1, min(request.args.get("page", 1, type=int), MAX_PAGE))
 
 
 def paginate(stmt, page: int, per_page: int) -> Page:

@@ -26,7 +26,7 @@ from marketplace.members import importer, jobs
 from marketplace.members import services as members
 from marketplace.members.models import Member, MemberImport
 from marketplace.merchants import STATUSES, Merchant
-from marketplace.pagination import paginate
+from marketplace.pagination import page_arg, paginate
 
 from . import audit_log, console, onboarding
 from .forms import ActionForm, FreezeForm, ImportForm, ReasonForm, ReissueForm, SuspendForm
@@ -69,7 +69,7 @@ def merchants():
     if status not in STATUSES and status != "all":
         abort(404)
     result = paginate(onboarding.merchants_query(None if status == "all" else status),
-                      page=max(1, request.args.get("page", 1, type=int)), per_page=50)  # fmt: skip
+                      page=page_arg(), per_page=50)  # fmt: skip
     return render_template("merchant_portal/admin/merchants.html", result=result, status=status,
                            statuses=STATUSES)  # fmt: skip
 
@@ -156,7 +156,7 @@ def reinstate(merchant_id: int):
 def sales():
     merchant_id = request.args.get("merchant_id", type=int)
     result = paginate(console.sales_query(merchant_id),
-                      page=max(1, request.args.get("page", 1, type=int)), per_page=50)  # fmt: skip
+                      page=page_arg(), per_page=50)  # fmt: skip
     console.with_audits(result.items)
     return render_template("merchant_portal/admin/sales.html", result=result)
 
@@ -275,13 +275,11 @@ def card_reissue():
 @bp.get("/audit")
 @admin_page
 def audit():
-    page_no = max(1, request.args.get("page", 1, type=int))
     stmt = audit_log.events_query(request.args.get("merchant_id", type=int),
                                   request.args.get("subject") or None)  # fmt: skip
-    events = db.session.scalars(stmt.limit(51).offset((page_no - 1) * 50)).all()
-    return render_template("merchant_portal/audit.html",
-                           events=audit_log.as_dicts(events[:50]), page_no=page_no,
-                           more=len(events) > 50, admin=True)  # fmt: skip
+    result = paginate(stmt, page=page_arg(), per_page=50)
+    return render_template("merchant_portal/audit.html", events=audit_log.as_dicts(result.items),
+                           result=result, admin=True)  # fmt: skip
 
 
 def allow_large_roster_uploads() -> None:

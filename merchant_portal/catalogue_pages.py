@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from catalogue import services as catalogue
 from marketplace.errors import Problem
+from marketplace.pagination import page_arg
 
 from .access import OWNER, STAFF, Actor, merchant_of, selling_merchant
 from .catalogue_forms import GROUPBUY_FIELDS, GroupBuyForm, OfferForm
@@ -21,10 +22,6 @@ from .merchant_pages import bp, owner_page, staff_page
 from .web import apply_errors, message
 
 PER_PAGE = 50
-
-
-def _page_no() -> int:
-    return max(1, min(request.args.get("page", 1, type=int), 100_000))
 
 
 def _can_write() -> bool:
@@ -38,7 +35,7 @@ def _can_write() -> bool:
 @staff_page
 def offer_list():
     merchant = merchant_of(g.principal, STAFF)
-    page = catalogue.merchant_offers(merchant, page=_page_no(), per_page=PER_PAGE)
+    page = catalogue.merchant_offers(merchant, page=page_arg(), per_page=PER_PAGE)
     return render_template(
         "merchant_portal/offers.html", merchant=merchant, page=page, can_write=_can_write()
     )
@@ -93,7 +90,7 @@ def offer_edit(offer_id: int):
 @staff_page
 def groupbuy_list():
     merchant = merchant_of(g.principal, STAFF)
-    page = catalogue.merchant_groupbuys(merchant, page=_page_no(), per_page=PER_PAGE)
+    page = catalogue.merchant_groupbuys(merchant, page=page_arg(), per_page=PER_PAGE)
     return render_template(
         "merchant_portal/groupbuys.html", merchant=merchant, page=page, can_write=_can_write()
     )

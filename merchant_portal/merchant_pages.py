@@ -25,6 +25,7 @@ from flashsale.schemas import SaleVoucherSchema
 from marketplace.errors import Problem
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from marketplace.pagination import page_arg, paginate
 from marketplace.redirects import is_safe_path
 
 from . import audit_log, counter, exports, onboarding, sales, staff, stats
@@ -418,8 +419,7 @@ def redemptions():
 @owner_page
 def audit():
     merchant = merchant_of(g.principal, OWNER)
-    page_no = max(1, request.args.get("page", 1, type=int))
     stmt = audit_log.events_query(merchant.id, request.args.get("subject") or None)
-    events = db.session.scalars(stmt.limit(51).offset((page_no - 1) * 50)).all()
-    return render_template("merchant_portal/audit.html", events=audit_log.as_dicts(events[:50]),
-                           page_no=page_no, more=len(events) > 50, admin=False)  # fmt: skip
+    result = paginate(stmt, page=page_arg(), per_page=50)
+    return render_template("merchant_portal/audit.html", events=audit_log.as_dicts(result.items),
+                           result=result, admin=False)  # fmt: skip

@@ -29,7 +29,7 @@ MerchantPage = page_schema(MerchantSchema, "MerchantPageSchema")
 
 def _merchant_page(status, page, per_page):
     result = paginate(onboarding.merchants_query(status), page, per_page)
-    return result.as_dict(), 200, {"Link": result.link_header()}
+    return result.as_response()
 
 
 @bp.route("/merchant-applications")
@@ -110,7 +110,7 @@ class Sales(MethodView):
         """Every sale of every merchant with its latest audit (ok, counts, problems)."""
         page = paginate(console.sales_query(), **args)
         console.with_audits(page.items)
-        return page.as_dict(), 200, {"Link": page.link_header()}
+        return page.as_response()
 
 
 @bp.route("/audit-events")
@@ -123,4 +123,4 @@ class AuditEvents(MethodView):
         stmt = audit_log.events_query(args["merchant_id"], args["subject_type"], args["action"])
         page = paginate(stmt, args["page"], args["per_page"])
         page.items = audit_log.as_dicts(page.items)
-        return page.as_dict(), 200, {"Link": page.link_header()}
+        return page.as_response()

@@ -164,7 +164,7 @@ class RecentRedemptions(MethodView):
     def get(self, args):
         """The merchant's redemptions, newest first (owners and clerks)."""
         page = paginate(counter.recent_query(current_principal()), **args)
-        return page.as_dict(), 200, {"Link": page.link_header()}
+        return page.as_response()
 
 
 @bp.route("/merchant/audit-events")
@@ -178,4 +178,4 @@ class MerchantAudit(MethodView):
         stmt = audit_log.events_query(merchant.id, args["subject_type"], args["action"])
         page = paginate(stmt, args["page"], args["per_page"])
         page.items = audit_log.as_dicts(page.items)
-        return page.as_dict(), 200, {"Link": page.link_header()}
+        return page.as_response()

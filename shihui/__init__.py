@@ -115,28 +115,15 @@ def register_extensions(app: Flask) -> None:
             csrf.protect()
 
 
-MODEL_MODULES = [
-    "marketplace.models",
-    "marketplace.auth.models",
-    "marketplace.members.models",
-    "flashsale.models",
-    "marketplace.merchants",
-    "merchant_portal.models",
-    "catalogue.models",
-]
-
-
 def import_models() -> None:
-    """Import every feature's models so metadata (and Alembic autogenerate) sees all tables."""
-    import importlib
-
-    for module in MODEL_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue  # feature package not present yet
-            raise
+    """Import every layer's models so metadata (and Alembic autogenerate) sees all tables."""
+    import catalogue.models  # noqa: F401
+    import flashsale.models  # noqa: F401
+    import marketplace.auth.models  # noqa: F401
+    import marketplace.members.models  # noqa: F401
+    import marketplace.merchants  # noqa: F401
+    import marketplace.models  # noqa: F401
+    import merchant_portal.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

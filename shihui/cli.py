@@ -7,7 +7,6 @@ processes it starts; feature packages add their own groups in ``register_cli``.
 from __future__ import annotations
 
 import atexit
-import importlib
 import logging
 import os
 import sys
@@ -69,19 +68,13 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler)
     app.cli.add_command(demo)
     app.cli.add_command(prepare)
-    for module in (
-        "marketplace.members.cli",
-        "flashsale.cli",
-        "merchant_portal.cli",
-        "loadtests.cli",
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue  # that feature package is not there (yet)
-            raise
-        mod.register_cli(app)
+    from flashsale import cli as flashsale_cli
+    from loadtests import cli as loadtests_cli
+    from marketplace.members import cli as members_cli
+    from merchant_portal import cli as merchant_portal_cli
+
+    for module in (members_cli, flashsale_cli, merchant_portal_cli, loadtests_cli):
+        module.register_cli(app)
 
 
 @click.command()

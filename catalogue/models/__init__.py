@@ -1,7 +1,7 @@
 """Catalogue tables: merchant profiles, offers, favourites, group-buys and everything they own.
 
-``marketplace/__init__.py`` lists this package in ``MODEL_MODULES``; importing it registers every
-table with the shared metadata (and so with Alembic autogenerate).
+The application shell (``shihui.import_models``) imports this package; importing it registers
+every table with the shared metadata (and so with Alembic autogenerate).
 """
 
 from .directory import Favourite, MerchantProfile, Offer
