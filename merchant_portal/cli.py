@@ -11,7 +11,7 @@ from marketplace.merchants import CATEGORIES
 
 @click.group("merchants")
 def merchants() -> None:
-    """Merchants (until onboarding pages exist, operators create them here)."""
+    """Merchants created by an operator and approved at once (others apply at /merchant/apply)."""
 
 
 @merchants.command("create")
