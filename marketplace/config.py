@@ -144,6 +144,7 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "LOG_FORMAT": env.get("LOG_FORMAT", "json" if production else "text"),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "TOKEN_TTL_SECONDS": int(env.get("TOKEN_TTL_SECONDS", 12 * 3600)),
+        "REFRESH_TOKEN_TTL_SECONDS": int(env.get("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

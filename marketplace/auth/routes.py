@@ -1,4 +1,4 @@
-"""API: log in for a bearer token, log out, change password."""
+"""API: log in for a bearer token and a refresh token, renew, log out, change password."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from ..extensions import db
 from .decorators import auth_required, current_principal
 from .models import Account
 from .passwords import MAX_PASSWORD_LENGTH
+from .refresh import renew, start_family
 from .services import authenticate, change_password, logout
-from .tokens import issue_token
+from .tokens import issue_token, principal_for
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login and tokens")
 
@@ -31,6 +32,17 @@ class TokenSchema(Schema):
     role = fields.String(required=True)
 
 
+class LoginTokenSchema(TokenSchema):
+    refresh_token = fields.String(
+        required=True, metadata={"description": "Spend once at /auth/refresh; keep it secret."}
+    )
+    refresh_expires_in = fields.Integer(required=True)
+
+
+class RefreshSchema(Schema):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+
+
 class PasswordChangeSchema(Schema):
     current_password = _password
     new_password = fields.String(
@@ -41,11 +53,27 @@ class PasswordChangeSchema(Schema):
 @bp.route("/token")
 class Token(MethodView):
     @bp.arguments(LoginSchema)
-    @bp.response(200, TokenSchema)
+    @bp.response(200, LoginTokenSchema)
     def post(self, data):
-        """Exchange a username (card number for members) and password for a bearer token."""
+        """Exchange a username (card number for members) and password for a bearer token and a
+        refresh token (one per sign-in; see /auth/refresh)."""
         account = authenticate(data["username"], data["password"], request.remote_addr)
-        return issue_token(account)
+        principal = principal_for(account)
+        return issue_token(account, principal) | start_family(principal)
+
+
+@bp.route("/refresh")
+class Refresh(MethodView):
+    @bp.arguments(RefreshSchema)
+    @bp.response(200, LoginTokenSchema)
+    def post(self, data):
+        """Spend a refresh token for a new access token and the next refresh token (rotation).
+
+        No password and no SQL. A refresh token works once: presenting a spent one revokes
+        every token of that sign-in (``refresh_token_reused``). Logout, a password change or a
+        frozen card revoke it (``token_revoked``); after ``refresh_expires_in`` it has expired
+        (``refresh_token_expired``)."""
+        return renew(data["refresh_token"])
 
 
 @bp.route("/logout")
@@ -61,9 +89,11 @@ class Logout(MethodView):
 class Password(MethodView):
     @auth_required()
     @bp.arguments(PasswordChangeSchema)
-    @bp.response(200, TokenSchema)
+    @bp.response(200, LoginTokenSchema)
     def post(self, data):
-        """Change the password; older tokens are revoked and a fresh one is returned."""
+        """Change the password; older tokens (refresh tokens too) are revoked and fresh ones are
+        returned."""
         account = db.session.get(Account, current_principal().account_id)
         change_password(account, data["current_password"], data["new_password"])
-        return issue_token(account)
+        principal = principal_for(account)
+        return issue_token(account, principal) | start_family(principal)

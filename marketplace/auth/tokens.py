@@ -125,8 +125,12 @@ def principal_for(account) -> Principal:
 
 def issue_token(account, principal: Principal | None = None) -> dict:
     """A bearer token for ``account`` as the login response body."""
+    return token_body(principal or principal_for(account))
+
+
+def token_body(p: Principal) -> dict:
+    """A bearer token for the principal ``p`` (its own ``expires_at`` is replaced)."""
     ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
-    p = principal or principal_for(account)
     claims = {_WIRE[k]: v for k, v in asdict(p).items() if v is not None}
     claims["e"] = int(time.time()) + ttl
     token = _state()["serializer"].dumps(claims)
@@ -181,19 +185,21 @@ def _version_from_sql(account_id: int) -> int | None:
 def verify_token(token: str) -> Principal:
     """Signature, expiry and revocation. With a healthy revocation feed: no Redis call (the feed
     is read at most once per interval); without it: one Redis GET, no SQL while Redis has it."""
+    principal = decode_token(token)
+    if is_revoked(principal):
+        raise Unauthorized("The access token has been revoked.", code="token_revoked")
+    return principal
+
+
+def is_revoked(principal: Principal) -> bool:
+    """Whether the account's token version moved past the one ``principal`` was issued with."""
     from . import revocations
 
-    principal = decode_token(token)
     interval = float(current_app.config.get("TOKEN_VERSION_CACHE_SECONDS", 1.0))
     view = revocations.feed()
     if interval > 0 and view.fresh(interval):
-        revoked = view.revoked(principal.account_id, principal.token_version)
-    else:
-        current = current_version(principal.account_id, principal.token_version)
-        revoked = current != principal.token_version
-    if revoked:
-        raise Unauthorized("The access token has been revoked.", code="token_revoked")
-    return principal
+        return view.revoked(principal.account_id, principal.token_version)
+    return current_version(principal.account_id, principal.token_version) != principal.token_version
 
 
 def bump_token_version(account) -> int:

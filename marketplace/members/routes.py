@@ -8,6 +8,8 @@ from flask_smorest import Blueprint
 
 from ..auth import auth_required, current_principal, issue_token
 from ..auth.models import Account
+from ..auth.refresh import start_family
+from ..auth.tokens import principal_for
 from ..extensions import db
 from . import services
 from .schemas import ActivatedSchema, ActivateSchema, MeSchema
@@ -20,9 +22,15 @@ class Activate(MethodView):
     @bp.arguments(ActivateSchema)
     @bp.response(200, ActivatedSchema)
     def post(self, data):
-        """Activate an issued card with the holder's details; returns a bearer token."""
+        """Activate an issued card with the holder's details; returns a bearer token and a
+        refresh token (the phone is signed in)."""
         account = services.activate(**data, client_ip=request.remote_addr)
-        return issue_token(account) | {"account_id": account.id, "username": account.username}
+        principal = principal_for(account)
+        return (
+            issue_token(account, principal)
+            | start_family(principal)
+            | {"account_id": account.id, "username": account.username}
+        )
 
 
 @bp.route("/me")

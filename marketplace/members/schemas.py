@@ -25,6 +25,8 @@ class ActivatedSchema(Schema):
     role = fields.String()
     account_id = fields.Integer()
     username = fields.String()
+    refresh_token = fields.String()
+    refresh_expires_in = fields.Integer()
 
 
 class CardSchema(Schema):
@@ -54,6 +56,8 @@ class MemberSchema(MemberProfileSchema):
 class MeSchema(Schema):
     account_id = fields.Integer()
     username = fields.String()
+    refresh_token = fields.String()
+    refresh_expires_in = fields.Integer()
     role = fields.String()
     merchant_id = fields.Integer(allow_none=True)
     member = fields.Nested(MemberProfileSchema, allow_none=True)
