@@ -36,7 +36,6 @@ from .tokens import _FROM_WIRE, _WIRE, Principal, _sha256, is_revoked, token_bod
 
 SALT = "shihui.refresh-token.v1"
 _LUA = Path(__file__).parent / "lua" / "rotate_refresh.lua"
-DEFAULT_TTL = 30 * 24 * 3600
 
 
 def _state(app=None) -> dict:
@@ -61,7 +60,7 @@ def _script():
 
 
 def ttl() -> int:
-    return int(current_app.config.get("REFRESH_TOKEN_TTL_SECONDS", DEFAULT_TTL))
+    return int(current_app.config["REFRESH_TOKEN_TTL_SECONDS"])
 
 
 def family_key(family: str) -> str:
