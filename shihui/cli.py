@@ -72,6 +72,7 @@ def register_cli(app: Flask) -> None:
     for module in (
         "marketplace.members.cli",
         "flashsale.cli",
+        "catalogue.cli",
         "merchant_portal.cli",
         "loadtests.cli",
     ):
