@@ -1,11 +1,13 @@
-"""RQ jobs for group-buy deadlines. Each takes ids, runs in the worker's app context, and is
-idempotent: the conditional UPDATEs in :mod:`.states` make a second or late run change nothing."""
+"""RQ jobs for group-buy deadlines and outbox retention. Each takes ids, runs in the worker's app
+context, and is idempotent: the conditional UPDATEs in :mod:`.states` make a second or late run
+change nothing."""
 
 from __future__ import annotations
 
 import logging
 
 from . import states
+from .engine import get_engine
 
 log = logging.getLogger(__name__)
 
@@ -29,3 +31,13 @@ def sweep() -> dict:
     if deals or teams:
         log.info("group-buy sweep: %s", results)
     return results
+
+
+def trim_outboxes() -> int:
+    """Every 5 min: empty the group-buy pools' outbox streams; returns entries removed.
+
+    Group-buys write each place to SQL in the request that takes it, so no one reads their
+    outbox; without this it would keep one entry per join and leave for good.
+    """
+    engine = get_engine()
+    return sum(engine.cap_outbox(pool_id) for pool_id in engine.active_pools())

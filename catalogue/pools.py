@@ -15,6 +15,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from inventory import StockEngine
+from marketplace.engines import base_namespace
 from marketplace.extensions import db, get_redis
 
 from .engine import get_engine
@@ -23,6 +25,7 @@ from .models import GroupBuy, GroupBuyParticipant, GroupBuyTeam
 LIVE = ("joined", "confirmed")  # places that hold stock; left and released gave it back
 LIVE_TEAMS = ("forming", "succeeded")  # teams that hold a slot of the deal's pool
 LOCK_SECONDS = 10
+LEGACY_PREFIX = "gb-"  # every group-buy pool id starts so (deal gb-<id>, team gb-<id>-t<team>)
 
 
 def ensure_pool(deal: GroupBuy) -> None:
@@ -93,3 +96,27 @@ def _places(where) -> list[tuple]:
 
 def _status(live: bool) -> str:
     return "committed" if live else "cancelled"
+
+
+def rebuild_pools() -> dict:
+    """``shihui catalogue rebuild``: open the pools of open deals and forming teams that Redis has
+    not got (rebuilt from SQL), then delete the group-buy pools that versions before per-feature
+    namespaces kept in the base namespace (``<ns>:{gb-5:0}:pool``, listed in ``<ns>:pools``).
+
+    Idempotent; pools Redis still has are left as they are. Returns counts.
+    """
+    engine = get_engine()
+    deals = db.session.scalars(select(GroupBuy).where(GroupBuy.state == "open")).all()
+    teams = db.session.scalars(select(GroupBuyTeam).where(GroupBuyTeam.state == "forming")).all()
+    missing = [d.pool_id for d in deals] + [t.pool_id for t in teams]
+    missing = {p for p in missing if not engine.pool_exists(p)}
+    for deal in deals:
+        ensure_pool(deal)
+    for team in teams:
+        ensure_team_pool(team)
+    rebuilt = sum(engine.pool_exists(p) for p in missing)
+    legacy = StockEngine(get_redis(), namespace=base_namespace())
+    old = sorted(p for p in legacy.active_pools() if p.startswith(LEGACY_PREFIX))
+    for pool_id in old:
+        legacy.retire_pool(pool_id)
+    return {"open_pools": len(deals) + len(teams), "rebuilt": rebuilt, "legacy_deleted": len(old)}

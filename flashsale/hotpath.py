@@ -8,6 +8,7 @@ that TTL; cancellation also closes the engine pool, which refuses claims at once
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -16,23 +17,43 @@ from datetime import UTC, datetime
 from flask import current_app
 
 from inventory import StockEngine
+from marketplace.engines import engine_for
 from marketplace.extensions import get_redis
 
 from .settings import setting
 
+log = logging.getLogger(__name__)
+
+FEATURE = "flashsale"
+
 
 def get_engine() -> StockEngine:
-    """The app's stock engine (one per process, built on first use)."""
-    ext = current_app.extensions
-    engine = ext.get("flashsale.engine")
-    if engine is None:
-        engine = StockEngine(
-            get_redis(),
-            namespace=current_app.config.get("REDIS_NAMESPACE", "shihui"),
-            local_cache_ttl=float(setting("FLASHSALE_SOLDOUT_CACHE_SECONDS")),
+    """The flash sales' stock engine (:func:`marketplace.engines.engine_for`): pools named by
+    campaign id in the base namespace, with the in-process sold-out cache."""
+    return engine_for(FEATURE, local_cache_ttl=float(setting("FLASHSALE_SOLDOUT_CACHE_SECONDS")))
+
+
+def sale_pools() -> list[str]:
+    """The pools in the flash-sale namespace, by sale id: what drainers, retirement and memory
+    accounting walk.
+
+    Every pool a flash sale opens is named by its campaign id. An id of another form is not a
+    sale's: the group-buy pools (``gb-<id>``) that versions before per-feature namespaces kept
+    here, until ``shihui catalogue rebuild`` deletes them (docs/operations.md). Those are skipped
+    unread, with one warning per process, so no flash-sale consumer reads another feature's entries.
+    """
+    ids, foreign = [], []
+    for pool_id in get_engine().active_pools():
+        (ids if pool_id.isdigit() else foreign).append(pool_id)
+    seen = current_app.extensions.setdefault("flashsale.foreign_pools", set())
+    if set(foreign) - seen:
+        seen.update(foreign)
+        log.warning(
+            "pools %s in the flash-sale namespace are not sales (group-buy pools of an older "
+            "version?): skipped; `shihui catalogue rebuild` moves them",
+            sorted(foreign),
         )
-        engine = ext.setdefault("flashsale.engine", engine)
-    return engine
+    return sorted(ids, key=int)
 
 
 @dataclass(frozen=True, slots=True)

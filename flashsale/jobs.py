@@ -22,7 +22,7 @@ from marketplace.heartbeats import beat
 from marketplace.observability import OUTBOX_LAG
 from marketplace.resilience import Outage, classify, reset_database, sleep_unless
 
-from .hotpath import get_engine
+from .hotpath import get_engine, sale_pools
 from .persist import persist_entries
 from .recovery import check_restart
 from .settings import setting
@@ -44,28 +44,53 @@ def _consumer(kind: str) -> OutboxConsumer:
     return ext[key]
 
 
-def drain_pool(consumer: OutboxConsumer, pool_id: str, batch: int, min_idle_ms: int) -> int:
-    """Persist everything new in one pool's outbox, after taking over stale pending entries."""
+def drain_pool(
+    consumer: OutboxConsumer,
+    pool_id: str,
+    batch: int,
+    min_idle_ms: int | None,
+    *,
+    redeliver: bool = False,
+    reads: int | None = None,
+) -> int:
+    """Persist one pool's outbox entries, ``batch`` at a time; returns how many.
+
+    First this consumer's own pending entries (``redeliver``: after an error, or for a
+    predecessor of the same name killed mid-batch), then entries pending longer than
+    ``min_idle_ms`` at any consumer (None: skip), then new ones for up to ``reads`` reads (None:
+    until none is left). Each batch is acknowledged only after its rows commit.
+    """
     done = 0
-    entries = consumer.recover(pool_id, min_idle_ms=min_idle_ms, count=batch)
-    while True:
-        if not entries:
-            entries = consumer.read(pool_id, count=batch)
-            if not entries:
-                return done
-        persist_entries(entries)
-        consumer.ack(pool_id, entries)
-        done += len(entries)
-        entries = []
+    if redeliver:
+        done += _persist(consumer, pool_id, _own_pending(consumer, pool_id, batch))
+    if min_idle_ms is not None:
+        stale = consumer.recover(pool_id, min_idle_ms=min_idle_ms, count=batch)
+        done += _persist(consumer, pool_id, stale)
+    n = 0
+    while reads is None or n < reads:
+        n += 1
+        moved = _persist(consumer, pool_id, consumer.read(pool_id, count=batch))
+        if not moved:
+            break
+        done += moved
+    return done
+
+
+def _persist(consumer: OutboxConsumer, pool_id: str, entries: list[OutboxEntry]) -> int:
+    if not entries:
+        return 0
+    persist_entries(entries)  # commits; only then:
+    consumer.ack(pool_id, entries)
+    return len(entries)
 
 
 def drain_outbox(batch: int = 500, kind: str = "rq") -> int:
-    """One pass over every pool's outbox (the scheduler runs it every few seconds); then trims
+    """One pass over every sale's outbox (the scheduler runs it every few seconds); then trims
     what every consumer acknowledged, so a stream holds only what is not persisted yet."""
     consumer = _consumer(kind)
     min_idle = int(setting("FLASHSALE_RECOVER_IDLE_MS"))
     total, lag = 0, 0
-    for pool_id in sorted(get_engine().active_pools()):
+    for pool_id in sale_pools():
         try:
             total += drain_pool(consumer, pool_id, batch, min_idle)
             consumer.trim(pool_id)
@@ -135,31 +160,19 @@ def drainer_name() -> str:
 
 
 def _follow_pass(consumer, batch: int, min_idle: int, redeliver: bool, recover: bool) -> int:
+    """One batch per sale, so a busy sale cannot hold up the others' vouchers."""
     moved = 0
-    for pool_id in sorted(get_engine().active_pools()):
+    for pool_id in sale_pools():
         try:
-            moved += _follow_pool(consumer, pool_id, batch, min_idle, redeliver, recover)
+            n = drain_pool(
+                consumer, pool_id, batch, min_idle if recover else None,
+                redeliver=redeliver, reads=1,
+            )  # fmt: skip
+            if n:
+                consumer.trim(pool_id)  # acknowledged = persisted: the stream keeps only the rest
+            moved += n
         except PoolNotFound:  # retired between listing and reading
             continue
-    return moved
-
-
-def _follow_pool(consumer, pool_id: str, batch: int, min_idle: int, redeliver, recover) -> int:
-    moved = 0
-    sources = []
-    if redeliver:
-        sources.append(lambda: _own_pending(consumer, pool_id, batch))
-    if recover:
-        sources.append(lambda: consumer.recover(pool_id, min_idle_ms=min_idle, count=batch))
-    sources.append(lambda: consumer.read(pool_id, count=batch))
-    for source in sources:
-        entries = source()
-        if entries:
-            persist_entries(entries)  # commits; only then:
-            consumer.ack(pool_id, entries)
-            moved += len(entries)
-    if moved:
-        consumer.trim(pool_id)  # acknowledged = persisted: the stream keeps only the rest
     return moved
 
 
@@ -191,7 +204,7 @@ def _text(value) -> str:
 
 def _beat(consumer: OutboxConsumer, state: str) -> None:
     lag = 0
-    for pool_id in get_engine().active_pools():
+    for pool_id in sale_pools():
         with contextlib.suppress(PoolNotFound):  # retired meanwhile
             lag += consumer.lag(pool_id)
     OUTBOX_LAG.set(lag)

@@ -14,7 +14,7 @@ from inventory import PoolNotFound, keys_memory
 from inventory.retention import pool_keys
 from marketplace.extensions import get_redis
 
-from .hotpath import get_engine, meta_key
+from .hotpath import get_engine, meta_key, sale_pools
 
 MAX_SALES = 200
 
@@ -24,7 +24,7 @@ def _keys(engine, pool_id: str) -> list[str]:
         keys = pool_keys(engine, pool_id)
     except PoolNotFound:
         keys = []
-    return keys + [meta_key(int(pool_id))] if pool_id.isdigit() else keys
+    return [*keys, meta_key(int(pool_id))]
 
 
 def sale_bytes(campaigns) -> dict[int, int]:
@@ -51,7 +51,7 @@ class SaleMemoryCollector:
         used = GaugeMetricFamily("shihui_redis_used_memory_bytes", "Redis INFO used_memory")
         try:
             engine = get_engine()
-            pools = sorted(engine.active_pools(), key=lambda p: (len(p), p))[-MAX_SALES:]
+            pools = sale_pools()[-MAX_SALES:]
             for pool_id in pools:
                 per_sale.add_metric([pool_id], keys_memory(engine.client, _keys(engine, pool_id)))
             used.add_metric([], int(get_redis().info("memory").get("used_memory", 0)))

@@ -38,6 +38,11 @@ def _ms(value: str) -> datetime:
     return datetime.fromtimestamp(int(value) / 1000, UTC)
 
 
+def _campaign_id(pool_id: str) -> int | None:
+    """A sale's pool is named by its campaign id; any other name belongs to no campaign."""
+    return int(pool_id) if pool_id.isdigit() else None
+
+
 def persist_entries(entries) -> dict:
     """Insert claims (ON CONFLICT DO NOTHING, then check) and apply cancellations; commits.
 
@@ -46,14 +51,14 @@ def persist_entries(entries) -> dict:
     """
     claims = [e for e in entries if e.fields.get("type") == "claim"]
     cancels = [e for e in entries if e.fields.get("type") == "cancel"]
-    ids = {int(e.pool_id) for e in claims if e.pool_id.isdigit()}
+    ids = {_campaign_id(e.pool_id) for e in claims} - {None}
     campaigns = {
         c.id: c for c in db.session.scalars(select(Campaign).where(Campaign.id.in_(ids)))
     } if ids else {}  # fmt: skip
     rows, skipped = [], 0
     for e in claims:
         f = e.fields
-        campaign = campaigns.get(int(e.pool_id)) if e.pool_id.isdigit() else None
+        campaign = campaigns.get(_campaign_id(e.pool_id))
         if campaign is None or "code" not in f:
             skipped += 1
             continue

@@ -20,7 +20,7 @@ from inventory import OutboxConsumer, PoolNotFound
 from marketplace.extensions import db
 from marketplace.models import utcnow
 
-from .hotpath import get_engine, write_meta
+from .hotpath import get_engine, sale_pools, write_meta
 from .models import Campaign, CampaignAudit
 from .settings import setting
 
@@ -92,7 +92,7 @@ def retire_due(group: str) -> list[int]:
 
 def _sweep_half_retired() -> None:
     engine = get_engine()
-    ids = [int(p) for p in engine.active_pools() if p.isdigit()]
+    ids = [int(p) for p in sale_pools()]
     if not ids:
         return
     stmt = select(Campaign).where(Campaign.id.in_(ids), Campaign.retired_at.is_not(None))

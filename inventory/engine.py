@@ -146,6 +146,10 @@ class StockEngine:
         """Delete every key of a finished, persisted pool (see :mod:`inventory.retention`)."""
         return retention.retire_pool(self, pool_id)
 
+    def cap_outbox(self, pool_id: str, keep: int = 0) -> int:
+        """Keep the newest ``keep`` entries of an outbox no one reads (:mod:`.retention`)."""
+        return retention.cap_outbox(self, pool_id, keep)
+
     def forget(self, pool_id: str) -> None:
         """Drop what this process cached about the pool (after it was retired or rebuilt)."""
         self._buckets.pop(pool_id, None)

@@ -2,11 +2,13 @@
 
 Nothing else ever removes a key: a pool's hash keeps one field per claim and request, and its
 outbox one entry per decision, so a year of sales would fill a ``noeviction`` server until it
-refuses writes. Three operations bound it:
+refuses writes. Four operations bound it:
 
 * :func:`trim_stream` cuts a stream below the oldest entry some consumer group still needs (the
   oldest pending entry, or the first one never delivered), with one ``XTRIM MINID``. An entry is
   acknowledged only after it is persisted, so everything trimmed is in the system of record.
+* :func:`cap_outbox` keeps only the newest entries of a pool whose outbox no one reads (its
+  feature writes its record in the same request).
 * :func:`retire_pool` deletes every key of a pool once its sale is over and persisted.
 * :func:`memory_usage` sums ``MEMORY USAGE`` over a pool's keys (five per bucket: bounded cost).
 """
@@ -54,6 +56,30 @@ def trim_stream(client, key: str) -> int:
     if bound is None or bound <= (0, 1):
         return 0
     return int(client.xtrim(key, minid=f"{bound[0]}-{bound[1]}", approximate=False))
+
+
+def cap_stream(client, key: str, keep: int = 0) -> int:
+    """Cut stream ``key`` to its newest ``keep`` entries; returns how many were removed.
+
+    Only for a stream no one needs to read. If some consumer group reads it after all, only what
+    every group acknowledged goes (:func:`trim_stream`), so nothing unread is ever lost.
+    """
+    try:
+        groups = client.xinfo_groups(key)
+    except ResponseError:  # no such key: nothing to cut
+        return 0
+    if groups:
+        return trim_stream(client, key)
+    return int(client.xtrim(key, maxlen=keep, approximate=False))
+
+
+def cap_outbox(engine, pool_id: str, keep: int = 0) -> int:
+    """:func:`cap_stream` over each of the pool's outbox streams (0 for a pool that is gone)."""
+    try:
+        keys = engine.outbox_streams(pool_id)
+    except PoolNotFound:
+        return 0
+    return sum(cap_stream(engine.client, key, keep) for key in keys)
 
 
 def pool_keys(engine, pool_id: str, buckets: int | None = None) -> list[str]:

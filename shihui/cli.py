@@ -68,12 +68,13 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(scheduler)
     app.cli.add_command(demo)
     app.cli.add_command(prepare)
+    from catalogue import cli as catalogue_cli
     from flashsale import cli as flashsale_cli
     from loadtests import cli as loadtests_cli
     from marketplace.members import cli as members_cli
     from merchant_portal import cli as merchant_portal_cli
 
-    for module in (members_cli, flashsale_cli, merchant_portal_cli, loadtests_cli):
+    for module in (members_cli, flashsale_cli, catalogue_cli, merchant_portal_cli, loadtests_cli):
         module.register_cli(app)
 
 

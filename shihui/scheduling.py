@@ -25,6 +25,8 @@ PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("flashsale.jobs.retire_due", 300, "low"),
     # Decides group-buys and teams whose own enqueue_at job was lost or late.
     ("catalogue.jobs.sweep", 30, "default"),
+    # Group-buys keep their record in SQL and read no outbox: their streams are emptied.
+    ("catalogue.jobs.trim_outboxes", 300, "low"),
 ]
 
 # (name, argv after ``python -m``) of extra long-running processes ``shihui up`` starts.

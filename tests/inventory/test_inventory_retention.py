@@ -147,3 +147,26 @@ def test_memory_returns_to_baseline_after_many_sales(backend):
         # together held ~20 x 500 x live_per_claim bytes (about 2 MB).
         assert abs(used() - baseline_used) < 256 * 1024, (used(), baseline_used)
         assert 20 * 500 * min(live_per_claim) > 1_000_000
+
+
+@pytest.mark.parametrize("buckets", [1, 4])
+def test_cap_outbox_empties_an_unread_outbox_and_spares_what_a_group_needs(backend, buckets):
+    engine = backend.engine()
+    open_now(engine, "unread", 100, 1, buckets=buckets)
+    claim_batch(engine, "unread", 0, 30)
+    assert engine.cap_outbox("unread", keep=0) == 30
+    assert sum(engine.client.xlen(k) for k in engine.outbox_streams("unread")) == 0
+    assert engine.stats("unread").claimed == 30  # the pool itself is untouched
+    claim_batch(engine, "unread", 30, 5)
+    lengths = [engine.client.xlen(k) for k in engine.outbox_streams("unread")]
+    assert engine.cap_outbox("unread", keep=1) == sum(n - 1 for n in lengths if n)
+    after = [engine.client.xlen(k) for k in engine.outbox_streams("unread")]
+    assert after == [min(n, 1) for n in lengths]  # the newest entry of each stream stays
+
+    open_now(engine, "read", 100, 1, buckets=buckets)
+    claim_batch(engine, "read", 0, 20)
+    consumer = OutboxConsumer(engine, group="persist", consumer="c1")
+    consumer.ack("read", consumer.read("read", count=8))
+    assert engine.cap_outbox("read") == 8  # a group reads it: only the acknowledged go
+    assert consumer.lag("read") == 12
+    assert engine.cap_outbox("gone") == 0
