@@ -220,7 +220,6 @@ def world(client, app_ctx, admin):
     redemption = redeem(client, code2, clerk).get_json()["id"]
     offer = create(client, "/api/v1/merchant/offers", owner, offer_body())["id"]
     deal = create(client, "/api/v1/merchant/groupbuys", owner, deal_body())["id"]
-    from merchant_portal.access import Actor  # noqa: F401  (the services build it)
 
     class _P:
         account_id, role = admin_account.id, "admin"
