@@ -84,7 +84,7 @@ def my_vouchers():
 
 
 @bp.get("/qr/<code>.svg")
-@page_required("voucher.own")
+@page_required("voucher.qr")
 def qr(code: str):
     """The QR of a voucher code the page already shows (before the voucher row exists)."""
     if not CODE_RE.match(code):

@@ -53,10 +53,11 @@ def _merchant(roles, summary, selling=False) -> Action:
 ACTIONS: dict[str, Action] = {
     # Every account
     "account.self": Action(ANYONE, "See one's own account and card, change password, log out"),
+    "voucher.qr": Action(ANYONE, "Draw a voucher code's QR picture (the code is in the URL)"),
     # Members
     "sale.browse": Action(MEMBER, "List and open flash sales"),
     "claim.create": Action(MEMBER, "Claim a flash-sale voucher"),
-    "voucher.own": Action(MEMBER, "See, show (QR) and cancel one's own vouchers"),
+    "voucher.own": Action(MEMBER, "See and cancel one's own vouchers"),
     "directory.browse": Action(MEMBER, "Browse the merchant directory and discount offers"),
     "offer.favourite": Action(MEMBER, "Save offers as favourites and list them"),
     "groupbuy.browse": Action(MEMBER, "List and open group-buys"),
