@@ -115,6 +115,7 @@ PUBLIC: dict[str, str] = {
     "health.readyz": "health",
     "health.metrics": "health (metrics)",
     "auth.Token": "log in (API)",
+    "auth.Refresh": "renew tokens with a refresh token, which is the credential (API)",
     "members.Activate": "activate a card (API)",
     "members_pages.home": "member landing page",
     "members_pages.activate": "activate a card",
