@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
+from marketplace import permissions
 from marketplace.errors import Forbidden, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.merchants import Merchant
@@ -169,17 +170,15 @@ def get_visible_offer(offer_id: int, who) -> Offer:
     return offer
 
 
-def merchant_for(principal) -> Merchant:
-    """The caller's merchant; suspended or unapproved merchants may not publish."""
-    merchant = db.session.get(Merchant, principal.merchant_id) if principal.merchant_id else None
-    if merchant is None:
-        raise Forbidden("This account is not attached to a merchant.")
-    return merchant
-
-
-def require_active(merchant: Merchant) -> None:
-    if merchant.status != LISTED:
-        raise Forbidden("Only approved merchants can publish.", code="merchant_not_active")
+def require_active(merchant: Merchant, action: str) -> None:
+    """The selling rule of :mod:`marketplace.permissions` for ``action``; the catalogue API has
+    always answered ``merchant_not_active`` for suspended merchants too (clients rely on it)."""
+    try:
+        permissions.check_selling(merchant, action)
+    except Forbidden:
+        raise Forbidden(
+            "Only approved merchants can publish.", code="merchant_not_active"
+        ) from None
 
 
 def _check_validity(valid_from, valid_until) -> None:
@@ -188,7 +187,7 @@ def _check_validity(valid_from, valid_until) -> None:
 
 
 def create_offer(merchant: Merchant, actor, data: dict) -> Offer:
-    require_active(merchant)
+    require_active(merchant, "offer.create")
     _check_validity(data["valid_from"], data["valid_until"])
     regions = data.pop("regions", [])
     offer = Offer(merchant_id=merchant.id, city=city_of(merchant.region) or "", **data)
@@ -204,15 +203,12 @@ def create_offer(merchant: Merchant, actor, data: dict) -> Offer:
 
 
 def own_offer(merchant: Merchant, offer_id: int) -> Offer:
-    offer = db.session.get(Offer, offer_id)
-    if offer is None or offer.merchant_id != merchant.id:
-        raise NotFound("No such offer.")  # another merchant's offer is not even acknowledged
-    return offer
+    return permissions.own(db.session.get(Offer, offer_id), merchant.id, "offer")
 
 
 def update_offer(merchant: Merchant, offer: Offer, actor, data: dict) -> Offer:
     if data.get("status") == "published" or offer.status == "published":
-        require_active(merchant)
+        require_active(merchant, "offer.publish")
     if "regions" in data:
         offer.regions = data.pop("regions")
     for key, value in data.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
+from marketplace import permissions
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.extensions import db, get_queue
 from marketplace.merchants import Merchant
@@ -21,7 +22,7 @@ from .visibility import city_of
 
 
 def create_groupbuy(merchant: Merchant, actor, data: dict) -> GroupBuy:
-    require_active(merchant)
+    require_active(merchant, "groupbuy.create")
     _validate(data)
     regions = data.pop("regions", [])
     deal = GroupBuy(merchant_id=merchant.id, city=city_of(merchant.region) or "", **data)
@@ -75,10 +76,7 @@ def schedule(job: str, when, arg: int, job_id: str) -> None:
 
 
 def own_groupbuy(merchant: Merchant, deal_id: int) -> GroupBuy:
-    deal = db.session.get(GroupBuy, deal_id)
-    if deal is None or deal.merchant_id != merchant.id:
-        raise NotFound("No such group-buy.")
-    return deal
+    return permissions.own(db.session.get(GroupBuy, deal_id), merchant.id, "group-buy")
 
 
 def merchant_groupbuys(merchant: Merchant, page: int, per_page: int) -> Page:

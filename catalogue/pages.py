@@ -6,13 +6,10 @@ number of items (tests/catalogue/test_query_counts.py counts them).
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
 
-from marketplace.auth.tokens import principal_for
+from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 from marketplace.members.identity import regions as region_table
 from marketplace.models import utcnow
@@ -23,20 +20,6 @@ from .schemas import MEMBER_CATEGORIES
 bp = Blueprint("catalogue_pages", __name__, url_prefix="/m", template_folder="templates")
 
 PER_PAGE = 20
-
-
-def member_page(view):
-    """Logged-in members only (others are sent to log in; staff get 403)."""
-
-    @wraps(view)
-    @login_required
-    def wrapper(*args, **kwargs):
-        if current_user.role != "member":
-            abort(403)
-        g.principal = principal_for(current_user.account)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def _int_arg(name: str, default: int = 1, high: int = 100_000) -> int:
@@ -62,7 +45,7 @@ def _region_name(code: str | None) -> str:
 
 
 @bp.get("/home")
-@member_page
+@page_required("directory.browse")
 def home():
     p = g.principal
     popular = groupbuys.list_groupbuys(p, sort="popular", per_page=6)
@@ -94,7 +77,7 @@ def _sales(principal, limit: int = 6) -> list:
 
 
 @bp.get("/directory")
-@member_page
+@page_required("directory.browse")
 def directory_page():
     category = request.args.get("category") or None
     if category not in (None, *MEMBER_CATEGORIES, "other"):
@@ -120,7 +103,7 @@ def directory_page():
 
 
 @bp.get("/merchants/<int:merchant_id>")
-@member_page
+@page_required("directory.browse")
 def merchant(merchant_id: int):
     merchant = _or_404(directory.get_listed_merchant, merchant_id)
     offers = directory.list_offers(g.principal, merchant_id=merchant.id, per_page=100)
@@ -131,7 +114,7 @@ def merchant(merchant_id: int):
 
 
 @bp.get("/offers/<int:offer_id>")
-@member_page
+@page_required("directory.browse")
 def offer(offer_id: int):
     offer = _or_404(directory.get_visible_offer, offer_id, g.principal)
     saved = offer.id in directory.favourite_ids(g.principal.member_id, [offer.id])
@@ -139,7 +122,7 @@ def offer(offer_id: int):
 
 
 @bp.post("/offers/<int:offer_id>/favourite")
-@member_page
+@page_required("offer.favourite")
 def toggle_favourite(offer_id: int):
     offer = _or_404(directory.get_visible_offer, offer_id, g.principal)
     if request.form.get("save") == "1":
@@ -150,7 +133,7 @@ def toggle_favourite(offer_id: int):
 
 
 @bp.get("/groupbuys")
-@member_page
+@page_required("groupbuy.browse")
 def groupbuy_list():
     sort = "popular" if request.args.get("sort") == "popular" else "deadline"
     page = groupbuys.list_groupbuys(
@@ -164,7 +147,7 @@ def groupbuy_list():
 
 
 @bp.get("/groupbuys/<int:deal_id>")
-@member_page
+@page_required("groupbuy.browse")
 def groupbuy(deal_id: int):
     p = g.principal
     deal = _or_404(groupbuys.get_visible_groupbuy, deal_id, p, p.member_id)
@@ -183,7 +166,7 @@ def groupbuy(deal_id: int):
 
 
 @bp.post("/groupbuys/<int:deal_id>/join")
-@member_page
+@page_required("groupbuy.join")
 def join(deal_id: int):
     p = g.principal
     deal = _or_404(groupbuys.get_visible_groupbuy, deal_id, p)
@@ -202,7 +185,7 @@ def join(deal_id: int):
 
 
 @bp.post("/groupbuys/<int:deal_id>/leave")
-@member_page
+@page_required("groupbuy.join")
 def leave(deal_id: int):
     p = g.principal
     deal = _or_404(groupbuys.get_visible_groupbuy, deal_id, p, p.member_id)
@@ -215,7 +198,7 @@ def leave(deal_id: int):
 
 
 @bp.get("/my/groupbuys")
-@member_page
+@page_required("groupbuy.join")
 def my_groupbuys():
     member_id = g.principal.member_id
     page = groupbuys.my_groupbuys(member_id, page=_int_arg("page"), per_page=PER_PAGE)

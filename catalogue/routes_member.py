@@ -36,12 +36,10 @@ bp = Blueprint(
     description="Merchant directory, discount offers and group-buys",
 )
 
-member_only = auth_required("member")
-
 
 @bp.route("/merchants")
 class Merchants(MethodView):
-    @member_only
+    @auth_required("directory.browse")
     @bp.arguments(MerchantListArgs, location="query")
     @bp.response(200, page_schema(DirectoryMerchantSchema))
     def get(self, args):
@@ -54,7 +52,7 @@ class Merchants(MethodView):
 
 @bp.route("/merchants/<int:merchant_id>")
 class MerchantDetail(MethodView):
-    @member_only
+    @auth_required("directory.browse")
     @bp.response(200, DirectoryMerchantDetailSchema)
     def get(self, merchant_id):
         """A merchant with the current offers the caller may see."""
@@ -65,7 +63,7 @@ class MerchantDetail(MethodView):
 
 @bp.route("/offers")
 class Offers(MethodView):
-    @member_only
+    @auth_required("directory.browse")
     @bp.arguments(OfferListArgs, location="query")
     @bp.response(200, page_schema(OfferSchema))
     def get(self, args):
@@ -79,7 +77,7 @@ class Offers(MethodView):
 
 @bp.route("/offers/<int:offer_id>")
 class OfferDetail(MethodView):
-    @member_only
+    @auth_required("directory.browse")
     @bp.response(200, OfferSchema)
     def get(self, offer_id):
         """One offer with its terms."""
@@ -92,7 +90,7 @@ class OfferDetail(MethodView):
 
 @bp.route("/offers/favourites")
 class Favourites(MethodView):
-    @member_only
+    @auth_required("offer.favourite")
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, page_schema(OfferSchema, "FavouriteOfferPageSchema"))
     def get(self, args):
@@ -105,7 +103,7 @@ class Favourites(MethodView):
 
 @bp.route("/offers/<int:offer_id>/favourite")
 class Favourite(MethodView):
-    @member_only
+    @auth_required("offer.favourite")
     @bp.response(204)
     def put(self, offer_id):
         """Save an offer (idempotent)."""
@@ -114,7 +112,7 @@ class Favourite(MethodView):
             principal.member_id, directory.get_visible_offer(offer_id, principal)
         )
 
-    @member_only
+    @auth_required("offer.favourite")
     @bp.response(204)
     def delete(self, offer_id):
         """Forget a saved offer (idempotent)."""
@@ -123,7 +121,7 @@ class Favourite(MethodView):
 
 @bp.route("/groupbuys")
 class GroupBuys(MethodView):
-    @member_only
+    @auth_required("groupbuy.browse")
     @bp.arguments(GroupBuyListArgs, location="query")
     @bp.response(200, page_schema(GroupBuySchema))
     def get(self, args):
@@ -144,7 +142,7 @@ def _detail(deal, member_id):
 
 @bp.route("/groupbuys/<int:deal_id>")
 class GroupBuyDetail(MethodView):
-    @member_only
+    @auth_required("groupbuy.browse")
     @bp.response(200, GroupBuyDetailSchema)
     def get(self, deal_id):
         """A group-buy with how many joined, what is left, open teams and the caller's place."""
@@ -155,7 +153,7 @@ class GroupBuyDetail(MethodView):
 
 @bp.route("/groupbuys/<int:deal_id>/join")
 class Join(MethodView):
-    @member_only
+    @auth_required("groupbuy.join")
     @bp.arguments(JoinSchema)
     @bp.response(201, PlaceSchema)
     @bp.alt_response(
@@ -177,7 +175,7 @@ class Join(MethodView):
 
 @bp.route("/groupbuys/<int:deal_id>/leave")
 class Leave(MethodView):
-    @member_only
+    @auth_required("groupbuy.join")
     @bp.response(200, PlaceSchema)
     def post(self, deal_id):
         """Give the place back before the deadline (once; a second call answers 409 not_joined)."""
@@ -188,7 +186,7 @@ class Leave(MethodView):
 
 @bp.route("/groupbuys/mine")
 class Mine(MethodView):
-    @member_only
+    @auth_required("groupbuy.join")
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, page_schema(MyPlaceSchema))
     def get(self, args):
@@ -202,7 +200,7 @@ class Mine(MethodView):
 
 @bp.route("/groupbuys/teams/mine")
 class MyTeams(MethodView):
-    @member_only
+    @auth_required("groupbuy.join")
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, page_schema(MyTeamSchema))
     def get(self, args):

@@ -10,10 +10,11 @@ import time
 
 import segno
 from flask import Blueprint, Response, abort, render_template
-from flask_login import current_user, login_required
+from flask_login import current_user
 from markupsafe import Markup
 
 from marketplace.auth import issue_token
+from marketplace.auth.decorators import page_required
 from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.vouchercodes import CODE_RE
@@ -32,13 +33,6 @@ def qr_svg(code: str) -> Markup:
     return Markup(segno.make(code, error="m").svg_inline(scale=5, border=2, title=code))  # noqa: S704
 
 
-def _member_account():
-    account = current_user.account
-    if account.member_id is None:
-        abort(403)
-    return account
-
-
 def _no_store(html: str) -> Response:
     response = Response(html)
     response.headers["Cache-Control"] = "no-store"
@@ -46,9 +40,8 @@ def _no_store(html: str) -> Response:
 
 
 @bp.get("/sales")
-@login_required
+@page_required("sale.browse")
 def sales():
-    _member_account()
     campaigns = services.with_remaining(
         list(db.session.scalars(services.visible_sales().limit(100)))
     )
@@ -59,9 +52,9 @@ def sales():
 
 
 @bp.get("/sales/<int:campaign_id>")
-@login_required
+@page_required("sale.browse")
 def sale(campaign_id: int):
-    account = _member_account()
+    account = current_user.account
     campaign = services.published_sale(campaign_id)
     if campaign is None:
         abort(404)
@@ -75,9 +68,9 @@ def sale(campaign_id: int):
 
 
 @bp.get("/vouchers")
-@login_required
+@page_required("voucher.own")
 def my_vouchers():
-    account = _member_account()
+    account = current_user.account
     items: list[Voucher] = list(db.session.scalars(own_vouchers(account.member_id).limit(100)))
     now = utcnow()
     return _no_store(
@@ -91,7 +84,7 @@ def my_vouchers():
 
 
 @bp.get("/qr/<code>.svg")
-@login_required
+@page_required("voucher.qr")
 def qr(code: str):
     """The QR of a voucher code the page already shows (before the voucher row exists)."""
     if not CODE_RE.match(code):

@@ -7,9 +7,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from marketplace import permissions
 from marketplace.errors import Conflict, Gone, NotFound
 from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
+from marketplace.permissions import Actor
 from marketplace.vouchercodes import normalise_code
 
 from .claims import check_idempotency_key
@@ -51,7 +53,7 @@ def redeem(principal, code: str, key: str) -> Redemption:
         return existing
     voucher = merchant_voucher(principal.merchant_id, code)
     merchant = voucher.campaign.merchant
-    if merchant.status == "suspended" and not merchant.vouchers_valid_when_suspended:
+    if permissions.redemption_paused(merchant):
         raise Conflict("The merchant is suspended.", code="merchant_suspended")
     now = utcnow()
     if voucher.status == "cancelled":
@@ -78,7 +80,7 @@ def redeem(principal, code: str, key: str) -> Redemption:
         account_id=principal.account_id, idempotency_key=key, redeemed_at=now,
     )  # fmt: skip
     db.session.add(redemption)
-    record_audit("voucher.redeem", "voucher", voucher.id, actor=_Actor(principal),
+    record_audit("voucher.redeem", "voucher", voucher.id, actor=Actor(principal),
                  merchant_id=principal.merchant_id, data={"code": voucher.code})  # fmt: skip
     try:
         db.session.commit()
@@ -104,8 +106,7 @@ def already_redeemed(voucher: Voucher) -> Conflict:
 
 def revert(principal, redemption_id: int) -> Redemption:
     redemption = db.session.get(Redemption, redemption_id)
-    if redemption is None or redemption.merchant_id != principal.merchant_id:
-        raise NotFound("No such redemption.")
+    permissions.own(redemption, principal.merchant_id, "redemption")
     if redemption.reverted_at is not None:
         return redemption
     now = utcnow()
@@ -128,13 +129,8 @@ def revert(principal, redemption_id: int) -> Redemption:
         if redemption.reverted_at is not None:
             return redemption
         raise Conflict("The voucher is no longer redeemed.", code="not_redeemed")
-    record_audit("voucher.revert", "voucher", redemption.voucher_id, actor=_Actor(principal),
+    record_audit("voucher.revert", "voucher", redemption.voucher_id, actor=Actor(principal),
                  merchant_id=principal.merchant_id)  # fmt: skip
     db.session.commit()
     db.session.refresh(redemption)
     return redemption
-
-
-class _Actor:
-    def __init__(self, principal):
-        self.id, self.role = principal.account_id, principal.role

@@ -32,7 +32,7 @@ SaleListSchema = Schema.from_dict(
 
 @bp.route("/flashsales")
 class Sales(MethodView):
-    @auth_required("member")
+    @auth_required("sale.browse")
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, SaleListSchema)
     def get(self, args):
@@ -45,7 +45,7 @@ class Sales(MethodView):
 
 @bp.route("/flashsales/<int:campaign_id>")
 class Sale(MethodView):
-    @auth_required("member")
+    @auth_required("sale.browse")
     @bp.response(200, CampaignOutSchema)
     def get(self, campaign_id):
         """One sale (drafts are invisible: 404)."""
@@ -57,7 +57,7 @@ class Sale(MethodView):
 
 @bp.route("/flashsales/<int:campaign_id>/claims")
 class Claims(MethodView):
-    @auth_required("member")
+    @auth_required("claim.create")
     @bp.response(201, ClaimSchema)
     @bp.doc(parameters=[IDEMPOTENCY_HEADER])
     def post(self, campaign_id):
@@ -69,7 +69,7 @@ class Claims(MethodView):
 
 @bp.route("/me/vouchers")
 class MyVouchers(MethodView):
-    @auth_required("member")
+    @auth_required("voucher.own")
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, page_schema(SaleVoucherSchema, "VoucherPageSchema"))
     def get(self, args):
@@ -80,7 +80,7 @@ class MyVouchers(MethodView):
 
 @bp.route("/me/vouchers/<code>")
 class MyVoucher(MethodView):
-    @auth_required("member")
+    @auth_required("voucher.own")
     @bp.response(200, SaleVoucherSchema)
     def get(self, code):
         return vouchers.get_own(current_principal().member_id, code)
@@ -88,7 +88,7 @@ class MyVoucher(MethodView):
 
 @bp.route("/me/vouchers/<code>/cancel")
 class CancelVoucher(MethodView):
-    @auth_required("member")
+    @auth_required("voucher.own")
     @bp.response(200, SaleVoucherSchema)
     def post(self, code):
         """Give the ticket back before the sale's cancel deadline."""

@@ -27,9 +27,6 @@ bp = Blueprint(
     description="Merchant flash sales and redemption",
 )  # fmt: skip
 
-OWNER = ("merchant_owner",)
-STAFF = ("merchant_owner", "merchant_clerk")
-
 
 def merchant():
     principal = current_principal()
@@ -46,7 +43,7 @@ def with_stats(campaign):
 
 @bp.route("/campaigns")
 class Campaigns(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("sale.view")
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, page_schema(MerchantCampaignSchema, "MerchantCampaignPageSchema"))
     def get(self, args):
@@ -56,7 +53,7 @@ class Campaigns(MethodView):
             with_stats(campaign)
         return page.as_dict(), 200, {"Link": page.link_header()}
 
-    @auth_required(*OWNER)
+    @auth_required("sale.create")
     @bp.arguments(CampaignInSchema)
     @bp.response(201, MerchantCampaignSchema)
     def post(self, data):
@@ -66,12 +63,12 @@ class Campaigns(MethodView):
 
 @bp.route("/campaigns/<int:campaign_id>")
 class CampaignItem(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("sale.view")
     @bp.response(200, MerchantCampaignSchema)
     def get(self, campaign_id):
         return with_stats(services.get_own(merchant().merchant_id, campaign_id))
 
-    @auth_required(*OWNER)
+    @auth_required("sale.edit")
     @bp.arguments(CampaignPatchSchema(partial=True))
     @bp.response(200, MerchantCampaignSchema)
     def patch(self, data, campaign_id):
@@ -81,7 +78,7 @@ class CampaignItem(MethodView):
 
 @bp.route("/campaigns/<int:campaign_id>/publish")
 class Publish(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("sale.publish")
     @bp.response(200, MerchantCampaignSchema)
     def post(self, campaign_id):
         """Load the stock into the engine: scheduled or live depending on the time."""
@@ -90,7 +87,7 @@ class Publish(MethodView):
 
 @bp.route("/campaigns/<int:campaign_id>/cancel")
 class Cancel(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("sale.cancel")
     @bp.response(200, MerchantCampaignSchema)
     def post(self, campaign_id):
         return with_stats(services.cancel(merchant(), campaign_id))
@@ -98,7 +95,7 @@ class Cancel(MethodView):
 
 @bp.route("/vouchers/<code>")
 class MerchantVoucher(MethodView):
-    @auth_required(*STAFF)
+    @auth_required("voucher.redeem")
     @bp.response(200, SaleVoucherSchema)
     def get(self, code):
         """Look a code up before redeeming it (other merchants' codes: 404)."""
@@ -107,7 +104,7 @@ class MerchantVoucher(MethodView):
 
 @bp.route("/redemptions")
 class Redemptions(MethodView):
-    @auth_required(*STAFF)
+    @auth_required("voucher.redeem")
     @bp.arguments(RedeemInSchema)
     @bp.response(200, VoucherRedemptionSchema)
     @bp.doc(parameters=[IDEMPOTENCY_HEADER])
@@ -118,7 +115,7 @@ class Redemptions(MethodView):
 
 @bp.route("/redemptions/<int:redemption_id>/revert")
 class Revert(MethodView):
-    @auth_required(*STAFF)
+    @auth_required("redemption.revert")
     @bp.response(200, VoucherRedemptionSchema)
     def post(self, redemption_id):
         """Undo a mistaken scan within 10 minutes."""

@@ -8,9 +8,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from inventory import PoolNotFound, StockBelowClaimed
-from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from marketplace import permissions
+from marketplace.errors import Conflict, ValidationFailed
 from marketplace.extensions import db, get_queue
 from marketplace.models import record_audit, utcnow
+from marketplace.permissions import Actor
 
 from .hotpath import get_engine, write_meta
 from .memory import sale_bytes
@@ -101,10 +103,7 @@ def with_remaining(campaigns):
 
 
 def get_own(merchant_id: int, campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or campaign.merchant_id != merchant_id:
-        raise NotFound("No such campaign.")
-    return campaign
+    return permissions.own(db.session.get(Campaign, campaign_id), merchant_id, "campaign")
 
 
 def list_own(merchant_id: int):
@@ -115,27 +114,21 @@ def list_own(merchant_id: int):
     )
 
 
-def require_selling(merchant_id: int) -> None:
-    """Only an approved merchant may create, change or publish sales (suspension stops it)."""
+def require_selling(merchant_id: int, action: str) -> None:
+    """The selling rule (:func:`marketplace.permissions.check_selling`) for this merchant."""
     from marketplace.merchants import Merchant
 
     merchant = db.session.get(Merchant, merchant_id) if merchant_id else None
-    if merchant is None or merchant.status != "approved":
-        suspended = merchant is not None and merchant.status == "suspended"
-        raise Forbidden(
-            "Your merchant is suspended: sales cannot be created, changed or published."
-            if suspended else "Your merchant is not approved yet.",
-            code="merchant_suspended" if suspended else "merchant_not_active",
-        )  # fmt: skip
+    permissions.check_selling(merchant, action)
 
 
 def create(principal, data: dict) -> Campaign:
-    require_selling(principal.merchant_id)
+    require_selling(principal.merchant_id, "sale.create")
     check_times(data)
     campaign = Campaign(merchant_id=principal.merchant_id, status="draft", **data)
     db.session.add(campaign)
     db.session.flush()
-    record_audit("campaign.create", "campaign", campaign.id, actor=_actor(principal),
+    record_audit("campaign.create", "campaign", campaign.id, actor=Actor(principal),
                  merchant_id=principal.merchant_id)  # fmt: skip
     db.session.commit()
     return campaign
@@ -143,7 +136,7 @@ def create(principal, data: dict) -> Campaign:
 
 def patch(principal, campaign_id: int, data: dict) -> Campaign:
     campaign = get_own(principal.merchant_id, campaign_id)
-    require_selling(principal.merchant_id)
+    require_selling(principal.merchant_id, "sale.edit")
     status = effective_status(campaign)
     if status not in ("draft", "scheduled", "live", "sold_out"):
         raise Conflict(f"A {status} campaign cannot be changed.", code="not_editable")
@@ -168,7 +161,7 @@ def patch(principal, campaign_id: int, data: dict) -> Campaign:
             _reopen(campaign, merged)
     for name, value in data.items():
         setattr(campaign, name, value)
-    record_audit("campaign.patch", "campaign", campaign.id, actor=_actor(principal),
+    record_audit("campaign.patch", "campaign", campaign.id, actor=Actor(principal),
                  merchant_id=campaign.merchant_id, data=_jsonable(data))  # fmt: skip
     db.session.commit()
     if status != "draft":
@@ -193,14 +186,14 @@ def publish(principal, campaign_id: int) -> Campaign:
     now = utcnow()
     if campaign.ends_at <= now:
         raise Conflict("The sale's end is in the past.", code="ends_in_past")
-    require_selling(campaign.merchant_id)
+    require_selling(campaign.merchant_id, "sale.publish")
     get_engine().open_pool(
         campaign.pool_id, campaign.total_stock, campaign.per_member_limit,
         campaign.starts_at, campaign.ends_at,
     )  # fmt: skip
     campaign.status = "scheduled"
     campaign.published_at = now
-    record_audit("campaign.publish", "campaign", campaign.id, actor=_actor(principal),
+    record_audit("campaign.publish", "campaign", campaign.id, actor=Actor(principal),
                  merchant_id=campaign.merchant_id)  # fmt: skip
     db.session.commit()
     write_meta(campaign)
@@ -231,7 +224,7 @@ def cancel(principal, campaign_id: int) -> Campaign:
             get_engine().close_pool(campaign.pool_id)
     campaign.status = "cancelled"
     campaign.cancelled_at = utcnow()
-    record_audit("campaign.cancel", "campaign", campaign.id, actor=_actor(principal),
+    record_audit("campaign.cancel", "campaign", campaign.id, actor=Actor(principal),
                  merchant_id=campaign.merchant_id)  # fmt: skip
     db.session.commit()
     write_meta(campaign)
@@ -280,14 +273,6 @@ def remaining_of(campaigns) -> dict[int, int]:
         c.id: int(v) if v is not None else c.total_stock
         for c, v in zip(ids, pipe.execute(), strict=True)
     }
-
-
-def _actor(principal):
-    class _A:
-        id = principal.account_id
-        role = principal.role
-
-    return _A
 
 
 def _jsonable(data: dict) -> dict:

@@ -2,7 +2,8 @@
 review, staff, sales pages, counter redemption, dashboards, exports and the audit log.
 
 Pages and the JSON API call the same services with a :class:`~marketplace.auth.Principal`, so the
-permission checks in :mod:`merchant_portal.access` hold for both (docs/merchant_portal.md).
+checks of the permission table (:mod:`marketplace.permissions`) hold for both
+(docs/permissions.md).
 """
 
 

@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from marketplace.auth.models import Account
+from marketplace.auth.decorators import page_required
 from marketplace.errors import NotFound, Problem
 from marketplace.extensions import db
 from marketplace.members import importer, jobs
@@ -27,23 +27,27 @@ from marketplace.members import services as members
 from marketplace.members.models import Member, MemberImport
 from marketplace.merchants import STATUSES, Merchant
 from marketplace.pagination import page_arg, paginate
+from marketplace.permissions import Actor
 
 from . import audit_log, console, onboarding
 from .forms import ActionForm, FreezeForm, ImportForm, ReasonForm, ReissueForm, SuspendForm
-from .web import login_page, logout_page, message, page
+from .web import login_page, logout_page, message
 
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin", template_folder="templates")
 
-admin_page = page("admin", login="admin_pages.login")
+
+def admin_page(action: str):
+    """An admin console page for ``action`` of the permission table (no session: its login)."""
+    return page_required(action, login="admin_pages.login")
 
 
-def _actor() -> Account:
-    return db.session.get(Account, g.principal.account_id)
+def _actor() -> Actor:
+    return Actor(g.principal)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    return login_page(("admin",), "merchant_portal/admin/login.html", "admin_pages.home")
+    return login_page("console.enter", "merchant_portal/admin/login.html", "admin_pages.home")
 
 
 @bp.post("/logout")
@@ -52,7 +56,7 @@ def logout():
 
 
 @bp.get("/")
-@admin_page
+@admin_page("console.enter")
 def home():
     counts = dict(db.session.execute(
         select(Merchant.status, func.count()).group_by(Merchant.status)).all())  # fmt: skip
@@ -63,7 +67,7 @@ def home():
 
 
 @bp.get("/merchants")
-@admin_page
+@admin_page("merchant.view_any")
 def merchants():
     status = request.args.get("status", "pending")
     if status not in STATUSES and status != "all":
@@ -75,7 +79,7 @@ def merchants():
 
 
 @bp.get("/merchants/<int:merchant_id>")
-@admin_page
+@admin_page("merchant.view_any")
 def merchant(merchant_id: int):
     m = onboarding.get_merchant(merchant_id)
     events = db.session.scalars(audit_log.events_query(m.id).limit(20)).all()
@@ -99,7 +103,7 @@ def _transition(merchant_id: int, action, done: str):
 
 
 @bp.post("/merchants/<int:merchant_id>/approve")
-@admin_page
+@admin_page("merchant.review")
 def approve(merchant_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -108,7 +112,7 @@ def approve(merchant_id: int):
 
 
 @bp.post("/merchants/<int:merchant_id>/reject")
-@admin_page
+@admin_page("merchant.review")
 def reject(merchant_id: int):
     form = ReasonForm(prefix="reject")
     if not form.validate_on_submit():
@@ -122,7 +126,7 @@ def reject(merchant_id: int):
 
 
 @bp.post("/merchants/<int:merchant_id>/suspend")
-@admin_page
+@admin_page("merchant.suspend")
 def suspend(merchant_id: int):
     form = SuspendForm(prefix="suspend")
     if not form.validate_on_submit():
@@ -140,7 +144,7 @@ def suspend(merchant_id: int):
 
 
 @bp.post("/merchants/<int:merchant_id>/reinstate")
-@admin_page
+@admin_page("merchant.suspend")
 def reinstate(merchant_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -152,7 +156,7 @@ def reinstate(merchant_id: int):
 
 
 @bp.get("/sales")
-@admin_page
+@admin_page("sale.view_any")
 def sales():
     merchant_id = request.args.get("merchant_id", type=int)
     result = paginate(console.sales_query(merchant_id),
@@ -165,7 +169,7 @@ def sales():
 
 
 @bp.route("/imports", methods=["GET", "POST"])
-@admin_page
+@admin_page("member.import")
 def imports():
     form = ImportForm()
     if form.validate_on_submit():
@@ -193,7 +197,7 @@ def _import(import_id: int) -> MemberImport:
 
 
 @bp.get("/imports/<int:import_id>")
-@admin_page
+@admin_page("member.import")
 def import_detail(import_id: int):
     imp = _import(import_id)
     return render_template("merchant_portal/admin/import.html", imp=imp,
@@ -201,13 +205,13 @@ def import_detail(import_id: int):
 
 
 @bp.get("/imports/<int:import_id>/progress.json")
-@admin_page
+@admin_page("member.import")
 def import_progress(import_id: int):
     return jsonify(console.import_progress(_import(import_id)))
 
 
 @bp.get("/imports/<int:import_id>/rejected.csv")
-@admin_page
+@admin_page("member.import")
 def import_rejected(import_id: int):
     imp = _import(import_id)
     return Response(
@@ -220,7 +224,7 @@ def import_rejected(import_id: int):
 
 
 @bp.get("/cards")
-@admin_page
+@admin_page("member.view")
 def cards():
     card_no = (request.args.get("card_no") or "").strip()
     card = members.card_by_no(card_no) if card_no else None
@@ -232,7 +236,7 @@ def cards():
 
 
 @bp.post("/cards/freeze")
-@admin_page
+@admin_page("card.freeze")
 def card_freeze():
     form = FreezeForm()
     if not form.validate_on_submit():
@@ -249,7 +253,7 @@ def card_freeze():
 
 
 @bp.post("/cards/reissue")
-@admin_page
+@admin_page("card.reissue")
 def card_reissue():
     form = ReissueForm()
     if not form.validate_on_submit():
@@ -273,7 +277,7 @@ def card_reissue():
 
 
 @bp.get("/audit")
-@admin_page
+@admin_page("audit.view_any")
 def audit():
     stmt = audit_log.events_query(request.args.get("merchant_id", type=int),
                                   request.args.get("subject") or None)  # fmt: skip

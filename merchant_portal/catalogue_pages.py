@@ -2,7 +2,7 @@
 
 They call the catalogue's merchant-side services, the ones the JSON API
 (``catalogue.routes_merchant``) calls, after the portal's checks in
-:mod:`merchant_portal.access`: clerks may look, owners change, a suspended merchant cannot
+:mod:`marketplace.permissions`: clerks may look, owners change, a suspended merchant cannot
 create, and another merchant's offer or group-buy is 404.
 """
 
@@ -12,29 +12,30 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from catalogue import services as catalogue
+from marketplace import permissions
 from marketplace.errors import Problem
 from marketplace.pagination import page_arg
+from marketplace.permissions import Actor
 
-from .access import OWNER, STAFF, Actor, merchant_of, selling_merchant
 from .catalogue_forms import GROUPBUY_FIELDS, GroupBuyForm, OfferForm
 from .forms import ActionForm
-from .merchant_pages import bp, owner_page, staff_page
+from .merchant_pages import bp, portal
 from .web import apply_errors, message
 
 PER_PAGE = 50
 
 
 def _can_write() -> bool:
-    return g.principal.role in OWNER
+    return permissions.allows(g.principal.role, "offer.edit")
 
 
 # --------------------------------------------------------------------------- offers
 
 
 @bp.get("/offers")
-@staff_page
+@portal("offer.view")
 def offer_list():
-    merchant = merchant_of(g.principal, STAFF)
+    merchant = permissions.staff_merchant(g.principal, "offer.view")
     page = catalogue.merchant_offers(merchant, page=page_arg(), per_page=PER_PAGE)
     return render_template(
         "merchant_portal/offers.html", merchant=merchant, page=page, can_write=_can_write()
@@ -46,9 +47,9 @@ def _offer_form(form, offer, status=200):
 
 
 @bp.route("/offers/new", methods=["GET", "POST"])
-@owner_page
+@portal("offer.create")
 def offer_new():
-    merchant = selling_merchant(g.principal)
+    merchant = permissions.merchant_for(g.principal, "offer.create")
     form = OfferForm()
     if not form.validate_on_submit():
         return _offer_form(form, None, 422 if form.errors else 200)
@@ -63,9 +64,9 @@ def offer_new():
 
 
 @bp.route("/offers/<int:offer_id>/edit", methods=["GET", "POST"])
-@owner_page
+@portal("offer.edit")
 def offer_edit(offer_id: int):
-    merchant = merchant_of(g.principal, OWNER)
+    merchant = permissions.staff_merchant(g.principal, "offer.edit")
     offer = catalogue.own_offer(merchant, offer_id)
     form = OfferForm()
     if request.method == "GET":
@@ -87,9 +88,9 @@ def offer_edit(offer_id: int):
 
 
 @bp.get("/groupbuys")
-@staff_page
+@portal("groupbuy.view")
 def groupbuy_list():
-    merchant = merchant_of(g.principal, STAFF)
+    merchant = permissions.staff_merchant(g.principal, "groupbuy.view")
     page = catalogue.merchant_groupbuys(merchant, page=page_arg(), per_page=PER_PAGE)
     return render_template(
         "merchant_portal/groupbuys.html", merchant=merchant, page=page, can_write=_can_write()
@@ -97,9 +98,9 @@ def groupbuy_list():
 
 
 @bp.route("/groupbuys/new", methods=["GET", "POST"])
-@owner_page
+@portal("groupbuy.create")
 def groupbuy_new():
-    merchant = selling_merchant(g.principal)
+    merchant = permissions.merchant_for(g.principal, "groupbuy.create")
     form = GroupBuyForm()
     if request.method == "GET":
         form.per_member_limit.data = 1
@@ -117,9 +118,9 @@ def groupbuy_new():
 
 
 @bp.get("/groupbuys/<int:deal_id>")
-@staff_page
+@portal("groupbuy.view")
 def groupbuy_detail(deal_id: int):
-    merchant = merchant_of(g.principal, STAFF)
+    merchant = permissions.staff_merchant(g.principal, "groupbuy.view")
     deal = catalogue.own_groupbuy(merchant, deal_id)
     return render_template(
         "merchant_portal/groupbuy.html",
@@ -130,11 +131,11 @@ def groupbuy_detail(deal_id: int):
 
 
 @bp.post("/groupbuys/<int:deal_id>/cancel")
-@owner_page
+@portal("groupbuy.cancel")
 def groupbuy_cancel(deal_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
-    merchant = merchant_of(g.principal, OWNER)
+    merchant = permissions.staff_merchant(g.principal, "groupbuy.cancel")
     deal = catalogue.own_groupbuy(merchant, deal_id)
     try:
         catalogue.cancel_deal(deal, Actor(g.principal))

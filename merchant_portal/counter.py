@@ -11,16 +11,15 @@ from catalogue import services as groupbuys
 from catalogue.models import GroupBuyVoucher
 from flashsale import services as fr
 from flashsale.models import Redemption, Voucher
+from marketplace import permissions
 from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.models import utcnow
 
-from .access import STAFF, merchant_of
-
 
 def lookup(principal, code: str) -> Voucher | GroupBuyVoucher:
     """A flash-sale voucher of the merchant, else one of its group-buy vouchers (else 404)."""
-    merchant = merchant_of(principal, STAFF)
+    merchant = permissions.staff_merchant(principal, "voucher.redeem")
     try:
         return fr.merchant_voucher(merchant.id, code)
     except NotFound:
@@ -30,12 +29,12 @@ def lookup(principal, code: str) -> Voucher | GroupBuyVoucher:
 def redeem(principal, code: str, key: str):
     """Redeem a flash-sale voucher (idempotent by ``key``), else a group-buy voucher with the
     group-buy API's rules; either way the result has ``voucher.code`` and a title."""
-    merchant = merchant_of(principal, STAFF)
+    merchant = permissions.staff_merchant(principal, "voucher.redeem")
     try:
         return fr.redeem(principal, code, key)
     except NotFound:
         groupbuys.merchant_voucher(merchant, code)  # not ours: 404 before anything else
-        if merchant.status == "suspended" and not merchant.vouchers_valid_when_suspended:
+        if permissions.redemption_paused(merchant):
             raise Conflict("The merchant is suspended.", code="merchant_suspended") from None
         voucher = groupbuys.redeem_voucher(merchant, code, principal.account_id)
     return SimpleNamespace(voucher=voucher, title=voucher.groupbuy.title)
@@ -53,12 +52,12 @@ def groupbuy_shown(voucher: GroupBuyVoucher) -> dict:
 
 
 def revert(principal, redemption_id: int) -> Redemption:
-    merchant_of(principal, STAFF)
+    permissions.staff_merchant(principal, "redemption.revert")
     return fr.revert(principal, redemption_id)
 
 
 def recent_query(principal):
-    merchant = merchant_of(principal, STAFF)
+    merchant = permissions.staff_merchant(principal, "redemption.view")
     return (
         select(Redemption)
         .where(Redemption.merchant_id == merchant.id)

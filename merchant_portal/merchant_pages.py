@@ -22,6 +22,8 @@ from flask_babel import gettext as _
 from catalogue.models import GroupBuyVoucher
 from flashsale import services as fs
 from flashsale.schemas import SaleVoucherSchema
+from marketplace import permissions
+from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 from marketplace.extensions import db
 from marketplace.models import utcnow
@@ -29,7 +31,6 @@ from marketplace.pagination import page_arg, paginate
 from marketplace.redirects import is_safe_path
 
 from . import audit_log, counter, exports, onboarding, sales, staff, stats
-from .access import OWNER, STAFF, merchant_of, selling_merchant
 from .forms import (
     SHANGHAI,
     ActionForm,
@@ -39,15 +40,17 @@ from .forms import (
     StaffForm,
     TopUpForm,
 )
-from .web import apply_errors, login_page, logout_page, message, page
+from .web import apply_errors, login_page, logout_page, message
 
 bp = Blueprint(
     "merchant_pages", __name__, url_prefix="/merchant", template_folder="templates",
     static_folder="static", static_url_path="/portal-static",
 )  # fmt: skip
 
-owner_page = page(*OWNER, login="merchant_pages.login")
-staff_page = page(*STAFF, login="merchant_pages.login")
+
+def portal(action: str):
+    """A portal page for ``action`` of the permission table (no session: the portal's login)."""
+    return page_required(action, login="merchant_pages.login")
 
 
 @bp.app_context_processor
@@ -83,7 +86,7 @@ def apply():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    return login_page(STAFF, "merchant_portal/login.html", "merchant_pages.home")
+    return login_page("portal.enter", "merchant_portal/login.html", "merchant_pages.home")
 
 
 @bp.post("/logout")
@@ -92,16 +95,16 @@ def logout():
 
 
 @bp.get("/")
-@staff_page
+@portal("portal.enter")
 def home():
-    if g.principal.role == "merchant_clerk":
+    if not permissions.allows(g.principal.role, "sale.view"):  # clerks work at the counter
         return redirect(url_for("merchant_pages.counter_page"))
     view = stats.merchant_overview(g.principal)
     return render_template("merchant_portal/dashboard.html", **view)
 
 
 @bp.get("/dashboard.json")
-@owner_page
+@portal("sale.view")
 def dashboard_json():
     view = stats.merchant_overview(g.principal)
     return jsonify(totals=view["totals"], sales=[live for _c, live in view["rows"]])
@@ -111,9 +114,9 @@ def dashboard_json():
 
 
 @bp.get("/sales")
-@owner_page
+@portal("sale.view")
 def sale_list():
-    merchant = merchant_of(g.principal, OWNER)
+    merchant = permissions.staff_merchant(g.principal, "sale.view")
     campaigns = db.session.scalars(fs.list_own(merchant.id).limit(200)).all()
     remaining = fs.remaining_of(campaigns)
     return render_template(
@@ -131,9 +134,9 @@ def _save_cover(form) -> str | None:
 
 
 @bp.route("/sales/new", methods=["GET", "POST"])
-@owner_page
+@portal("sale.create")
 def sale_new():
-    merchant = selling_merchant(g.principal)
+    merchant = permissions.merchant_for(g.principal, "sale.create")
     form = SaleForm()
     if form.validate_on_submit():
         try:
@@ -155,9 +158,9 @@ def sale_new():
 
 
 @bp.route("/sales/<int:campaign_id>/edit", methods=["GET", "POST"])
-@owner_page
+@portal("sale.edit")
 def sale_edit(campaign_id: int):
-    campaign = sales.own_sale(g.principal, campaign_id)
+    campaign = sales.own_sale(g.principal, campaign_id, "sale.edit")
     merchant = campaign.merchant
     form = SaleForm()
     if request.method == "GET":
@@ -184,7 +187,7 @@ def sale_edit(campaign_id: int):
 
 
 @bp.get("/sales/<int:campaign_id>")
-@owner_page
+@portal("sale.view")
 def sale_detail(campaign_id: int):
     campaign = sales.own_sale(g.principal, campaign_id)
     return render_template(
@@ -193,7 +196,7 @@ def sale_detail(campaign_id: int):
 
 
 @bp.get("/sales/<int:campaign_id>/live.json")
-@owner_page
+@portal("sale.view")
 def sale_live(campaign_id: int):
     return jsonify(stats.live(sales.own_sale(g.principal, campaign_id)))
 
@@ -214,34 +217,34 @@ def _sale_action(campaign_id: int, action, done: str):
 
 
 @bp.post("/sales/<int:campaign_id>/publish")
-@owner_page
+@portal("sale.publish")
 def sale_publish(campaign_id: int):
     return _sale_action(campaign_id, lambda: sales.publish(g.principal, campaign_id),
                         _("Published: members see the sale now."))  # fmt: skip
 
 
 @bp.post("/sales/<int:campaign_id>/cancel")
-@owner_page
+@portal("sale.cancel")
 def sale_cancel(campaign_id: int):
     return _sale_action(campaign_id, lambda: sales.cancel(g.principal, campaign_id),
                         _("The sale is cancelled."))  # fmt: skip
 
 
 @bp.post("/sales/<int:campaign_id>/duplicate")
-@owner_page
+@portal("sale.duplicate")
 def sale_duplicate(campaign_id: int):
     return _sale_action(campaign_id, lambda: sales.duplicate(g.principal, campaign_id),
                         _("A draft copy was made; check its times and publish it."))  # fmt: skip
 
 
 @bp.post("/sales/<int:campaign_id>/top-up")
-@owner_page
+@portal("sale.top_up")
 def sale_top_up(campaign_id: int):
     form = TopUpForm()
     if not form.validate_on_submit():
         if form.csrf_token.errors:
             abort(400)
-        sales.own_sale(g.principal, campaign_id)
+        sales.own_sale(g.principal, campaign_id, "sale.top_up")
         flash(_("Enter how many tickets to add (1 to 1,000,000)."), "error")
         return redirect(url_for("merchant_pages.sale_detail", campaign_id=campaign_id))
     return _sale_action(campaign_id, lambda: sales.top_up(g.principal, campaign_id, form.add.data),
@@ -253,7 +256,7 @@ def _svg(data: bytes) -> Response:
 
 
 @bp.get("/sales/<int:campaign_id>/claims.svg")
-@owner_page
+@portal("sale.view")
 def chart_claims(campaign_id: int):
     campaign = sales.own_sale(g.principal, campaign_id)
     series = stats.claims_per_minute(campaign.id)
@@ -262,7 +265,7 @@ def chart_claims(campaign_id: int):
 
 
 @bp.get("/sales/<int:campaign_id>/redemptions.svg")
-@owner_page
+@portal("sale.view")
 def chart_redemptions(campaign_id: int):
     campaign = sales.own_sale(g.principal, campaign_id)
     series = stats.redemptions_per_day(campaign.id)
@@ -271,16 +274,16 @@ def chart_redemptions(campaign_id: int):
 
 
 @bp.get("/sales/<int:campaign_id>/vouchers.csv")
-@owner_page
+@portal("sale.export")
 def export_vouchers(campaign_id: int):
-    campaign = sales.own_sale(g.principal, campaign_id)
+    campaign = sales.own_sale(g.principal, campaign_id, "sale.export")
     return exports.csv_response(exports.vouchers_csv(campaign), f"sale-{campaign.id}-vouchers.csv")
 
 
 @bp.get("/sales/<int:campaign_id>/redemptions.csv")
-@owner_page
+@portal("sale.export")
 def export_redemptions(campaign_id: int):
-    campaign = sales.own_sale(g.principal, campaign_id)
+    campaign = sales.own_sale(g.principal, campaign_id, "sale.export")
     return exports.csv_response(exports.redemptions_csv(campaign),
                                 f"sale-{campaign.id}-redemptions.csv")  # fmt: skip
 
@@ -299,7 +302,7 @@ def cover(image_id: int):
 
 
 @bp.route("/staff", methods=["GET", "POST"])
-@owner_page
+@portal("staff.manage")
 def staff_page_view():
     form = StaffForm()
     status = 200
@@ -321,7 +324,7 @@ def staff_page_view():
 
 
 @bp.post("/staff/<int:account_id>/remove")
-@owner_page
+@portal("staff.manage")
 def staff_remove(account_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -342,7 +345,7 @@ def _counter(status=200, **context):
 
 
 @bp.get("/counter")
-@staff_page
+@portal("voucher.redeem")
 def counter_page():
     code = (request.args.get("code") or "").strip()
     if not code:
@@ -368,7 +371,7 @@ def counter_page():
 
 
 @bp.post("/counter/redeem")
-@staff_page
+@portal("voucher.redeem")
 def counter_redeem():
     form = RedeemForm()
     if not form.validate_on_submit():
@@ -381,7 +384,7 @@ def counter_redeem():
 
 
 @bp.post("/redemptions/<int:redemption_id>/revert")
-@staff_page
+@portal("redemption.revert")
 def redemption_revert(redemption_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -404,7 +407,7 @@ def safe_back() -> str:
 
 
 @bp.get("/redemptions")
-@staff_page
+@portal("redemption.view")
 def redemptions():
     now = utcnow()
     return render_template("merchant_portal/redemptions.html",
@@ -416,9 +419,9 @@ def redemptions():
 
 
 @bp.get("/audit")
-@owner_page
+@portal("audit.view_own")
 def audit():
-    merchant = merchant_of(g.principal, OWNER)
+    merchant = permissions.staff_merchant(g.principal, "audit.view_own")
     stmt = audit_log.events_query(merchant.id, request.args.get("subject") or None)
     result = paginate(stmt, page=page_arg(), per_page=50)
     return render_template("merchant_portal/audit.html", events=audit_log.as_dicts(result.items),

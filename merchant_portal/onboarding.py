@@ -19,8 +19,7 @@ from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.merchants import CATEGORIES, Merchant
 from marketplace.models import record_audit, utcnow
-
-from .access import Actor
+from marketplace.permissions import Actor
 
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 LICENCE_RE = re.compile(r"^[0-9A-Za-z-]{6,32}$")

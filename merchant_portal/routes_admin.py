@@ -34,7 +34,7 @@ def _merchant_page(status, page, per_page):
 
 @bp.route("/merchant-applications")
 class Applications(MethodView):
-    @auth_required("admin")
+    @auth_required("merchant.review")
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, MerchantPage)
     def get(self, args):
@@ -44,7 +44,7 @@ class Applications(MethodView):
 
 @bp.route("/merchant-applications/<int:merchant_id>/approve")
 class Approve(MethodView):
-    @auth_required("admin")
+    @auth_required("merchant.review")
     @bp.response(200, MerchantSchema)
     def post(self, merchant_id):
         """Approve an application: the owner's login is enabled."""
@@ -53,7 +53,7 @@ class Approve(MethodView):
 
 @bp.route("/merchant-applications/<int:merchant_id>/reject")
 class Reject(MethodView):
-    @auth_required("admin")
+    @auth_required("merchant.review")
     @bp.arguments(ReasonSchema)
     @bp.response(200, MerchantSchema)
     def post(self, data, merchant_id):
@@ -63,7 +63,7 @@ class Reject(MethodView):
 
 @bp.route("/merchants")
 class Merchants(MethodView):
-    @auth_required("admin")
+    @auth_required("merchant.view_any")
     @bp.arguments(MerchantQuerySchema, location="query")
     @bp.response(200, MerchantPage)
     def get(self, args):
@@ -73,7 +73,7 @@ class Merchants(MethodView):
 
 @bp.route("/merchants/<int:merchant_id>")
 class MerchantItem(MethodView):
-    @auth_required("admin")
+    @auth_required("merchant.view_any")
     @bp.response(200, MerchantSchema)
     def get(self, merchant_id):
         return onboarding.get_merchant(merchant_id)
@@ -81,7 +81,7 @@ class MerchantItem(MethodView):
 
 @bp.route("/merchants/<int:merchant_id>/suspend")
 class Suspend(MethodView):
-    @auth_required("admin")
+    @auth_required("merchant.suspend")
     @bp.arguments(SuspendSchema)
     @bp.response(200, MerchantSchema)
     def post(self, data, merchant_id):
@@ -94,7 +94,7 @@ class Suspend(MethodView):
 
 @bp.route("/merchants/<int:merchant_id>/reinstate")
 class Reinstate(MethodView):
-    @auth_required("admin")
+    @auth_required("merchant.suspend")
     @bp.response(200, MerchantSchema)
     def post(self, merchant_id):
         """Lift a suspension: published sales take claims again."""
@@ -103,7 +103,7 @@ class Reinstate(MethodView):
 
 @bp.route("/campaigns")
 class Sales(MethodView):
-    @auth_required("admin")
+    @auth_required("sale.view_any")
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, page_schema(AdminSaleSchema, "AdminSalePageSchema"))
     def get(self, args):
@@ -115,7 +115,7 @@ class Sales(MethodView):
 
 @bp.route("/audit-events")
 class AuditEvents(MethodView):
-    @auth_required("admin")
+    @auth_required("audit.view_any")
     @bp.arguments(AuditQuerySchema, location="query")
     @bp.response(200, page_schema(AuditEventSchema, "AdminAuditEventPageSchema"))
     def get(self, args):

@@ -8,13 +8,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from flashsale.models import Campaign
+from marketplace import permissions
 from marketplace.auth import auth_required, current_principal
 from marketplace.errors import ValidationFailed
 from marketplace.extensions import CSV_RESPONSE
 from marketplace.pagination import PageArgsSchema, page_schema, paginate
 
 from . import audit_log, counter, exports, onboarding, sales, staff, stats
-from .access import OWNER, STAFF, merchant_of
 from .schemas import (
     ApplicationInSchema,
     AuditEventSchema,
@@ -46,22 +46,22 @@ class Applications(MethodView):
 
 @bp.route("/merchant/me")
 class Me(MethodView):
-    @auth_required(*STAFF)
+    @auth_required("merchant.view_own")
     @bp.response(200, MerchantSchema)
     def get(self):
         """The caller's merchant with its status (and the reason when suspended)."""
-        return merchant_of(current_principal())
+        return permissions.staff_merchant(current_principal(), "merchant.view_own")
 
 
 @bp.route("/merchant/staff")
 class Staff(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("staff.manage")
     @bp.response(200, StaffSchema(many=True))
     def get(self):
         """The merchant's clerks (removed ones included, inactive)."""
         return staff.list_staff(current_principal())
 
-    @auth_required(*OWNER)
+    @auth_required("staff.manage")
     @bp.arguments(StaffInSchema)
     @bp.response(201, StaffSchema)
     def post(self, data):
@@ -71,7 +71,7 @@ class Staff(MethodView):
 
 @bp.route("/merchant/staff/<int:account_id>")
 class StaffMember(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("staff.manage")
     @bp.response(200, StaffSchema)
     def delete(self, account_id):
         """Remove a clerk: the login is disabled and its tokens and sessions revoked."""
@@ -80,7 +80,7 @@ class StaffMember(MethodView):
 
 @bp.route("/merchant/dashboard")
 class Dashboard(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("sale.view")
     @bp.response(200, DashboardSchema)
     def get(self):
         """Every sale with live stock, claims and redemption rate, and the totals."""
@@ -91,7 +91,7 @@ class Dashboard(MethodView):
 
 @bp.route("/merchant/campaigns/<int:campaign_id>/live")
 class Live(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("sale.view")
     @bp.response(200, LiveSchema)
     def get(self, campaign_id):
         """Live numbers of one sale (what the dashboard polls)."""
@@ -100,7 +100,7 @@ class Live(MethodView):
 
 @bp.route("/merchant/campaigns/<int:campaign_id>/top-up")
 class TopUp(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("sale.top_up")
     @bp.arguments(TopUpSchema)
     @bp.response(200, LiveSchema)
     def post(self, data, campaign_id):
@@ -110,7 +110,7 @@ class TopUp(MethodView):
 
 @bp.route("/merchant/campaigns/<int:campaign_id>/duplicate")
 class Duplicate(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("sale.duplicate")
     @bp.response(201, LiveSchema)
     def post(self, campaign_id):
         """A draft copy of a sale, moved forward by whole weeks."""
@@ -119,19 +119,19 @@ class Duplicate(MethodView):
 
 @bp.get("/merchant/campaigns/<int:campaign_id>/vouchers.csv")
 @bp.doc(responses=CSV_RESPONSE)
-@auth_required(*OWNER)
+@auth_required("sale.export")
 def vouchers_csv(campaign_id):
     """Every voucher of the sale as CSV (UTF-8 with BOM, streamed)."""
-    campaign: Campaign = sales.own_sale(current_principal(), campaign_id)
+    campaign: Campaign = sales.own_sale(current_principal(), campaign_id, "sale.export")
     return exports.csv_response(exports.vouchers_csv(campaign), f"sale-{campaign.id}-vouchers.csv")
 
 
 @bp.get("/merchant/campaigns/<int:campaign_id>/redemptions.csv")
 @bp.doc(responses=CSV_RESPONSE)
-@auth_required(*OWNER)
+@auth_required("sale.export")
 def redemptions_csv(campaign_id):
     """Every redemption (and revert) of the sale as CSV (UTF-8 with BOM, streamed)."""
-    campaign: Campaign = sales.own_sale(current_principal(), campaign_id)
+    campaign: Campaign = sales.own_sale(current_principal(), campaign_id, "sale.export")
     return exports.csv_response(
         exports.redemptions_csv(campaign), f"sale-{campaign.id}-redemptions.csv"
     )
@@ -139,7 +139,7 @@ def redemptions_csv(campaign_id):
 
 @bp.route("/merchant/covers")
 class Covers(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("cover.upload")
     @bp.response(201, CoverSchema)
     def post(self):
         """Upload a cover picture (multipart field ``file``; JPEG, PNG or WebP); use its url as
@@ -158,7 +158,7 @@ def cover_view(image) -> dict:
 
 @bp.route("/merchant/recent-redemptions")
 class RecentRedemptions(MethodView):
-    @auth_required(*STAFF)
+    @auth_required("redemption.view")
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, page_schema(RedemptionRowSchema, "RedemptionRowPageSchema"))
     def get(self, args):
@@ -169,12 +169,12 @@ class RecentRedemptions(MethodView):
 
 @bp.route("/merchant/audit-events")
 class MerchantAudit(MethodView):
-    @auth_required(*OWNER)
+    @auth_required("audit.view_own")
     @bp.arguments(AuditQuerySchema, location="query")
     @bp.response(200, page_schema(AuditEventSchema, "AuditEventPageSchema"))
     def get(self, args):
         """Who did what and when, for the caller's merchant only."""
-        merchant = merchant_of(current_principal(), OWNER)
+        merchant = permissions.staff_merchant(current_principal(), "audit.view_own")
         stmt = audit_log.events_query(merchant.id, args["subject_type"], args["action"])
         page = paginate(stmt, args["page"], args["per_page"])
         page.items = audit_log.as_dicts(page.items)

@@ -1,5 +1,6 @@
 """Sales management on top of ``flashsale.services``: the same lifecycle calls the flash-sale API
-makes, plus the portal's checks (suspended merchants cannot sell), top-up, duplicate and covers."""
+makes, after the permission table's checks (:mod:`marketplace.permissions`), plus top-up,
+duplicate and covers."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from flask import current_app
 
 from flashsale import services as fs
 from flashsale.models import Campaign
+from marketplace import permissions
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
+from marketplace.permissions import Actor
 
-from .access import OWNER, Actor, merchant_of, selling_merchant
 from .models import CoverImage
 
 COPIED = (
@@ -26,30 +28,36 @@ TIMES = ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline")
 IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
-def own_sale(principal, campaign_id: int) -> Campaign:
-    merchant = merchant_of(principal, OWNER)
+def own_sale(principal, campaign_id: int, action: str = "sale.view") -> Campaign:
+    """One of the caller's merchant's sales, for ``action`` (another merchant's: 404)."""
+    merchant = permissions.staff_merchant(principal, action)
     return fs.get_own(merchant.id, campaign_id)
 
 
+def _checked_sale(principal, campaign_id: int, action: str) -> Campaign:
+    """The caller's sale for ``action``: merchant scope first, then the selling rule."""
+    campaign = own_sale(principal, campaign_id, action)  # another merchant's sale: 404 first
+    permissions.check_selling(campaign.merchant, action)
+    return campaign
+
+
 def create(principal, data: dict) -> Campaign:
-    selling_merchant(principal)
+    permissions.merchant_for(principal, "sale.create")
     return fs.create(principal, data)
 
 
 def update(principal, campaign_id: int, data: dict) -> Campaign:
-    own_sale(principal, campaign_id)  # another merchant's sale: 404 before any other answer
-    selling_merchant(principal)
+    _checked_sale(principal, campaign_id, "sale.edit")
     return fs.patch(principal, campaign_id, data)
 
 
 def publish(principal, campaign_id: int) -> Campaign:
-    own_sale(principal, campaign_id)
-    selling_merchant(principal)
+    _checked_sale(principal, campaign_id, "sale.publish")
     return fs.publish(principal, campaign_id)
 
 
 def cancel(principal, campaign_id: int) -> Campaign:
-    merchant_of(principal, OWNER)  # a suspended merchant may still withdraw its sales
+    _checked_sale(principal, campaign_id, "sale.cancel")  # suspended merchants may withdraw sales
     return fs.cancel(principal, campaign_id)
 
 
@@ -57,13 +65,13 @@ def top_up(principal, campaign_id: int, add: int) -> Campaign:
     """Grow the stock by ``add`` tickets (live sales included; the engine restocks atomically)."""
     if not isinstance(add, int) or not 1 <= add <= 1_000_000:
         raise ValidationFailed(errors={"add": ["Between 1 and 1,000,000 tickets."]})
-    campaign = own_sale(principal, campaign_id)
+    campaign = _checked_sale(principal, campaign_id, "sale.top_up")
     return update(principal, campaign_id, {"total_stock": campaign.total_stock + add})
 
 
 def duplicate(principal, campaign_id: int) -> Campaign:
     """A draft copy of a sale, its times moved forward by whole weeks (same weekday and hour)."""
-    source = own_sale(principal, campaign_id)
+    source = _checked_sale(principal, campaign_id, "sale.duplicate")
     now = utcnow()
     weeks = max(1, math.ceil((now - source.starts_at) / timedelta(weeks=1)))
     shift = timedelta(weeks=weeks)
@@ -89,7 +97,7 @@ def sniff_image(data: bytes) -> str | None:
 
 def save_cover(principal, data: bytes) -> CoverImage:
     """Store a cover picture after checking its size and (by its bytes, not its name) type."""
-    merchant = selling_merchant(principal)
+    merchant = permissions.merchant_for(principal, "cover.upload")
     limit = int(current_app.config.get("COVER_MAX_BYTES", 512 * 1024))
     if not data:
         raise ValidationFailed(errors={"cover": ["The file is empty."]})

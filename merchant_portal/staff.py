@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from marketplace import permissions
 from marketplace.auth.models import Account
 from marketplace.auth.services import create_account
 from marketplace.auth.tokens import bump_token_version
 from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.models import record_audit
-
-from .access import OWNER, Actor, merchant_of
+from marketplace.permissions import Actor
 
 
 def list_staff(principal) -> list[Account]:
-    merchant = merchant_of(principal, OWNER)
+    merchant = permissions.staff_merchant(principal, "staff.manage")
     return list(
         db.session.scalars(
             select(Account)
@@ -30,7 +30,7 @@ def list_staff(principal) -> list[Account]:
 
 
 def add_clerk(principal, username: str, password: str) -> Account:
-    merchant = merchant_of(principal, OWNER)
+    merchant = permissions.staff_merchant(principal, "staff.manage")
     account = create_account(username, password, "merchant_clerk", merchant_id=merchant.id,
                              actor=Actor(principal))  # fmt: skip
     record_audit("staff.add", "account", account.id, actor=Actor(principal),
@@ -40,10 +40,10 @@ def add_clerk(principal, username: str, password: str) -> Account:
 
 
 def remove_clerk(principal, account_id: int) -> Account:
-    merchant = merchant_of(principal, OWNER)
-    account = db.session.get(Account, account_id)
-    if account is None or account.merchant_id != merchant.id or account.role != "merchant_clerk":
-        raise NotFound("No such clerk.")
+    merchant = permissions.staff_merchant(principal, "staff.manage")
+    account = permissions.own(db.session.get(Account, account_id), merchant.id, "clerk")
+    if account.role != "merchant_clerk":
+        raise NotFound("No such clerk.")  # the owner's own login is not a clerk to remove
     if not account.is_active:
         return account
     account.is_active = False

@@ -1,44 +1,26 @@
-"""Session plumbing shared by the portal and console pages: login, the role gate, messages."""
+"""Session plumbing shared by the portal and console pages: login, logout, messages.
+
+Who may open which page is the permission table's (:mod:`marketplace.permissions`), asked by
+:func:`marketplace.auth.decorators.page_required`."""
 
 from __future__ import annotations
 
-from functools import wraps
-
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from marketplace import permissions
 from marketplace.auth.services import authenticate
 from marketplace.auth.session import SessionUser
-from marketplace.auth.tokens import bump_token_version, principal_for
+from marketplace.auth.tokens import bump_token_version
 from marketplace.errors import Problem
 from marketplace.redirects import safe_path
 
 from .forms import ActionForm, LoginForm
 
 
-def page(*roles: str, login: str):
-    """Session required (else the ``login`` page), with one of ``roles`` (else 403).
-
-    Puts the caller's :class:`~marketplace.auth.Principal` on ``g.principal`` for the services.
-    """
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return redirect(url_for(login, next=request.full_path.rstrip("?")))
-            if current_user.role not in roles:
-                abort(403)
-            g.principal = principal_for(current_user.account)
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def login_page(roles: tuple[str, ...], template: str, home: str):
+def login_page(action: str, template: str, home: str):
+    """The login form of a set of pages whose entry is ``action`` (other roles: 403)."""
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -46,7 +28,7 @@ def login_page(roles: tuple[str, ...], template: str, home: str):
         except Problem as exc:
             flash(message(exc), "error")
             return render_template(template, form=form), exc.status
-        if account.role not in roles:
+        if not permissions.allows(account.role, action):
             flash(_("This login cannot use these pages."), "error")
             return render_template(template, form=form), 403
         login_user(SessionUser(account))

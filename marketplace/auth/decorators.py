@@ -1,14 +1,16 @@
-"""``auth_required``: bearer-token authentication and role checks for API views."""
+"""``auth_required`` (API) and ``page_required`` (pages): log the caller in, then ask the
+permission table (:mod:`marketplace.permissions`) whether their role may do the named action."""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, request
+from flask import abort, current_app, g, redirect, request, url_for
+from flask_login import current_user
 
+from .. import permissions
 from ..errors import Forbidden, Unauthorized
-from .models import ROLES
-from .tokens import Principal, verify_token
+from .tokens import Principal, principal_for, verify_token
 
 
 def bearer_token() -> str | None:
@@ -28,23 +30,45 @@ def authenticate_request() -> Principal:
     return principal
 
 
-def auth_required(*roles: str):
-    """Require a valid, unrevoked bearer token; with ``roles``, one of them (else 403)."""
-    unknown = set(roles) - set(ROLES)
-    if unknown:
-        raise ValueError(f"unknown roles: {sorted(unknown)}")
+def auth_required(action: str):
+    """A valid, unrevoked bearer token (else 401) whose role may do ``action`` (else 403)."""
+    permissions.action(action)  # an unknown action fails when the view is declared
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             principal = authenticate_request()
-            if roles and principal.role not in roles:
+            if not permissions.allows(principal.role, action):
                 raise Forbidden("Your role may not use this endpoint.")
             return view(*args, **kwargs)
 
+        wrapper.permission = action
         wrapper._apidoc = getattr(view, "_apidoc", {})  # keep smorest's docs on the view
         doc = wrapper._apidoc.setdefault("manual_doc", {})
         doc.setdefault("security", [{"bearerAuth": []}])
+        return wrapper
+
+    return decorator
+
+
+def page_required(action: str, login: str | None = None):
+    """A logged-in session (else the ``login`` page, or Flask-Login's login view) whose role may
+    do ``action`` (else 403). Puts the caller's :class:`Principal` on ``g.principal``."""
+    permissions.action(action)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                if login is None:
+                    return current_app.login_manager.unauthorized()
+                return redirect(url_for(login, next=request.full_path.rstrip("?")))
+            if not permissions.allows(current_user.role, action):
+                abort(403)
+            g.principal = principal_for(current_user.account)
+            return view(*args, **kwargs)
+
+        wrapper.permission = action
         return wrapper
 
     return decorator

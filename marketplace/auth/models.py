@@ -9,9 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..models import BigId, UTCDateTime, utcnow
+from ..permissions import ROLES
 
-ROLES = ("member", "merchant_owner", "merchant_clerk", "admin")
-STAFF_ROLES = ("merchant_owner", "merchant_clerk", "admin")
+__all__ = ["ROLES", "Account"]
 
 
 class Account(db.Model):

@@ -78,7 +78,7 @@ class Refresh(MethodView):
 
 @bp.route("/logout")
 class Logout(MethodView):
-    @auth_required()
+    @auth_required("account.self")
     @bp.response(204)
     def post(self):
         """Revoke every token (and web session) of the calling account."""
@@ -87,7 +87,7 @@ class Logout(MethodView):
 
 @bp.route("/password")
 class Password(MethodView):
-    @auth_required()
+    @auth_required("account.self")
     @bp.arguments(PasswordChangeSchema)
     @bp.response(200, LoginTokenSchema)
     def post(self, data):

@@ -7,9 +7,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..auth import auth_required, current_principal
-from ..auth.models import Account
 from ..errors import NotFound, ValidationFailed
 from ..extensions import CSV_RESPONSE, db
+from ..permissions import Actor
 from . import importer, jobs, services
 from .models import Member, MemberImport, MemberImportError
 from .schemas import CardSchema, ImportQuerySchema, ImportSchema, MemberSchema, ReissueSchema
@@ -22,8 +22,8 @@ bp = Blueprint(
 )
 
 
-def _actor() -> Account:
-    return db.session.get(Account, current_principal().account_id)
+def _actor() -> Actor:
+    return Actor(current_principal())
 
 
 def _import_or_404(import_id: int) -> MemberImport:
@@ -67,7 +67,7 @@ def _import_view(imp: MemberImport, errors_limit: int = 100) -> dict:
 
 @bp.route("/member-imports")
 class Imports(MethodView):
-    @auth_required("admin")
+    @auth_required("member.import")
     @bp.response(202, ImportSchema)
     def post(self):
         """Upload a roster CSV (multipart field ``file``); it is imported by a background job."""
@@ -88,7 +88,7 @@ class Imports(MethodView):
 
 @bp.route("/member-imports/<int:import_id>")
 class ImportStatus(MethodView):
-    @auth_required("admin")
+    @auth_required("member.import")
     @bp.arguments(ImportQuerySchema, location="query")
     @bp.response(200, ImportSchema)
     def get(self, query, import_id):
@@ -98,7 +98,7 @@ class ImportStatus(MethodView):
 
 @bp.get("/member-imports/<int:import_id>/rejected.csv")
 @bp.doc(responses=CSV_RESPONSE)
-@auth_required("admin")
+@auth_required("member.import")
 def rejected_rows(import_id):
     """The rejected rows as CSV (UTF-8 with BOM; ID numbers masked)."""
     imp = _import_or_404(import_id)
@@ -111,7 +111,7 @@ def rejected_rows(import_id):
 
 @bp.route("/members/<int:member_id>")
 class MemberDetail(MethodView):
-    @auth_required("admin")
+    @auth_required("member.view")
     @bp.response(200, MemberSchema)
     def get(self, member_id):
         """One member with all their cards."""
@@ -123,7 +123,7 @@ class MemberDetail(MethodView):
 
 @bp.route("/cards/<card_no>/freeze")
 class Freeze(MethodView):
-    @auth_required("admin")
+    @auth_required("card.freeze")
     @bp.response(200, CardSchema)
     def post(self, card_no):
         """Freeze a card; the holder's tokens and sessions are revoked."""
@@ -132,7 +132,7 @@ class Freeze(MethodView):
 
 @bp.route("/members/<int:member_id>/reissue")
 class Reissue(MethodView):
-    @auth_required("admin")
+    @auth_required("card.reissue")
     @bp.arguments(ReissueSchema)
     @bp.response(201, CardSchema)
     def post(self, data, member_id):

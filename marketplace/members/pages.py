@@ -5,9 +5,10 @@ from __future__ import annotations
 import segno
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 
+from ..auth.decorators import page_required
 from ..auth.services import authenticate
 from ..auth.session import SessionUser
 from ..auth.tokens import bump_token_version
@@ -70,7 +71,7 @@ def login():
 
 
 @bp.get("/card")
-@login_required
+@page_required("account.self")
 def card():
     account = current_user.account
     member = account.member if account.member_id else None

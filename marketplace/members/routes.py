@@ -35,7 +35,7 @@ class Activate(MethodView):
 
 @bp.route("/me")
 class Me(MethodView):
-    @auth_required()
+    @auth_required("account.self")
     @bp.response(200, MeSchema)
     def get(self):
         """The caller's account, and for members their profile and card (ID number masked)."""

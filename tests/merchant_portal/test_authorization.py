@@ -1,7 +1,8 @@
 """Authorization matrix: every portal page and API endpoint of the merchant portal (sales, staff,
 counter, offers, group-buys) and the admin console, for anonymous, member, clerk, owner of
 another merchant, owner of a suspended merchant, the owner, and an admin. Pages post with a valid
-CSRF token here; test_csrf_* posts without."""
+CSRF token here; test_csrf_* posts without. The expected answers come from the permission table
+(marketplace/permissions.py, through tests/authz.py); the callers and objects are concrete."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from marketplace.extensions import db
 from marketplace.members.importer import new_import
 from merchant_portal import onboarding
 from merchant_portal.models import CoverImage
+from tests import authz
 from tests.catalogue.factories import create, deal_body, offer_body
 from tests.flashsale.factories import create_sale, make_members, make_merchant
 
@@ -22,115 +24,117 @@ ROLES = ("anon", "member", "clerk", "other", "suspended", "owner", "admin")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
-def expect(default, **by_role):
-    return {role: by_role.get(role, default) for role in ROLES}
+def page(method, url, data, action, target="none", ok=200, **override):
+    """A page row; what each caller gets comes from the permission table ("login" = redirected
+    to a login page). ``target``: "theirs" = merchant A's object, "own" = the caller's own."""
+    answers = authz.expected(action, ROLES, target=target, ok=ok, anon="login")
+    return method, url, data, answers | override
 
-
-# Pages: "login" = redirected to a login page.
-PUBLIC = expect(200)
-OWNER_LIST = expect(403, anon="login", other=200, suspended=200, owner=200)
-OWNER_OBJ = expect(403, anon="login", other=404, suspended=404, owner=200)
-STAFF_LIST = expect(403, anon="login", clerk=200, other=200, suspended=200, owner=200)
-STAFF_OBJ = expect(403, anon="login", clerk=200, other=404, suspended=404, owner=200)
-ADMIN = expect(403, anon="login", admin=200)
-SELLING = expect(403, anon="login", other=200, owner=200)
 
 PAGES = [
-    ("GET", "/merchant/apply", None, PUBLIC),
-    ("GET", "/merchant/login", None, PUBLIC),
-    ("GET", "/admin/login", None, PUBLIC),
-    ("GET", "/merchant/media/covers/{cover}", None, PUBLIC),
-    ("GET", "/merchant/", None, OWNER_LIST | {"clerk": 302}),
-    ("GET", "/merchant/dashboard.json", None, OWNER_LIST),
-    ("GET", "/merchant/sales", None, OWNER_LIST),
-    ("GET", "/merchant/sales/new", None, SELLING),
-    ("POST", "/merchant/sales/new", {}, SELLING | {"other": 422, "owner": 422}),
-    ("GET", "/merchant/sales/{sale}", None, OWNER_OBJ),
-    ("GET", "/merchant/sales/{sale}/edit", None, OWNER_OBJ),
-    ("POST", "/merchant/sales/{sale}/edit", {}, OWNER_OBJ | {"owner": 422}),
-    ("GET", "/merchant/sales/{sale}/live.json", None, OWNER_OBJ),
-    ("GET", "/merchant/sales/{sale}/claims.svg", None, OWNER_OBJ),
-    ("GET", "/merchant/sales/{sale}/redemptions.svg", None, OWNER_OBJ),
-    ("GET", "/merchant/sales/{sale}/vouchers.csv", None, OWNER_OBJ),
-    ("GET", "/merchant/sales/{sale}/redemptions.csv", None, OWNER_OBJ),
-    ("POST", "/merchant/sales/{draft}/publish", {}, OWNER_OBJ | {"owner": 302}),
-    ("POST", "/merchant/sales/{own_draft}/publish", {}, SELLING | {"other": 302, "owner": 302}),
-    ("POST", "/merchant/sales/{sale}/top-up", {"add": "5"}, OWNER_OBJ | {"owner": 302}),
-    (
-        "POST",
-        "/merchant/sales/{own_sale}/top-up",
-        {"add": "5"},
-        SELLING | {"other": 302, "owner": 302},
-    ),  # fmt: skip
-    ("POST", "/merchant/sales/{sale}/duplicate", {}, OWNER_OBJ | {"owner": 302}),
-    ("POST", "/merchant/sales/{sale}/cancel", {}, OWNER_OBJ | {"owner": 302}),
-    ("GET", "/merchant/staff", None, OWNER_LIST),
-    (
+    page("GET", "/merchant/apply", None, None),
+    page("GET", "/merchant/login", None, None),
+    page("GET", "/admin/login", None, None),
+    page("GET", "/merchant/media/covers/{cover}", None, None),
+    page("GET", "/merchant/", None, "portal.enter", clerk=302),  # clerks land on the counter
+    page("GET", "/merchant/dashboard.json", None, "sale.view"),
+    page("GET", "/merchant/sales", None, "sale.view"),
+    page("GET", "/merchant/sales/new", None, "sale.create"),
+    page("POST", "/merchant/sales/new", {}, "sale.create", ok=422),
+    page("GET", "/merchant/sales/{sale}", None, "sale.view", "theirs"),
+    page("GET", "/merchant/sales/{sale}/edit", None, "sale.edit", "theirs"),
+    page("POST", "/merchant/sales/{sale}/edit", {}, "sale.edit", "theirs", ok=422),
+    page("GET", "/merchant/sales/{sale}/live.json", None, "sale.view", "theirs"),
+    page("GET", "/merchant/sales/{sale}/claims.svg", None, "sale.view", "theirs"),
+    page("GET", "/merchant/sales/{sale}/redemptions.svg", None, "sale.view", "theirs"),
+    page("GET", "/merchant/sales/{sale}/vouchers.csv", None, "sale.export", "theirs"),
+    page("GET", "/merchant/sales/{sale}/redemptions.csv", None, "sale.export", "theirs"),
+    page("POST", "/merchant/sales/{draft}/publish", {}, "sale.publish", "theirs", ok=302),
+    page("POST", "/merchant/sales/{own_draft}/publish", {}, "sale.publish", "own", ok=302),
+    page("POST", "/merchant/sales/{sale}/top-up", {"add": "5"}, "sale.top_up", "theirs", ok=302),
+    page("POST", "/merchant/sales/{own_sale}/top-up", {"add": "5"}, "sale.top_up", "own", ok=302),
+    page("POST", "/merchant/sales/{sale}/duplicate", {}, "sale.duplicate", "theirs", ok=302),
+    page("POST", "/merchant/sales/{sale}/cancel", {}, "sale.cancel", "theirs", ok=302),
+    page("GET", "/merchant/staff", None, "staff.manage"),
+    page(
         "POST",
         "/merchant/staff",
         {"username": "newclerk{n}", "password": "clerk-pass-1"},
-        OWNER_LIST | {"other": 302, "suspended": 302, "owner": 302},
+        "staff.manage",
+        ok=302,
     ),  # fmt: skip
-    ("POST", "/merchant/staff/{clerk}/remove", {}, OWNER_OBJ | {"owner": 302}),
-    ("GET", "/merchant/counter", None, STAFF_LIST),
-    ("GET", "/merchant/counter?code={code}", None, STAFF_OBJ),
-    ("POST", "/merchant/counter/redeem", {"code": "{code}", "key": "matrix-key-{n}"}, STAFF_OBJ),
-    (
+    page("POST", "/merchant/staff/{clerk}/remove", {}, "staff.manage", "theirs", ok=302),
+    page("GET", "/merchant/counter", None, "voucher.redeem"),
+    page("GET", "/merchant/counter?code={code}", None, "voucher.redeem", "theirs"),
+    page(
+        "POST",
+        "/merchant/counter/redeem",
+        {"code": "{code}", "key": "matrix-key-{n}"},
+        "voucher.redeem",
+        "theirs",
+    ),  # fmt: skip
+    page(
         "POST",
         "/merchant/redemptions/{redemption}/revert",
         {},
-        STAFF_OBJ | {"clerk": 302, "owner": 302},
+        "redemption.revert",
+        "theirs",
+        ok=302,
     ),  # fmt: skip
-    ("GET", "/merchant/redemptions", None, STAFF_LIST),
-    ("GET", "/merchant/audit", None, OWNER_LIST),
-    ("GET", "/merchant/offers", None, STAFF_LIST),
-    ("GET", "/merchant/offers/new", None, SELLING),
-    ("POST", "/merchant/offers/new", {}, SELLING | {"other": 422, "owner": 422}),
-    ("GET", "/merchant/offers/{offer}/edit", None, OWNER_OBJ),
-    ("POST", "/merchant/offers/{offer}/edit", {}, OWNER_OBJ | {"owner": 422}),
-    ("GET", "/merchant/groupbuys", None, STAFF_LIST),
-    ("GET", "/merchant/groupbuys/new", None, SELLING),
-    ("POST", "/merchant/groupbuys/new", {}, SELLING | {"other": 422, "owner": 422}),
-    ("GET", "/merchant/groupbuys/{deal}", None, STAFF_OBJ),
-    ("POST", "/merchant/groupbuys/{deal}/cancel", {}, OWNER_OBJ | {"owner": 302}),
-    ("GET", "/admin/", None, ADMIN),
-    ("GET", "/admin/merchants", None, ADMIN),
-    ("GET", "/admin/merchants/{pending}", None, ADMIN),
-    ("POST", "/admin/merchants/{pending}/approve", {}, ADMIN | {"admin": 302}),
-    (
+    page("GET", "/merchant/redemptions", None, "redemption.view"),
+    page("GET", "/merchant/audit", None, "audit.view_own"),
+    page("GET", "/merchant/offers", None, "offer.view"),
+    page("GET", "/merchant/offers/new", None, "offer.create"),
+    page("POST", "/merchant/offers/new", {}, "offer.create", ok=422),
+    page("GET", "/merchant/offers/{offer}/edit", None, "offer.edit", "theirs"),
+    page("POST", "/merchant/offers/{offer}/edit", {}, "offer.edit", "theirs", ok=422),
+    page("GET", "/merchant/groupbuys", None, "groupbuy.view"),
+    page("GET", "/merchant/groupbuys/new", None, "groupbuy.create"),
+    page("POST", "/merchant/groupbuys/new", {}, "groupbuy.create", ok=422),
+    page("GET", "/merchant/groupbuys/{deal}", None, "groupbuy.view", "theirs"),
+    page("POST", "/merchant/groupbuys/{deal}/cancel", {}, "groupbuy.cancel", "theirs", ok=302),
+    page("GET", "/admin/", None, "console.enter"),
+    page("GET", "/admin/merchants", None, "merchant.view_any"),
+    page("GET", "/admin/merchants/{pending}", None, "merchant.view_any"),
+    page("POST", "/admin/merchants/{pending}/approve", {}, "merchant.review", ok=302),
+    page(
         "POST",
         "/admin/merchants/{pending2}/reject",
         {"reject-reason": "不符合"},
-        ADMIN | {"admin": 302},
+        "merchant.review",
+        ok=302,
     ),  # fmt: skip
-    (
+    page(
         "POST",
         "/admin/merchants/{shop}/suspend",
         {"suspend-reason": "投诉"},
-        ADMIN | {"admin": 302},
+        "merchant.suspend",
+        ok=302,
     ),  # fmt: skip
-    ("POST", "/admin/merchants/{suspended_shop}/reinstate", {}, ADMIN | {"admin": 302}),
-    ("GET", "/admin/sales", None, ADMIN),
-    ("GET", "/admin/imports", None, ADMIN),
-    ("GET", "/admin/imports/{import}", None, ADMIN),
-    ("GET", "/admin/imports/{import}/progress.json", None, ADMIN),
-    ("GET", "/admin/imports/{import}/rejected.csv", None, ADMIN),
-    ("GET", "/admin/cards", None, ADMIN),
-    ("POST", "/admin/cards/freeze", {"card_no": "{card}"}, ADMIN | {"admin": 302}),
-    (
+    page("POST", "/admin/merchants/{suspended_shop}/reinstate", {}, "merchant.suspend", ok=302),
+    page("GET", "/admin/sales", None, "sale.view_any"),
+    page("GET", "/admin/imports", None, "member.import"),
+    page("GET", "/admin/imports/{import}", None, "member.import"),
+    page("GET", "/admin/imports/{import}/progress.json", None, "member.import"),
+    page("GET", "/admin/imports/{import}/rejected.csv", None, "member.import"),
+    page("GET", "/admin/cards", None, "member.view"),
+    page("POST", "/admin/cards/freeze", {"card_no": "{card}"}, "card.freeze", ok=302),
+    page(
         "POST",
         "/admin/cards/reissue",
         {"member_id": "{member}", "new_card_no": "6222099999999999"},
-        ADMIN | {"admin": 302},
+        "card.reissue",
+        ok=302,
     ),  # fmt: skip
-    ("GET", "/admin/audit", None, ADMIN),
+    page("GET", "/admin/audit", None, "audit.view_any"),
 ]
 
-# API: no token 401, wrong role 403, another merchant's object 404.
-A_OWNER = expect(403, anon=401, other=200, suspended=200, owner=200)
-A_OWNER_OBJ = expect(403, anon=401, other=404, suspended=404, owner=200)
-A_STAFF = expect(403, anon=401, clerk=200, other=200, suspended=200, owner=200)
-A_ADMIN = expect(403, anon=401, admin=200)
+
+def api(method, url, body, action, target="none", ok=200):
+    """An API row: no token 401, a role the table refuses 403, another merchant's object 404."""
+    return method, url, body, authz.expected(action, ROLES, target=target, ok=ok, anon=401)
+
+
 APPLICATION = {
     "business_name": "申请者", "licence_no": "91310101MA1FPX{n:04d}", "category": "dining",
     "region": "310101", "address": "某路 1 号", "contact_name": "张三",
@@ -139,55 +143,55 @@ APPLICATION = {
 }  # fmt: skip
 
 API = [
-    ("POST", "/api/v1/merchant-applications", APPLICATION, expect(201)),
-    ("GET", "/api/v1/merchant/me", None, A_STAFF),
-    ("GET", "/api/v1/merchant/staff", None, A_OWNER),
-    (
+    api("POST", "/api/v1/merchant-applications", APPLICATION, None, ok=201),
+    api("GET", "/api/v1/merchant/me", None, "merchant.view_own"),
+    api("GET", "/api/v1/merchant/staff", None, "staff.manage"),
+    api(
         "POST",
         "/api/v1/merchant/staff",
         {"username": "apiclerk{n}", "password": "clerk-pass-1"},
-        A_OWNER | {"other": 201, "suspended": 201, "owner": 201},
+        "staff.manage",
+        ok=201,
     ),  # fmt: skip
-    ("DELETE", "/api/v1/merchant/staff/{clerk}", None, A_OWNER_OBJ),
-    ("GET", "/api/v1/merchant/dashboard", None, A_OWNER),
-    ("GET", "/api/v1/merchant/campaigns/{sale}/live", None, A_OWNER_OBJ),
-    ("POST", "/api/v1/merchant/campaigns/{sale}/top-up", {"add": 1}, A_OWNER_OBJ),
-    (
+    api("DELETE", "/api/v1/merchant/staff/{clerk}", None, "staff.manage", "theirs"),
+    api("GET", "/api/v1/merchant/dashboard", None, "sale.view"),
+    api("GET", "/api/v1/merchant/campaigns/{sale}/live", None, "sale.view", "theirs"),
+    api("POST", "/api/v1/merchant/campaigns/{sale}/top-up", {"add": 1}, "sale.top_up", "theirs"),
+    api("POST", "/api/v1/merchant/campaigns/{own_sale}/top-up", {"add": 1}, "sale.top_up", "own"),
+    api(
         "POST",
-        "/api/v1/merchant/campaigns/{own_sale}/top-up",
-        {"add": 1},
-        A_OWNER | {"suspended": 403},
+        "/api/v1/merchant/campaigns/{sale}/duplicate",
+        None,
+        "sale.duplicate",
+        "theirs",
+        ok=201,
     ),  # fmt: skip
-    ("POST", "/api/v1/merchant/campaigns/{sale}/duplicate", None, A_OWNER_OBJ | {"owner": 201}),
-    ("GET", "/api/v1/merchant/campaigns/{sale}/vouchers.csv", None, A_OWNER_OBJ),
-    ("GET", "/api/v1/merchant/campaigns/{sale}/redemptions.csv", None, A_OWNER_OBJ),
-    (
-        "POST",
-        "/api/v1/merchant/covers",
-        "PNG",
-        A_OWNER | {"other": 201, "owner": 201, "suspended": 403},
+    api("GET", "/api/v1/merchant/campaigns/{sale}/vouchers.csv", None, "sale.export", "theirs"),
+    api(
+        "GET", "/api/v1/merchant/campaigns/{sale}/redemptions.csv", None, "sale.export", "theirs"
     ),  # fmt: skip
-    ("GET", "/api/v1/merchant/recent-redemptions", None, A_STAFF),
-    ("GET", "/api/v1/merchant/audit-events", None, A_OWNER),
-    ("GET", "/api/v1/admin/merchant-applications", None, A_ADMIN),
-    ("POST", "/api/v1/admin/merchant-applications/{pending}/approve", None, A_ADMIN),
-    (
+    api("POST", "/api/v1/merchant/covers", "PNG", "cover.upload", ok=201),
+    api("GET", "/api/v1/merchant/recent-redemptions", None, "redemption.view"),
+    api("GET", "/api/v1/merchant/audit-events", None, "audit.view_own"),
+    api("GET", "/api/v1/admin/merchant-applications", None, "merchant.review"),
+    api("POST", "/api/v1/admin/merchant-applications/{pending}/approve", None, "merchant.review"),
+    api(
         "POST",
         "/api/v1/admin/merchant-applications/{pending2}/reject",
         {"reason": "不符合"},
-        A_ADMIN,
+        "merchant.review",
     ),  # fmt: skip
-    ("GET", "/api/v1/admin/merchants", None, A_ADMIN),
-    ("GET", "/api/v1/admin/merchants/{shop}", None, A_ADMIN),
-    (
+    api("GET", "/api/v1/admin/merchants", None, "merchant.view_any"),
+    api("GET", "/api/v1/admin/merchants/{shop}", None, "merchant.view_any"),
+    api(
         "POST",
         "/api/v1/admin/merchants/{shop}/suspend",
         {"reason": "投诉", "vouchers_valid": True},
-        A_ADMIN,
+        "merchant.suspend",
     ),  # fmt: skip
-    ("POST", "/api/v1/admin/merchants/{suspended_shop}/reinstate", None, A_ADMIN),
-    ("GET", "/api/v1/admin/campaigns", None, A_ADMIN),
-    ("GET", "/api/v1/admin/audit-events", None, A_ADMIN),
+    api("POST", "/api/v1/admin/merchants/{suspended_shop}/reinstate", None, "merchant.suspend"),
+    api("GET", "/api/v1/admin/campaigns", None, "sale.view_any"),
+    api("GET", "/api/v1/admin/audit-events", None, "audit.view_any"),
 ]
 
 _n = itertools.count(1)
@@ -220,7 +224,6 @@ def world(client, app_ctx, admin):
     redemption = redeem(client, code2, clerk).get_json()["id"]
     offer = create(client, "/api/v1/merchant/offers", owner, offer_body())["id"]
     deal = create(client, "/api/v1/merchant/groupbuys", owner, deal_body())["id"]
-    from merchant_portal.access import Actor  # noqa: F401  (the services build it)
 
     class _P:
         account_id, role = admin_account.id, "admin"
