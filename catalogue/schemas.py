@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from marketplace.members.identity import valid_region
+from marketplace.members.identity import regions, valid_region
 from marketplace.merchants import CATEGORIES
 from marketplace.pagination import PageArgsSchema
-from marketplace.validation import id_field
+from marketplace.validation import id_field, url_field
 
 MEMBER_CATEGORIES = tuple(c for c in CATEGORIES if c != "other")
 _category = fields.String(validate=validate.OneOf(CATEGORIES))
@@ -17,8 +17,10 @@ class RegionsField(fields.List):
     """Region codes from regions.csv; an empty list means every region of the city."""
 
     def __init__(self, **kwargs):
+        # The codes go into the document as an enum; the check (and its message) stays below.
+        codes = sorted(regions())
         super().__init__(
-            fields.String(validate=validate.Length(equal=6)),
+            fields.String(validate=validate.Length(equal=6), metadata={"enum": codes}),
             validate=validate.Length(max=100),
             **kwargs,
         )
@@ -55,7 +57,7 @@ class DirectoryMerchantSchema(Schema):
 
 class ProfileSchema(Schema):
     opening_hours = fields.String(validate=validate.Length(max=200))
-    photo_url = fields.Url(allow_none=True, validate=validate.Length(max=500))
+    photo_url = url_field()
     keywords = fields.String(validate=validate.Length(max=300))
 
 
@@ -75,7 +77,9 @@ class OfferSchema(Schema):
     terms_en = fields.String(allow_none=True, validate=validate.Length(max=4000))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     valid_from = fields.AwareDateTime(required=True)
-    valid_until = fields.AwareDateTime(required=True)
+    valid_until = fields.AwareDateTime(
+        required=True, metadata={"description": "Must be after valid_from."}
+    )
     regions = RegionsField(load_default=list)
     alliance = fields.Boolean(load_default=False)
     status = fields.String(
@@ -115,19 +119,40 @@ class GroupBuySchema(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=4000))
     description_en = fields.String(allow_none=True, validate=validate.Length(max=4000))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    image_url = fields.Url(allow_none=True, validate=validate.Length(max=500))
-    member_price_cents = fields.Integer(required=True, validate=validate.Range(min=0, max=10**8))
+    image_url = url_field()
+    # Rules across fields (groupbuy_admin._validate) are stated in the descriptions, word for word.
+    member_price_cents = fields.Integer(
+        required=True,
+        validate=validate.Range(min=0, max=10**8),
+        metadata={"description": "Must not exceed the usual price."},
+    )
     usual_price_cents = fields.Integer(required=True, validate=validate.Range(min=0, max=10**8))
     min_participants = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
-    max_participants = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
-    per_member_limit = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10))
-    team_size = fields.Integer(allow_none=True, validate=validate.Range(min=2, max=50))
+    max_participants = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=100_000),
+        metadata={"description": "Must be at least min_participants. Must hold at least one team."},
+    )
+    per_member_limit = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=10),
+        metadata={"description": "Team deals allow one place per member."},
+    )
+    team_size = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=2, max=50),
+        metadata={"description": "Team deals need team_size and team_window_seconds."},
+    )
     team_window_seconds = fields.Integer(
         allow_none=True, validate=validate.Range(min=60, max=7 * 86400)
     )
     opens_at = fields.AwareDateTime(required=True)
-    deadline = fields.AwareDateTime(required=True)
-    voucher_valid_until = fields.AwareDateTime(required=True)
+    deadline = fields.AwareDateTime(
+        required=True, metadata={"description": "Must be after opens_at. Must be in the future."}
+    )
+    voucher_valid_until = fields.AwareDateTime(
+        required=True, metadata={"description": "Must be after the deadline."}
+    )
     regions = RegionsField(load_default=list)
     alliance = fields.Boolean(load_default=False)
     state = fields.String(dump_only=True)

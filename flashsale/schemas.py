@@ -6,6 +6,8 @@ from datetime import UTC
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
+from marketplace.validation import url_field
+
 from .models import CATEGORIES
 
 IDEMPOTENCY_HEADER = {
@@ -34,19 +36,26 @@ class CampaignInSchema(Schema):
     description_en = fields.String(allow_none=True, validate=validate.Length(max=5000))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     venue = fields.String(load_default="", validate=validate.Length(max=200))
-    image_url = fields.Url(allow_none=True, validate=validate.Length(max=500))
+    image_url = url_field()
     total_stock = fields.Integer(required=True, strict=True,
                                  validate=validate.Range(min=1, max=10_000_000))  # fmt: skip
-    per_member_limit = fields.Integer(load_default=1, strict=True,
-                                      validate=validate.Range(min=1, max=100))  # fmt: skip
+    # Rules across fields (services.check_times) are stated in the descriptions, word for word.
+    per_member_limit = fields.Integer(
+        load_default=1,
+        strict=True,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "Must not exceed total_stock."},
+    )
     starts_at = UTCAware(required=True)
-    ends_at = UTCAware(required=True)
+    ends_at = UTCAware(required=True, metadata={"description": "Must be after starts_at."})
     valid_from = UTCAware(required=True)
-    valid_until = UTCAware(required=True)
+    valid_until = UTCAware(required=True, metadata={
+        "description": "Must be after valid_from. Must not be before ends_at."})  # fmt: skip
     cancel_deadline = UTCAware(allow_none=True)
     require_active_card = fields.Boolean(load_default=True)
     regions = fields.List(fields.String(validate=REGION), allow_none=True,
-                          validate=validate.Length(max=200))  # fmt: skip
+                          validate=validate.Length(max=200),
+                          metadata={"uniqueItems": True})  # fmt: skip
 
     @validates("regions")
     def _unique(self, value, **_kw):

@@ -16,6 +16,7 @@ from flask import Flask, request
 from marshmallow import fields, validate
 from werkzeug.routing import IntegerConverter
 
+from .auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from .errors import NotFound, Problem, ValidationFailed
 
 BIGINT_MAX = 2**63 - 1
@@ -37,6 +38,44 @@ class BoundedIntConverter(IntegerConverter):
 def id_field(**kwargs) -> fields.Integer:
     """An integer that refers to a row: positive and within BIGINT (documented in the schema)."""
     return fields.Integer(validate=validate.Range(min=1, max=BIGINT_MAX), **kwargs)
+
+
+def password_field(**kwargs) -> fields.String:
+    """A new password: ``auth.services.check_password_policy`` and the storage limit, stated in
+    the schema so the OpenAPI document says what is accepted."""
+    return fields.String(
+        validate=[
+            validate.Length(min=MIN_PASSWORD_LENGTH, error="Use at least {min} characters."),
+            validate.Length(max=MAX_PASSWORD_LENGTH),
+        ],
+        **kwargs,
+    )
+
+
+# What image and photo URLs may look like, stated once for the document and the server (which
+# also applies marshmallow's Url): http(s)/ftp(s) on a DNS name, localhost or IPv4, an optional
+# port, then RFC 3986 characters only. Url alone would also take IPv6, user:password@, non-ASCII
+# and control characters, none of which is a URL a page should show. ASCII classes throughout,
+# so ECMA 262 (the document's dialect) and Python read the pattern alike.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = rf"({_LABEL}\.)+([A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}})"
+_HOST = rf"({_DNS_NAME}|localhost|[0-9]{{1,3}}(\.[0-9]{{1,3}}){{3}})(:[0-9]{{1,5}})?"
+_PCHAR = r"([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
+_REST = rf"(/({_PCHAR}|/)*)?(\?({_PCHAR}|[/?])+)?(#({_PCHAR}|[/?])+)?"
+URL_PATTERN = rf"^(https?|ftps?)://{_HOST}{_REST}$"
+URL_ERROR = "Not a valid URL."
+
+
+def url_field(**kwargs) -> fields.Url:
+    """An absolute URL of at most 500 characters matching ``URL_PATTERN``, nullable. The document
+    says ``format: uri`` (apispec's own ``format: url`` is no JSON Schema format, so clients
+    and generators would take any string)."""
+    return fields.Url(
+        allow_none=True,
+        validate=[validate.Length(max=500), validate.Regexp(URL_PATTERN, error=URL_ERROR)],
+        metadata={"format": "uri"},
+        **kwargs,
+    )
 
 
 def bad_text(value: str) -> bool:

@@ -1,5 +1,6 @@
 """Marshmallow schemas of the portal API (field checks a person understands live in the
-services, so the API and the page forms give the same answers)."""
+services, so the API and the page forms give the same answers; the request schemas restate them
+with the same patterns and messages so the OpenAPI document says what the services accept)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,59 @@ from marshmallow import Schema, fields, validate
 
 from flashsale.schemas import CampaignStatsSchema, UTCAware
 from marketplace.merchants import CATEGORIES, STATUSES
-from marketplace.validation import id_field
+from marketplace.validation import id_field, password_field
+
+from .onboarding import LICENCE_RE, PHONE_RE
 
 _text = fields.String
+# Python's str.strip() also strips \x1c-\x1f and \x85, which ECMA 262's \s (the document's regex
+# dialect) does not count as space: the classes name them so both read the patterns alike.
+_SPACE = r"[\s\x1c-\x1f\x85]"
+_INK = r"[^\s\x1c-\x1f\x85]"
+NOT_BLANK = rf"^{_SPACE}*{_INK}"  # what ``value.strip()`` leaves is not empty
+# onboarding.USERNAME_RE and "not only digits" in one pattern (JSON Schema takes one per field)
+OWNER_USERNAME = r"^[A-Za-z0-9_.-]*[A-Za-z_.-][A-Za-z0-9_.-]*$"
+# auth.services.create_account: stripped, 1 to 64 characters, not only digits
+STAFF_USERNAME = rf"^{_SPACE}*({_INK}*[^\s\x1c-\x1f\x850-9]|[0-9]+{_SPACE}+{_INK})"
+
+
+def _text_rule(pattern, message: str, *, min: int = 1, max: int) -> list:
+    return [validate.Length(min=min, max=max, error=message),
+            validate.Regexp(pattern, error=message)]  # fmt: skip
 
 
 class ApplicationInSchema(Schema):
-    business_name = _text(required=True, validate=validate.Length(max=100))
+    """The rules of ``onboarding.validate_application``, which still runs for the page form."""
+
+    business_name = _text(
+        required=True, validate=_text_rule(NOT_BLANK, "1 to 100 characters.", max=100)
+    )
     business_name_en = _text(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    licence_no = _text(required=True, validate=validate.Length(max=32))
+    licence_no = _text(
+        required=True,
+        validate=_text_rule(
+            LICENCE_RE,
+            "6 to 32 letters, digits or dashes (the unified social credit code).",
+            min=6,
+            max=32,
+        ),
+    )
     category = _text(required=True, validate=validate.OneOf(CATEGORIES))
-    region = _text(required=True, validate=validate.Length(max=6))
-    address = _text(required=True, validate=validate.Length(max=255))
-    contact_name = _text(required=True, validate=validate.Length(max=50))
-    contact_phone = _text(required=True, validate=validate.Length(max=20))
-    owner_username = _text(required=True, validate=validate.Length(max=64))
-    owner_password = _text(required=True, load_only=True, validate=validate.Length(max=128))
+    region = _text(
+        required=True, validate=validate.Regexp(r"^[0-9]{6}$", error="A 6-digit region code.")
+    )
+    address = _text(required=True, validate=_text_rule(NOT_BLANK, "Required.", max=255))
+    contact_name = _text(required=True, validate=_text_rule(NOT_BLANK, "Required.", max=50))
+    contact_phone = _text(
+        required=True, validate=_text_rule(PHONE_RE, "A phone number.", min=6, max=20)
+    )
+    owner_username = _text(
+        required=True,
+        validate=_text_rule(
+            OWNER_USERNAME, "3 to 64 letters, digits, _ . or -, not only digits.", min=3, max=64
+        ),
+    )
+    owner_password = password_field(required=True, load_only=True)
 
 
 class MerchantSchema(Schema):
@@ -50,7 +88,10 @@ class MerchantQuerySchema(Schema):
 
 
 class ReasonSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = fields.String(
+        required=True,
+        validate=_text_rule(NOT_BLANK, "Give a reason (1 to 500 characters).", max=500),
+    )
 
 
 class SuspendSchema(ReasonSchema):
@@ -61,8 +102,11 @@ class SuspendSchema(ReasonSchema):
 
 
 class StaffInSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+    username = fields.String(
+        required=True,
+        validate=_text_rule(STAFF_USERNAME, "1 to 64 characters, not only digits.", max=64),
+    )
+    password = password_field(required=True, load_only=True)
 
 
 class StaffSchema(Schema):

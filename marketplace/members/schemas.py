@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..auth.passwords import MAX_PASSWORD_LENGTH
+from ..validation import password_field
 from .identity import mask_id
 
 
@@ -13,9 +13,7 @@ class ActivateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     id_number = fields.String(required=True, validate=validate.Length(min=1, max=32))
     phone = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    password = fields.String(
-        required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH)
-    )
+    password = password_field(required=True)
 
 
 class ActivatedSchema(Schema):
@@ -90,4 +88,8 @@ class ImportQuerySchema(Schema):
 
 
 class ReissueSchema(Schema):
-    new_card_no = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    new_card_no = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "16-19 digits with a valid check digit."},
+    )

@@ -15,6 +15,7 @@ from tests.conftest import _clean_database, gunicorn_server
 
 ROLES = ("anonymous", "member", "owner", "admin")
 STATS: Counter = Counter()  # (role, status) -> cases sent; printed at the end of the run
+POSITIVE: Counter = Counter()  # status -> schema-valid cases among them
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +76,8 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line("by role: " + ", ".join(f"{r} {n}" for r, n in by_role.items()))
     statuses = sorted(by_status.items(), key=lambda item: str(item[0]))
     terminalreporter.write_line("by status: " + ", ".join(f"{s} {n}" for s, n in statuses))
+    positive = sorted(POSITIVE.items(), key=lambda item: str(item[0]))
+    terminalreporter.write_line(
+        f"schema-valid: {sum(POSITIVE.values())}, by status: "
+        + ", ".join(f"{s} {n}" for s, n in positive)
+    )
