@@ -59,6 +59,27 @@ CSV_RESPONSE = {
     }
 }
 
+
+def file_upload_body(description: str) -> dict:
+    """``@bp.doc(requestBody=file_upload_body(...))`` for a view that reads ``request.files``:
+    flask-smorest documents no body for it otherwise. What JSON Schema cannot say about the file
+    (its kind of content, its size) goes in the description."""
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": description}
+                    },
+                }
+            }
+        },
+    }
+
+
 db = SQLAlchemy(metadata=metadata)
 migrate = Migrate()
 api = ProblemApi()

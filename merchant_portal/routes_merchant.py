@@ -11,7 +11,7 @@ from flashsale.models import Campaign
 from marketplace import permissions
 from marketplace.auth import auth_required, current_principal
 from marketplace.errors import ValidationFailed
-from marketplace.extensions import CSV_RESPONSE
+from marketplace.extensions import CSV_RESPONSE, file_upload_body
 from marketplace.pagination import PageArgsSchema, page_schema, paginate
 
 from . import audit_log, counter, exports, onboarding, sales, staff, stats
@@ -140,6 +140,9 @@ def redemptions_csv(campaign_id):
 @bp.route("/merchant/covers")
 class Covers(MethodView):
     @auth_required("cover.upload")
+    @bp.doc(requestBody=file_upload_body(
+        "A JPEG, PNG or WebP picture (checked by its bytes; else 422 cover_type), at most "
+        "COVER_MAX_BYTES (512 KB by default; else 422 cover_too_large)."))  # fmt: skip
     @bp.response(201, CoverSchema)
     def post(self):
         """Upload a cover picture (multipart field ``file``; JPEG, PNG or WebP); use its url as

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from ..auth import auth_required, current_principal
 from ..errors import NotFound, ValidationFailed
-from ..extensions import CSV_RESPONSE, db
+from ..extensions import CSV_RESPONSE, db, file_upload_body
 from ..permissions import Actor
 from . import importer, jobs, services
 from .models import Member, MemberImport, MemberImportError
@@ -68,6 +68,9 @@ def _import_view(imp: MemberImport, errors_limit: int = 100) -> dict:
 @bp.route("/member-imports")
 class Imports(MethodView):
     @auth_required("member.import")
+    @bp.doc(requestBody=file_upload_body(
+        "The roster as CSV (UTF-8 or GBK), at most UPLOAD_MAX_BYTES; not empty (else 422). Bad "
+        "rows do not fail the upload: the import job reports them."))  # fmt: skip
     @bp.response(202, ImportSchema)
     def post(self):
         """Upload a roster CSV (multipart field ``file``); it is imported by a background job."""
