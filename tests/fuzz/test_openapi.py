@@ -132,7 +132,7 @@ def _schema(coverage: bool):
 # Each signed-in role gets the full treatment on the operations it may use (elsewhere it only
 # meets a uniform 403); anonymous callers get every operation, without the coverage phase
 # except on the public ones (auth, activation, merchant applications).
-PUBLIC = r"^/api/v1/(auth/token|members/activate|merchant-applications)$"
+PUBLIC = r"^/api/v1/(auth/token|auth/refresh|members/activate|merchant-applications)$"
 OWN_PATHS = {
     "member": r"^/api/v1/(flashsales|me|offers|groupbuys|merchants)\b",
     "owner": r"^/api/v1/(merchant/|me$)",
