@@ -31,8 +31,8 @@ pytestmark = [
 # An RQ worker renames its process ("rq:worker:<name>: ...") when setproctitle is installed (a
 # dependency of mutmut), so it is known by either title.
 CHILDREN = {
-    "worker": ("marketplace worker", "rq:worker:"),
-    "scheduler": "marketplace scheduler",
+    "worker": ("shihui worker", "rq:worker:"),
+    "scheduler": "shihui scheduler",
     "drainer": "flashsale drain --follow",
     "web": "gunicorn",
     "redis": "valkey-server",
