@@ -2,7 +2,7 @@
 
 | name | default | meaning |
 |---|---|---|
-| FLASHSALE_CLAIM_RATE / _BURST | 5 / 5 | per-member claim requests per second, per web process |
+| FLASHSALE_CLAIM_RATE / _BURST | 5 / 5 | per member and sale, whole deployment (0: off) |
 | FLASHSALE_META_TTL | 1.0 | seconds a web process trusts its copy of a campaign's metadata |
 | FLASHSALE_SOLDOUT_CACHE_SECONDS | 0.5 | the engine's in-process sold-out cache |
 | FLASHSALE_RECOVER_IDLE_MS | 30000 | pending outbox entries older than this are taken over |
