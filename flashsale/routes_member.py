@@ -32,6 +32,7 @@ SaleListSchema = Schema.from_dict(
 @bp.route("/flashsales")
 class Sales(MethodView):
     @auth_required("sale.browse")
+    @polls.from_cache
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, SaleListSchema)
     @bp.doc(responses={304: {"description": "Not Modified (If-None-Match)"}})
@@ -41,7 +42,7 @@ class Sales(MethodView):
         Served from a per-process copy at most ``FLASHSALE_POLL_TTL`` old, with a weak ``ETag``
         (``If-None-Match`` → 304) and ``Cache-Control: private, no-cache`` (docs/flashsale.md).
         """
-        return polls.cached_json(("list", args["page"], args["per_page"]), lambda: _page(args))
+        return polls.cached_json(lambda: _page(args))
 
 
 def _page(args) -> tuple[dict, dict]:
@@ -56,11 +57,12 @@ def _page(args) -> tuple[dict, dict]:
 @bp.route("/flashsales/<int:campaign_id>")
 class Sale(MethodView):
     @auth_required("sale.browse")
+    @polls.from_cache
     @bp.response(200, CampaignOutSchema)
     @bp.doc(responses={304: {"description": "Not Modified (If-None-Match)"}})
     def get(self, campaign_id):
         """One sale (drafts are invisible: 404); cached like the list."""
-        return polls.cached_json(("sale", campaign_id), lambda: _sale(campaign_id))
+        return polls.cached_json(lambda: _sale(campaign_id))
 
 
 def _sale(campaign_id: int) -> tuple[dict, dict]:
