@@ -90,3 +90,58 @@ def test_remaining_is_never_more_than_a_second_stale(app_ctx, client, claim):
                 break
             assert time.monotonic() - claimed_at < 1.0, (one["remaining"], n)
             time.sleep(0.02)
+
+
+def page_client(app, member_id: int):
+    """A client whose session is the member's page login."""
+    from marketplace.auth.models import Account
+    from marketplace.extensions import db
+
+    account = db.session.execute(
+        db.select(Account).where(Account.member_id == member_id)
+    ).scalar_one()
+    c = app.test_client()
+    with c.session_transaction() as sess:
+        sess["_user_id"] = f"{account.id}:{account.token_version}"
+        sess["_fresh"] = True
+    return c
+
+
+def test_sale_pages_cached_with_a_fresh_clock_and_token(app, app_ctx, client, claim):
+    import re
+
+    from marketplace.auth import verify_token
+
+    _, owner = make_merchant()
+    (member_id, token), (other_id, _) = make_members(2)
+    sale = create_sale(client, owner, total_stock=5)
+    pages = page_client(app, member_id)
+    first = pages.get(f"/m/sales/{sale}")
+    time.sleep(0.01)
+    second = pages.get(f"/m/sales/{sale}")
+    assert first.status_code == second.status_code == 200
+    assert second.headers["Cache-Control"] == "no-store"
+    ms = [int(re.search(r'data-server-ms="(\d+)"', r.text).group(1)) for r in (first, second)]
+    assert ms[1] > ms[0] and abs(ms[1] / 1000 - time.time()) < 5
+    tok = re.search(r'data-token="([^"]+)"', second.text).group(1)
+    assert verify_token(tok).member_id == member_id  # this member's token, not a cached one
+    other = page_client(app, other_id).get(f"/m/sales/{sale}").text
+    assert verify_token(re.search(r'data-token="([^"]+)"', other).group(1)).member_id == other_id
+    assert left(second.text) == 5
+    listing = pages.get("/m/sales")
+    assert listing.status_code == 200 and listing.headers["Cache-Control"] == "private, no-cache"
+    assert left(listing.text) == 5
+    assert claim(sale, token).status_code == 201
+    started = time.monotonic()
+    while left(pages.get(f"/m/sales/{sale}").text) != 4 or left(pages.get("/m/sales").text) != 4:
+        assert time.monotonic() - started < 1.0, "the pages kept the old stock"
+        time.sleep(0.02)
+    assert pages.get("/m/sales/999999").status_code == 404
+
+
+def left(html: str) -> int:
+    """The remaining stock a sale page (or the first sale of the list) shows, in either locale."""
+    import re
+
+    found = re.search(r"(\d+) of \d+ left|剩余 (\d+) / \d+", html)
+    return int(found.group(1) or found.group(2))
