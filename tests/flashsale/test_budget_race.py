@@ -57,6 +57,7 @@ def test_member_budget_holds_across_four_web_processes(app_ctx, client, app_conf
     statuses = Counter(s for _, _, run in runs for s, _ in run)
     span = max(end for _, end, _ in runs) - min(start for start, _, _ in runs)
     answered = sum(n for s, n in statuses.items() if s != 429)
+    print(f"budget race: {dict(statuses)} in {span:.2f} s, bound {BURST + RATE * span:.1f}")
     assert statuses[429] > 10 * answered, statuses  # the clients really did hammer
     assert BURST <= answered <= BURST + RATE * span, (statuses, span)
     assert statuses[201] == 1 and set(statuses) == {201, 409, 429}, statuses
