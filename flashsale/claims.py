@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, datetime
 
-from inventory import CLOSED, LIMIT_REACHED, NOT_OPEN, RESERVED, SOLD_OUT, PoolNotFound
+from inventory import (
+    CLOSED,
+    LIMIT_REACHED,
+    NOT_OPEN,
+    RATE_LIMITED,
+    RESERVED,
+    SOLD_OUT,
+    PoolNotFound,
+)
 from marketplace.errors import (
     Conflict,
     Forbidden,
@@ -19,7 +28,7 @@ from marketplace.errors import (
 from marketplace.observability import CLAIMS
 from marketplace.vouchercodes import new_voucher_code
 
-from .hotpath import campaign_meta, get_engine, member_budget
+from .hotpath import campaign_meta, claim_budget, get_engine
 from .recovery import engine_ready
 
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
@@ -51,13 +60,11 @@ def _refuse(outcome: str, problem: Problem):
 def claim(principal, campaign_id: int, key: str) -> dict:
     """Claim one ticket of ``campaign_id`` for the calling member; refusals raise Problems.
 
-    Order: request budget, metadata (cached), eligibility from the token, then one engine call.
-    A repeated key returns the first claim (the engine remembers request ids before deciding).
+    Order: metadata (cached), eligibility from the token, then one engine call, which also
+    spends the member's request budget (shared by every web process). A repeated key returns the
+    first claim (the engine answers replays before it looks at the budget).
     """
     key = check_idempotency_key(key)
-    wait = member_budget().take(principal.member_id)
-    if wait:
-        _refuse("rate_limited", RateLimited(int(wait) + 1))
     meta = campaign_meta(campaign_id)
     if meta is None:
         _refuse("unknown", NotFound("No such flash sale.", code="not_found"))
@@ -86,8 +93,9 @@ def claim(principal, campaign_id: int, key: str) -> dict:
     request_id = key  # the engine scopes request ids to their member
     member = str(principal.member_id)
     code = new_voucher_code()
+    rate, burst = claim_budget()
     try:
-        result = engine.reserve(pool, member, 1, request_id, {"code": code})
+        result = engine.reserve(pool, member, 1, request_id, {"code": code}, rate=rate, burst=burst)
         # A sold-out pool is refused from memory, unless this very request already won:
         # one HEXISTS (no script) keeps repeats of a lost 201 truthful.
         if result.cached and _already_won(engine, pool, member, request_id):
@@ -110,6 +118,8 @@ def claim(principal, campaign_id: int, key: str) -> dict:
                 "valid_until": meta.valid_until,
             },
         }
+    if status == RATE_LIMITED:
+        _refuse("rate_limited", RateLimited(math.ceil(result.retry_after)))
     if status == SOLD_OUT:
         _refuse("sold_out", Conflict("All tickets have been claimed.", code="sold_out"))
     if status == LIMIT_REACHED:

@@ -1,4 +1,4 @@
-"""What the claim endpoint needs without SQL: the engine, cached campaign metadata, a rate budget.
+"""What the claim endpoint needs without SQL: the engine, cached campaign metadata, the budget.
 
 Campaign metadata lives in a small Redis hash per campaign (``<ns>:fs:meta:<id>``), written by the
 services on publish / patch / cancel / merchant suspension, and in a per-process dict for
@@ -172,42 +172,10 @@ def _refill_from_sql(campaign_id: int) -> CampaignMeta | None:
         db.session.remove()
 
 
-class MemberBudget:
-    """Per-process token bucket per member: ``rate`` requests/s with bursts of ``burst``.
-
-    No Redis round trip: the price is that a member spread over N web processes gets up to N
-    times the budget (docs/flashsale.md). Idle members are forgotten when the table grows.
-    """
-
-    def __init__(self, rate: float, burst: float, clock=time.monotonic, max_members=200_000):
-        self.rate, self.burst, self.clock, self.max_members = rate, burst, clock, max_members
-        self._buckets: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, member_id: int) -> float:
-        """0 if the request may proceed, else the seconds until it could."""
-        now = self.clock()
-        with self._lock:
-            tokens, at = self._buckets.get(member_id, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * self.rate)
-            if tokens >= 1:
-                self._buckets[member_id] = (tokens - 1, now)
-                if len(self._buckets) > self.max_members:
-                    self._forget_idle(now)
-                return 0.0
-            self._buckets[member_id] = (tokens, now)
-            return (1 - tokens) / self.rate
-
-    def _forget_idle(self, now: float) -> None:
-        full_after = self.burst / self.rate
-        self._buckets = {m: v for m, v in self._buckets.items() if now - v[1] < full_after}
-
-
-def member_budget() -> MemberBudget:
-    ext = current_app.extensions
-    budget = ext.get("flashsale.budget")
-    if budget is None:
-        rate = float(setting("FLASHSALE_CLAIM_RATE"))
-        burst = float(setting("FLASHSALE_CLAIM_BURST") or rate)
-        budget = ext.setdefault("flashsale.budget", MemberBudget(rate, burst))
-    return budget
+def claim_budget() -> tuple[float | None, float]:
+    """``(rate, burst)`` of the per-member claim budget that the engine's reserve script enforces
+    across every web process (``FLASHSALE_CLAIM_RATE`` 0 turns it off: ``(None, 1)``)."""
+    rate = float(setting("FLASHSALE_CLAIM_RATE"))
+    if rate <= 0:
+        return None, 1.0
+    return rate, max(1.0, float(setting("FLASHSALE_CLAIM_BURST") or rate))

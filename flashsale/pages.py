@@ -2,6 +2,11 @@
 
 The snap-up button calls the JSON API with a bearer token rendered into the page (the page is
 ``no-store``), so a claim from the browser takes the same SQL-free path as one from the app.
+
+The two sale pages are rendered at most once per ``FLASHSALE_POLL_TTL`` per process, locale and
+URL (the remaining stock in them is as fresh as the API's); the server's clock and the sale page's
+token are put into the cached HTML per response. A request with flashed messages is rendered
+afresh. No ETag: the page carries the clock, and a 304 would restart a countdown from an old one.
 """
 
 from __future__ import annotations
@@ -9,7 +14,8 @@ from __future__ import annotations
 import time
 
 import segno
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, current_app, render_template, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -21,6 +27,7 @@ from marketplace.vouchercodes import CODE_RE
 
 from . import services
 from .models import Voucher
+from .settings import setting
 from .vouchers import display_status, own_vouchers
 
 bp = Blueprint(
@@ -39,32 +46,67 @@ def _no_store(html: str) -> Response:
     return response
 
 
+# Marks where the per-response parts go in a cached page. Replaced with their attribute's quotes,
+# which autoescaped text (a sale's title, say) can never contain.
+SERVER_MS, TOKEN = "0sErVeRmS0", "tOkEnMaRk"
+_AT_MS, _AT_TOKEN = f'data-server-ms="{SERVER_MS}"', f'data-token="{TOKEN}"'
+
+
+def _now_ms(html: str) -> str:
+    return html.replace(_AT_MS, f'data-server-ms="{int(time.time() * 1000)}"')
+
+
+MAX_PAGES = 2048
+
+
+def _cached_page(render) -> str:
+    """``render()`` (with SERVER_MS / TOKEN marks) at most once per TTL per locale and URL."""
+    if session.get("_flashes"):
+        return render()  # a one-off message belongs to this response only
+    cache = current_app.extensions.setdefault("flashsale.pages", {})
+    key = (str(get_locale()), request.full_path)
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is None or hit[0] <= now:
+        if len(cache) >= MAX_PAGES:
+            cache.clear()
+        hit = cache[key] = (now + float(setting("FLASHSALE_POLL_TTL")), render())
+    return hit[1]
+
+
 @bp.get("/sales")
 @page_required("sale.browse")
 def sales():
-    campaigns = services.with_remaining(
-        list(db.session.scalars(services.visible_sales().limit(100)))
-    )
-    return render_template(
-        "flashsale/sales.html", campaigns=campaigns, server_ms=int(time.time() * 1000),
-        status_of=services.effective_status,
-    )  # fmt: skip
+    def render():
+        campaigns = services.with_remaining(
+            list(db.session.scalars(services.visible_sales().limit(100)))
+        )
+        return render_template(
+            "flashsale/sales.html", campaigns=campaigns, server_ms=SERVER_MS,
+            status_of=services.effective_status,
+        )  # fmt: skip
+
+    html = _now_ms(_cached_page(render))
+    return Response(html, headers={"Cache-Control": "private, no-cache"})
 
 
 @bp.get("/sales/<int:campaign_id>")
 @page_required("sale.browse")
 def sale(campaign_id: int):
     account = current_user.account
-    campaign = services.published_sale(campaign_id)
-    if campaign is None:
-        abort(404)
-    services.with_remaining([campaign])
+
+    def render():
+        campaign = services.published_sale(campaign_id)
+        if campaign is None:
+            abort(404)
+        services.with_remaining([campaign])
+        return render_template(
+            "flashsale/sale.html", c=campaign, token=TOKEN, server_ms=SERVER_MS,
+            status=services.effective_status(campaign, remaining=campaign.live_remaining),
+        )  # fmt: skip
+
     token = issue_token(account)["access_token"]
-    html = render_template(
-        "flashsale/sale.html", c=campaign, token=token, server_ms=int(time.time() * 1000),
-        status=services.effective_status(campaign, remaining=campaign.live_remaining),
-    )  # fmt: skip
-    return _no_store(html)
+    return _no_store(_now_ms(_cached_page(render)).replace(_AT_TOKEN, f'data-token="{token}"'))
 
 
 @bp.get("/vouchers")

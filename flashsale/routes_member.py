@@ -9,10 +9,9 @@ from marshmallow import Schema, fields
 
 from marketplace.auth import auth_required, current_principal
 from marketplace.errors import NotFound
-from marketplace.models import utcnow
 from marketplace.pagination import PageArgsSchema, page_schema, paginate
 
-from . import claims, services, vouchers
+from . import claims, polls, services, vouchers
 from .schemas import IDEMPOTENCY_HEADER, CampaignOutSchema, ClaimSchema, SaleVoucherSchema, UTCAware
 
 bp = Blueprint("flashsale_member", __name__, url_prefix="/api/v1", description="Flash sales")
@@ -33,26 +32,44 @@ SaleListSchema = Schema.from_dict(
 @bp.route("/flashsales")
 class Sales(MethodView):
     @auth_required("sale.browse")
+    @polls.from_cache
     @bp.arguments(PageArgsSchema, location="query")
     @bp.response(200, SaleListSchema)
+    @bp.doc(responses={304: {"description": "Not Modified (If-None-Match)"}})
     def get(self, args):
-        """Live and upcoming sales with remaining stock and the server's time."""
-        page = paginate(services.visible_sales(), **args)
-        services.with_remaining(page.items)
-        body, status, headers = page.as_response()
-        return {**body, "server_time": utcnow()}, status, headers
+        """Live and upcoming sales with remaining stock and the server's time.
+
+        Served from a per-process copy at most ``FLASHSALE_POLL_TTL`` old, with a weak ``ETag``
+        (``If-None-Match`` → 304) and ``Cache-Control: private, no-cache`` (docs/flashsale.md).
+        """
+        return polls.cached_json(lambda: _page(args))
+
+
+def _page(args) -> tuple[dict, dict]:
+    page = paginate(services.visible_sales(), **args)
+    services.with_remaining(page.items)
+    body, _, headers = page.as_response()
+    data = SaleListSchema().dump({**body, "server_time": None})
+    data["server_time"] = polls.NOW  # filled in per response
+    return data, headers
 
 
 @bp.route("/flashsales/<int:campaign_id>")
 class Sale(MethodView):
     @auth_required("sale.browse")
+    @polls.from_cache
     @bp.response(200, CampaignOutSchema)
+    @bp.doc(responses={304: {"description": "Not Modified (If-None-Match)"}})
     def get(self, campaign_id):
-        """One sale (drafts are invisible: 404)."""
-        campaign = services.published_sale(campaign_id)
-        if campaign is None:
-            raise NotFound("No such flash sale.")
-        return services.with_remaining([campaign])[0]
+        """One sale (drafts are invisible: 404); cached like the list."""
+        return polls.cached_json(lambda: _sale(campaign_id))
+
+
+def _sale(campaign_id: int) -> tuple[dict, dict]:
+    campaign = services.published_sale(campaign_id)
+    if campaign is None:
+        raise NotFound("No such flash sale.")
+    return CampaignOutSchema().dump(services.with_remaining([campaign])[0]), {}
 
 
 @bp.route("/flashsales/<int:campaign_id>/claims")

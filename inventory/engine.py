@@ -21,6 +21,7 @@ from .results import (
     CLOSED,
     EXPIRED,
     NOT_OPEN,
+    RATE_LIMITED,
     RELEASED,
     SOLD_OUT,
     STATE_NAMES,
@@ -199,6 +200,8 @@ class StockEngine:
         request_id: str,
         payload: dict[str, str] | None = None,
         use_cache: bool = True,
+        rate: float | None = None,
+        burst: float = 1.0,
     ) -> ReserveResult:
         """Reserve ``qty`` units for ``member_id``: one script call on the member's bucket.
 
@@ -208,6 +211,12 @@ class StockEngine:
         so a retried refusal is decided afresh. With the local cache on, a pool recently seen
         sold out is refused without asking Redis (``cached=True``): pass ``use_cache=False``
         when retrying a request whose first answer was lost.
+
+        With ``rate``, the same script first spends one unit of the member's budget in this
+        pool: at most ``rate`` decisions per second, ``burst`` at once (GCRA, Redis server
+        time, one field ``q:<member>`` in the member's home bucket, deleted with the pool).
+        Over budget the answer is ``rate_limited`` with ``retry_after`` seconds and nothing
+        else changes. Replays are answered before the budget is asked, so they never spend it.
         """
         if self.cache is not None and use_cache and self.cache.is_sold_out(pool_id):
             return ReserveResult(SOLD_OUT, pool_id, member_id, qty, request_id, cached=True)
@@ -216,7 +225,10 @@ class StockEngine:
         flat = self._flatten(payload)
         n = self.buckets(pool_id)
         home = home_bucket(member_id, n)
-        result = self._reserve_on(pool_id, home, member_id, qty, request_id, payload, flat)
+        result = self._reserve_on(
+            pool_id, home, member_id, qty, request_id, payload, flat,
+            budget=self._budget(rate, burst) if rate is not None else "",
+        )  # fmt: skip
         if n > 1 and result.status == fallover.BUCKET_EMPTY:
             result = fallover.reserve_elsewhere(self, result, n, payload, flat)
         if self.cache is not None and (
@@ -225,9 +237,20 @@ class StockEngine:
             self.cache.mark(pool_id)
         return result
 
-    def _reserve_on(self, pool_id, bucket, member_id, qty, request_id, payload, flat, xfer=None):
+    @staticmethod
+    def _budget(rate: float, burst: float) -> str:
+        """The script's budget argument: emission interval and tolerance in milliseconds."""
+        if not rate > 0 or not burst >= 1:
+            raise ValueError("need rate > 0 and burst >= 1")
+        interval = 1000.0 / rate
+        return f"{interval!r}:{interval * (burst - 1)!r}"
+
+    def _reserve_on(
+        self, pool_id, bucket, member_id, qty, request_id, payload, flat, xfer=None, budget=""
+    ):
         k = self.keys(pool_id, bucket)
-        args = [pool_id, member_id, qty, request_id, f"{xfer[0]}:{xfer[1]}" if xfer else "", *flat]
+        transfer = f"{xfer[0]}:{xfer[1]}" if xfer else ""
+        args = [pool_id, member_id, qty, request_id, transfer, budget, *flat]
         reply = self.scripts["reserve"](keys=k.script_keys(), args=args)
         status = text(reply[0])
         if status == "unknown_pool":
@@ -237,6 +260,7 @@ class StockEngine:
             return ReserveResult(
                 status, pool_id, member_id, qty, request_id,
                 remaining=int(reply[2]), member_count=int(reply[3]), bucket=bucket,
+                retry_after=int(reply[1]) / 1000 if status == RATE_LIMITED else None,
             )  # fmt: skip
         replayed = bool(reply[4])
         if replayed:

@@ -9,6 +9,7 @@ SOLD_OUT = "sold_out"
 LIMIT_REACHED = "limit_reached"
 NOT_OPEN = "not_open"
 CLOSED = "closed"
+RATE_LIMITED = "rate_limited"  # only when reserve() is given a member budget
 
 # Claim states (ClaimResult.state).
 HELD = "held"
@@ -28,7 +29,8 @@ class ReserveResult:
     member's home bucket for ``buckets > 1`` (use :meth:`StockEngine.stats` for the pool total).
     ``member_count`` is how many units the member holds after the call. ``replayed`` is True when
     the request id had been seen: then every field is the first call's. ``cached`` is True when the
-    in-process sold-out cache answered without asking Redis.
+    in-process sold-out cache answered without asking Redis. ``retry_after`` (seconds) is set
+    for ``rate_limited``: when the member's budget has a unit again.
     """
 
     status: str
@@ -44,6 +46,7 @@ class ReserveResult:
     hold_until: float | None = None
     bucket: int = 0
     cached: bool = False
+    retry_after: float | None = None
 
     @property
     def ok(self) -> bool:

@@ -194,7 +194,7 @@ def runner(app):
 
 
 @contextlib.contextmanager
-def gunicorn_server(app_config, threads: int = 8):
+def gunicorn_server(app_config, threads: int = 8, workers: int = 2, **env_extra: str):
     """The app under gunicorn (2 workers) in a subprocess on a free port; yields its base URL."""
     import subprocess
     import sys
@@ -205,7 +205,8 @@ def gunicorn_server(app_config, threads: int = 8):
 
     port = free_port()
     env = server_env(app_config)
-    env.update(WEB_BIND=f"127.0.0.1:{port}", WEB_WORKERS="2", WEB_THREADS=str(threads))
+    env.update(WEB_BIND=f"127.0.0.1:{port}", WEB_WORKERS=str(workers), WEB_THREADS=str(threads))
+    env.update(env_extra)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "python:shihui.gunicorn_conf",
          "shihui.wsgi:app"],

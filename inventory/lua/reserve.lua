@@ -2,17 +2,22 @@
 -- KEYS[1] pool hash   KEYS[2] holds zset   KEYS[3] outbox stream   KEYS[4] sold-out flag
 -- ARGV[1] pool id   ARGV[2] member id   ARGV[3] qty   ARGV[4] request id
 -- ARGV[5] transfer to credit first, "<id>:<units>" ('' = none; see lend.lua)
--- ARGV[6..] payload as key, value, key, value ...
--- Order: request-id replay (before anything changes), sale window against server time,
--- member limit, stock; then decrement, count the member, record the claim and XADD it.
+-- ARGV[6] member budget "<interval ms>:<tolerance ms>" ('' = none): a GCRA per member, its
+--         theoretical arrival time (ms) kept in field q:<member> of this hash
+-- ARGV[7..] payload as key, value, key, value ...
+-- Order: request-id replay (before anything changes, so a retry is never refused), member
+-- budget, sale window against server time, member limit, stock; then decrement, count the
+-- member, record the claim and XADD it. Every decision after the budget spends one unit of it.
 -- Returns {status, claim_id, remaining, member_count, replayed, packed payload, hold_until ms}
 --   status: reserved | sold_out | bucket_empty (n > 1: try another bucket) | limit_reached |
---           not_open | closed | unknown_pool
--- Hot path: four redis.call (HMGET, TIME, HSET, XADD) and no helper prelude, to stay lean.
+--           not_open | closed | unknown_pool;  {'rate_limited', wait ms, remaining, count}
+-- Hot path: four redis.call (HMGET, TIME, HSET, XADD) and no helper prelude, to stay lean;
+-- a refusal with a budget adds one HSET.
 local US = '\31'
 local h = KEYS[1]
 local member, qty, rid = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local rkey, mkey = 'r:' .. member .. US .. rid, 'm:' .. member  -- request ids are per member
+local qkey = 'q:' .. member
 if ARGV[5] ~= '' and redis.call('EXISTS', h) == 1 then
   local xfer, units = string.match(ARGV[5], '^(.+):(%d+)$')
   if redis.call('HSETNX', h, 'x:' .. xfer, units) == 1 then
@@ -21,7 +26,7 @@ if ARGV[5] ~= '' and redis.call('EXISTS', h) == 1 then
   end
 end
 local s = redis.call('HMGET', h, 'stock', 'seq', 'limit', 'opens', 'closes', 'closed', 'hold',
-                     'taken', 'members', 'n', 'b', rkey, mkey)
+                     'taken', 'members', 'n', 'b', rkey, mkey, qkey)
 if not s[3] then
   return {'unknown_pool'}
 end
@@ -34,26 +39,41 @@ if s[12] then
           tonumber(hold_until)}
 end
 local count = tonumber(s[13] or '0')
-if s[6] == '1' then
-  return {'closed', false, stock, count}
-end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat  -- the member's next theoretical arrival time, when a budget applies
+if ARGV[6] ~= '' then
+  local interval, tolerance = string.match(ARGV[6], '^([^:]+):(.+)$')
+  tat = math.max(tonumber(s[14] or '0'), now)
+  if tat - now > tonumber(tolerance) then
+    return {'rate_limited', math.ceil(tat - now - tonumber(tolerance)), stock, count}
+  end
+  tat = string.format('%.1f', tat + tonumber(interval))
+end
+local function refuse(status)
+  if tat then
+    redis.call('HSET', h, qkey, tat)
+  end
+  return {status, false, stock, count}
+end
+if s[6] == '1' then
+  return refuse('closed')
+end
 if now < tonumber(s[4]) then
-  return {'not_open', false, stock, count}
+  return refuse('not_open')
 end
 if now >= tonumber(s[5]) then
-  return {'closed', false, stock, count}
+  return refuse('closed')
 end
 if count + qty > tonumber(s[3]) then
-  return {'limit_reached', false, stock, count}
+  return refuse('limit_reached')
 end
 local n = tonumber(s[10])
 if stock < qty then
   if n == 1 then
-    return {'sold_out', false, stock, count}
+    return refuse('sold_out')
   end
-  return {'bucket_empty', false, stock, count}
+  return refuse('bucket_empty')
 end
 -- Claim numbers never repeat, even after Redis restarts from older data: the sequence never
 -- falls behind the server clock, counted in 10 us ticks since 2026-01-01 (a bucket cannot take
@@ -76,16 +96,16 @@ if hold > 0 then
   redis.call('ZADD', KEYS[2], hold_until, cid)
 end
 local rec = state .. hold_until .. US .. member .. US .. qty .. US .. rid
-if #ARGV > 5 then
-  rec = rec .. US .. table.concat(ARGV, US, 6)
+if #ARGV > 6 then
+  rec = rec .. US .. table.concat(ARGV, US, 7)
 end
 redis.call('HSET', h, 'stock', stock, 'seq', string.format('%.0f', seq), 'taken', tonumber(s[8]) + qty,
            'members', members, mkey, count, rkey, cid .. US .. stock .. US .. count,
-           'c:' .. cid, rec)
+           'c:' .. cid, rec, tat and qkey or mkey, tat or count)  -- no budget: mkey again
 if stock == 0 and n == 1 then
   redis.call('SET', KEYS[4], 1)
 end
 redis.call('XADD', KEYS[3], '*', 'type', 'claim', 'claim_id', cid, 'pool_id', ARGV[1],
            'member_id', member, 'qty', qty, 'request_id', rid, 'ts', now,
-           'hold_until', hold_until, unpack(ARGV, 6))
+           'hold_until', hold_until, unpack(ARGV, 7))
 return {'reserved', cid, stock, count, 0, false, hold_until}

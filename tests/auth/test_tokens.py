@@ -189,3 +189,19 @@ def test_member_sees_only_their_own_profile(client, app_ctx):
     assert (
         client.get("/api/v1/me", headers=bearer(t2)).get_json()["username"] == details(2)["card_no"]
     )
+
+
+def test_a_remembered_token_still_expires_and_forgeries_stay_out(client, app_ctx):
+    """Signature checks are memoized per process; expiry is not, and a token that differs in a
+    single character is checked afresh."""
+    activated_member(client, 1)
+    app_ctx.config["TOKEN_TTL_SECONDS"] = 1
+    account = db.session.execute(db.select(Account)).scalar_one()
+    token = issue_token(account)["access_token"]
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200  # remembered now
+    forged = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    resp = client.get("/api/v1/me", headers=bearer(forged))
+    assert (resp.status_code, resp.get_json()["code"]) == (401, "unauthorized")
+    time.sleep(2.05)  # the token's expiry is a whole second: past it for certain
+    resp = client.get("/api/v1/me", headers=bearer(token))
+    assert (resp.status_code, resp.get_json()["code"]) == (401, "token_expired")
