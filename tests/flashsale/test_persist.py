@@ -3,6 +3,7 @@ voucher rows with which fields, what is skipped, how cancels apply, and what a c
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from prometheus_client import REGISTRY
@@ -97,13 +98,17 @@ def test_cancels_apply_once_and_only_to_their_members_issued_voucher(app_ctx, cl
     assert stored[f"{sale}-1"].cancelled_at == AT.replace(minute=1)
     assert (stored[f"{sale}-2"].status, stored[f"{sale}-2"].cancelled_at) == ("issued", None)
 
-    assert persist_entries([cancel_entry(sale, f"{sale}-1", member=a)])["cancelled"] == 0
+    counts = persist_entries([cancel_entry(sale, f"{sale}-1", member=a)])  # already cancelled
+    assert counts == {"claims": 0, "inserted": 0, "cancelled": 0, "skipped": 0, "conflicts": 0}
     # A cancel naming another member never touches this member's voucher.
     assert persist_entries([cancel_entry(sale, f"{sale}-2", member=a)])["cancelled"] == 0
     assert vouchers()[f"{sale}-2"].status == "issued"
     # Entries written before cancels carried the member: the claim id alone decides.
     assert persist_entries([cancel_entry(sale, f"{sale}-2")])["cancelled"] == 1
     assert vouchers()[f"{sale}-2"].status == "cancelled"
+    persist_entries([claim_entry(sale, f"{sale}-{n}", a, f"{n}" * 16) for n in (3, 4)])
+    cancels = [cancel_entry(sale, f"{sale}-{n}", member=a) for n in (3, 4)]
+    assert persist_entries(cancels)["cancelled"] == 2
 
 
 def test_redeemed_vouchers_are_not_cancelled_by_a_late_entry(app_ctx, client):
@@ -122,21 +127,35 @@ def _conflicts(kind: str) -> float:
     return REGISTRY.get_sample_value("shihui_voucher_conflicts_total", {"kind": kind}) or 0.0
 
 
-def test_a_conflict_records_the_entry_and_the_voucher_it_clashes_with(app_ctx, client):
+def test_a_conflict_records_the_entry_and_the_voucher_it_clashes_with(app_ctx, client, caplog):
     _, owner = make_merchant()
     (a, _), (b, _) = make_members(2)
     sale = create_sale(client, owner)
     persist_entries([claim_entry(sale, f"{sale}-1", a, "AAAAAAAAAAAAAAAA")])
     existing = vouchers()[f"{sale}-1"].id
     before = _conflicts("claim_id"), _conflicts("code")
+    # One clash per delivery, as a drainer meets them: each found by its own key.
+    reused = claim_entry(sale, f"{sale}-1", b, "EEEEEEEEEEEEEEEE", request_id="key-reused")
+    with caplog.at_level(logging.ERROR, logger="flashsale.persist"):
+        assert persist_entries([reused])["conflicts"] == 1
+    # The ERROR line operators are alerted by names both sides of the clash.
+    [record] = [r for r in caplog.records if r.name == "flashsale.persist"]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == (
+        f"voucher conflict (claim_id): outbox claim {sale}-1 code EEEEEEEEEEEEEEEE of member {b} "
+        f"clashes with voucher {existing}; kept in voucher_conflicts for review"
+    )
+    assert persist_entries([claim_entry(sale, f"{sale}-9", b, "AAAAAAAAAAAAAAAA", ts=TS + 5)]) == {
+        "claims": 1, "inserted": 0, "cancelled": 0, "skipped": 0, "conflicts": 1,
+    }  # fmt: skip
+    assert persist_entries([reused])["conflicts"] == 0  # recorded once
     counts = persist_entries(
         [
-            claim_entry(sale, f"{sale}-1", b, "EEEEEEEEEEEEEEEE", request_id="key-reused"),
+            claim_entry(sale, f"{sale}-1", a, "AAAAAAAAAAAAAAAA"),  # a redelivery, then
             claim_entry(sale, f"{sale}-1", a, "FFFFFFFFFFFFFFFF"),  # same member, other code
-            claim_entry(sale, f"{sale}-9", b, "AAAAAAAAAAAAAAAA", ts=TS + 5),
         ]
     )
-    assert (counts["inserted"], counts["conflicts"]) == (0, 3)
+    assert (counts["inserted"], counts["conflicts"]) == (0, 1)
     assert (_conflicts("claim_id"), _conflicts("code")) == (before[0] + 2, before[1] + 1)
     kept = {(c.claim_id, c.code): c for c in db.session.scalars(select(VoucherConflict)).all()}
     by_id = kept[(f"{sale}-1", "EEEEEEEEEEEEEEEE")]
