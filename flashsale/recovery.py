@@ -16,6 +16,8 @@ Retry-After, so a retry cannot take a second voucher before its first is restore
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from dataclasses import asdict
 from datetime import timedelta
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 # Sales that ended longer ago are left alone (their audit has run); CLI ids are always reconciled.
 HORIZON = timedelta(days=2)
 LOCK_SECONDS = 30  # a reconciler killed half-way blocks the next one (and claims) this long at most
+# Who holds the reconcile lock: the process that took it may take it again at once (its
+# reconcile was cut short by an outage and the lock outlived it, e.g. in the AOF).
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 READY_TTL = 0.5
 
 
@@ -128,8 +133,12 @@ def check_restart(drain=None) -> list[dict] | None:
     seen = client.get(_key("run_id"))
     if seen is not None and seen.decode() == current:
         return None
-    if not client.set(_key("reconcile_lock"), current, nx=True, ex=LOCK_SECONDS):
-        return None
+    lock = _key("reconcile_lock")
+    if not client.set(lock, HOLDER, nx=True, ex=LOCK_SECONDS):
+        held_by = client.get(lock)
+        if held_by is None or held_by.decode() != HOLDER:
+            return None
+        client.expire(lock, LOCK_SECONDS)  # ours, left over from an interrupted attempt
     try:
         log.warning("Redis server %s not reconciled yet: restoring pools from SQL", current)
         if drain is not None:
@@ -138,4 +147,4 @@ def check_restart(drain=None) -> list[dict] | None:
         client.set(_key("run_id"), current)
         return reports
     finally:
-        client.delete(_key("reconcile_lock"))
+        client.delete(lock)

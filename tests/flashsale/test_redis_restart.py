@@ -220,3 +220,20 @@ def test_rebuild_command_names_unknown_and_refuses_malformed_ids(app_ctx):
     for bad in ("abc", "0", str(2**63)):
         result = runner.invoke(args=["flashsale", "rebuild", bad])
         assert result.exit_code == 2 and "Invalid value" in result.output, (bad, result.output)
+
+
+def test_a_reconcile_cut_short_by_an_outage_is_retried_at_once_by_its_own_process(app_ctx):
+    """The drainer took the reconcile lock and Redis went away mid-way (the lock survived in the
+    AOF): the same process retakes it at once, while another process still waits for it."""
+    from flashsale import recovery
+
+    client = get_redis()
+    lock = recovery._key("reconcile_lock")
+    client.delete(recovery._key("run_id"))
+    client.set(lock, "another-host:1", ex=recovery.LOCK_SECONDS)
+    assert recovery.check_restart() is None  # someone else is reconciling: wait
+    assert client.get(recovery._key("run_id")) is None
+    client.set(lock, recovery.HOLDER, ex=recovery.LOCK_SECONDS)  # our own, left over
+    assert recovery.check_restart() == []  # reconciled now (no sales to restore)
+    assert client.get(recovery._key("run_id")).decode() == recovery.run_id(client)
+    assert client.get(lock) is None
