@@ -79,10 +79,13 @@ def persist_entries(entries) -> dict:
     if rows:
         # No conflict target: a clash on the claim id *or* the code inserts nothing, and the
         # check below tells a redelivery from a different voucher.
+        # RETURNING counts what went in on every database (an executemany's rowcount is -1 or
+        # 0 on PostgreSQL); SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
+        table = Voucher.__table__
         result = db.session.connection().execute(
-            _insert(Voucher.__table__).on_conflict_do_nothing(), rows
+            _insert(table).on_conflict_do_nothing().returning(table.c.id), rows
         )
-        inserted = max(result.rowcount or 0, 0)  # executemany may report -1
+        inserted = len(result.all())
         conflicts = _keep_conflicts(rows)
     cancelled = 0
     for e in cancels:
