@@ -32,24 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.http_bench import Server, wrk  # noqa: E402
+from bench.http_bench import Server, measured_wrk, wrk  # noqa: E402
 from inventory.server import EmbeddedRedis  # noqa: E402
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def server_pids(master: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
-    return [master, *map(int, out.split())]
 
 
 def password_check_cpu(samples: int = 15) -> dict:
@@ -102,11 +86,7 @@ def prepare(work: Path, members: int, families: int, rounds: int) -> tuple[Path,
 def phase(env, path, script, wargs, args) -> dict:
     with Server("shihui.wsgi:app", env, "gthread", 2, 8) as srv:
         wrk(srv.url("/healthz"), "get.lua", [], 1, args.connections)  # warm-up (imports, pools)
-        pids = server_pids(srv.proc.pid)
-        before = cpu_seconds(pids)
-        result = wrk(srv.url(path), script, wargs, args.duration, args.connections)
-        result["web_cpu_ms"] = (cpu_seconds(pids) - before) * 1000 / max(result["requests"], 1)
-    return result
+        return measured_wrk(srv, path, script, wargs, args.duration, args.connections)
 
 
 def main() -> int:

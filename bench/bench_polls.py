@@ -33,8 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_auth import cpu_seconds, server_pids  # noqa: E402
-from bench.http_bench import Server, wrk  # noqa: E402
+from bench.http_bench import Server, measured_wrk, wrk  # noqa: E402
 from inventory.server import EmbeddedRedis  # noqa: E402
 
 
@@ -64,11 +63,7 @@ def phase(env, path, wargs, args, conditional=False) -> dict:
         wrk(srv.url(path), script, wargs, 2, args.connections)  # warm-up (imports, pools)
         if conditional:
             wargs = [*wargs, etag_of(srv.url(path), Path(wargs[0]))]
-        pids = server_pids(srv.proc.pid)
-        before = cpu_seconds(pids)
-        result = wrk(srv.url(path), script, wargs, args.duration, args.connections)
-        result["web_cpu_ms"] = (cpu_seconds(pids) - before) * 1000 / max(result["requests"], 1)
-    return result
+        return measured_wrk(srv, path, script, wargs, args.duration, args.connections)
 
 
 def main() -> int:

@@ -90,6 +90,32 @@ def wrk(url: str, script: str, args: list[str], duration: int, connections: int)
     return result
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(master: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
+    return [master, *map(int, out.split())]
+
+
+def measured_wrk(srv: Server, path: str, script: str, wargs: list[str], duration: int,
+                 connections: int) -> dict:  # fmt: skip
+    """wrk against ``srv``, plus the web processes' CPU milliseconds per request."""
+    pids = server_pids(srv.proc.pid)
+    before = cpu_seconds(pids)
+    result = wrk(srv.url(path), script, wargs, duration, connections)
+    result["web_cpu_ms"] = (cpu_seconds(pids) - before) * 1000 / max(result["requests"], 1)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="claim endpoint benchmarks")
     parser.add_argument("--rounds", type=int, default=3)
