@@ -96,8 +96,9 @@ def claim(principal, campaign_id: int, key: str) -> dict:
     rate, burst = claim_budget()
     try:
         result = engine.reserve(pool, member, 1, request_id, {"code": code}, rate=rate, burst=burst)
-        # A sold-out pool is refused from memory, unless this very request already won:
-        # one HEXISTS (no script) keeps repeats of a lost 201 truthful.
+        # A sold-out pool is refused from memory, unless this very request already won: the
+        # snapshot of winners (or one HEXISTS for a member in it) keeps repeats of a lost 201
+        # truthful.
         if result.cached and _already_won(engine, pool, member, request_id):
             result = engine.reserve(pool, member, 1, request_id, {"code": code}, False)
     except PoolNotFound:
@@ -139,8 +140,9 @@ def claim(principal, campaign_id: int, key: str) -> dict:
 
 
 def _already_won(engine, pool: str, member: str, request_id: str) -> bool:
-    """Whether the engine recorded this member's request id (one HEXISTS, no script)."""
-    return engine.has_request(pool, member, request_id)
+    """Whether the engine recorded this member's request id: no Redis call for a member outside
+    the process's snapshot of who won when the sale sold out, else one HEXISTS (no script)."""
+    return engine.has_request(pool, member, request_id, snapshot=True)
 
 
 def _not_started(meta) -> Problem:

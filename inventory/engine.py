@@ -235,6 +235,7 @@ class StockEngine:
             result.status == SOLD_OUT or (n == 1 and result.ok and result.remaining == 0)
         ):
             self.cache.mark(pool_id)
+            self._check_winners(pool_id)  # a claim since the snapshot (stock came back)?
         return result
 
     @staticmethod
@@ -352,15 +353,70 @@ class StockEngine:
         sold_out = bool(self.client.exists(self.keys(pool_id).soldout))
         if sold_out and self.cache is not None:
             self.cache.mark(pool_id)
+            self._check_winners(pool_id)
         return sold_out
 
-    def has_request(self, pool_id: str, member_id: str, request_id: str) -> bool:
+    def has_request(
+        self, pool_id: str, member_id: str, request_id: str, snapshot: bool = False
+    ) -> bool:
         """Whether ``member_id``'s ``request_id`` won a claim (one HEXISTS on its home bucket,
         no script): lets a caller answering from the sold-out cache stay truthful to a retry
-        of a request that had already succeeded."""
+        of a request that had already succeeded.
+
+        With ``snapshot``, while the local cache holds the pool sold out: a member outside the
+        snapshot of members holding request ids (taken once per process when the pool sold out,
+        see :meth:`_winners`) is answered ``False`` with no Redis call; the rest ask Redis. The
+        snapshot is dropped when stock comes back here, and when a check (on every sold-out
+        answer from Redis, so at most ``ttl`` apart under load) finds a claim made since it was
+        taken: a ticket that came back and was won through another process is known here
+        within one ``ttl``, the same window in which this process's cache hides that ticket.
+        """
+        if snapshot and self.cache is not None:
+            members = self._winners(pool_id)
+            if members is not None and str(member_id) not in members:
+                return False
         bucket = home_bucket(str(member_id), self.buckets(pool_id))
         field = f"r:{member_id}{US}{request_id}"
         return bool(self.client.hexists(self.keys(pool_id, bucket).pool, field))
+
+    # Beyond this many members a snapshot costs more memory than the round trips it saves.
+    WINNERS_MAX = 200_000
+
+    def _winners(self, pool_id: str) -> frozenset[str] | None:
+        """The snapshot of members with a request id in the pool, taken now if there is none
+        and no other thread is taking it (that thread's callers ask Redis meanwhile)."""
+        members = self.cache.winners(pool_id)
+        if members is not None or not self.cache.is_sold_out(pool_id):
+            return members
+        if not self.cache.loading.acquire(blocking=False):
+            return None
+        try:
+            before = self._claim_seqs(pool_id)
+            found: set[str] = set()
+            for b in range(self.buckets(pool_id)):
+                for field, _ in self.client.hscan_iter(self.keys(pool_id, b).pool, "r:*", 5000):
+                    found.add(text(field)[2:].split(US, 1)[0])
+                    if len(found) > self.WINNERS_MAX:
+                        return None
+            if self._claim_seqs(pool_id) == before:  # no claim made while it was read
+                self.cache.keep_winners(pool_id, frozenset(found), before)
+            return self.cache.winners(pool_id)
+        finally:
+            self.cache.loading.release()
+
+    def _claim_seqs(self, pool_id: str) -> tuple:
+        """Each bucket's claim sequence: it moves with every claim, and only then."""
+        pipe = self.client.pipeline(transaction=False)
+        for b in range(self.buckets(pool_id)):
+            pipe.hget(self.keys(pool_id, b).pool, "seq")
+        return tuple(pipe.execute())
+
+    def _check_winners(self, pool_id: str) -> None:
+        """On each sold-out answer from Redis (at most one per cache ``ttl`` while requests are
+        answered from the cache): one pipelined read of the sequences, if a snapshot exists."""
+        seqs = self.cache.winners_seqs(pool_id)
+        if seqs is not None:
+            self.cache.winners_checked(pool_id, self._claim_seqs(pool_id))
 
     def stats(self, pool_id: str) -> PoolStats:
         """Totals summed over the buckets (after completing any half-done stock transfer)."""
