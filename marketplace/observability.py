@@ -14,7 +14,6 @@ import os
 import re
 import sys
 import time
-import uuid
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -102,11 +101,29 @@ def configure_logging(app: Flask) -> None:
     root.setLevel(app.config["LOG_LEVEL"])
 
 
+# Labelled metric children by label values: ``labels()`` validates and hashes its arguments on
+# every call, which the claim path paid twice per request. A few hundred routes x methods x
+# statuses at most.
+_REQUEST_CHILDREN: dict[tuple[str, str, int], tuple] = {}
+
+
+def _children(method: str, endpoint: str, status: int) -> tuple:
+    key = (method, endpoint, status)
+    found = _REQUEST_CHILDREN.get(key)
+    if found is None:
+        found = _REQUEST_CHILDREN[key] = (
+            REQUESTS.labels(method, endpoint, str(status)),
+            LATENCY.labels(method, endpoint),
+        )
+    return found
+
+
 def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _start():
         supplied = request.headers.get("X-Request-ID", "")
-        g.request_id = supplied if REQUEST_ID_RE.match(supplied) else uuid.uuid4().hex
+        # 32 hex digits like a uuid4's, at a third of its cost
+        g.request_id = supplied if REQUEST_ID_RE.match(supplied) else os.urandom(16).hex()
         g.started = time.perf_counter()
 
     @app.after_request
@@ -114,8 +131,9 @@ def register_request_hooks(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
-        LATENCY.labels(request.method, endpoint).observe(elapsed)
+        count, latency = _children(request.method, endpoint, response.status_code)
+        count.inc()
+        latency.observe(elapsed)
         return response
 
 

@@ -148,7 +148,11 @@ def guard_request() -> None:
     # API uploads (multipart) raise their own body limit inside the view before reading it;
     # parsing them here would apply the global limit first. Their text is checked by the view.
     api_upload = request.path.startswith("/api/") and request.mimetype == "multipart/form-data"
-    if request.method not in {"GET", "HEAD", "OPTIONS"} and not api_upload:
+    # A request without a body (a claim, a cancel) has no form to parse.
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    )
+    if request.method not in {"GET", "HEAD", "OPTIONS"} and not api_upload and has_body:
         sources.append(request.form)
         for name, upload in request.files.items(multi=True):
             if upload.filename and bad_text(upload.filename):

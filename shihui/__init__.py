@@ -82,13 +82,13 @@ def register_extensions(app: Flask) -> None:
 
     init_login(app)
 
+    from flask import request
+
+    from marketplace.errors import Problem
+
     @app.before_request
     def _api_bodies_are_json():
         # 415 for a body the API cannot read, instead of a confusing field-by-field 422.
-        from flask import request
-
-        from marketplace.errors import Problem
-
         if (
             request.path.startswith("/api/")
             and request.method in {"POST", "PUT", "PATCH"}
@@ -107,8 +107,6 @@ def register_extensions(app: Flask) -> None:
     def _csrf_for_pages():
         # The JSON API authenticates with bearer tokens, which browsers never send on their own,
         # so only cookie-authenticated pages need CSRF tokens.
-        from flask import request
-
         if request.method not in {"GET", "HEAD", "OPTIONS"} and not request.path.startswith(
             "/api/"
         ):
