@@ -1,18 +1,29 @@
-"""HTTP benchmarks for BENCHMARKS.md: the claim endpoint against its references, in one run.
+"""HTTP benchmarks for BENCHMARKS.md: the claim endpoint against its references, in one run, in
+the production shape (issue #13).
 
     python bench/http_bench.py [--rounds 3] [--duration 10] [--connections 64]
+                               [--databases postgresql sqlite] [--variants]
 
-Phases (each serves with gunicorn and loads with wrk on this machine; figures are medians
-over ``--rounds``):
+For each database (PostgreSQL first: a database this script drops and creates on the machine's
+server; then SQLite, the second, labelled column), the platform is prepared as ``shihui up``
+runs it: the outbox drainer (``shihui flashsale drain --follow``) and an RQ worker
+(``shihui worker``) beside gunicorn (gthread, 2 workers, 8 threads, the production settings),
+on a bundled Valkey. Each phase serves with gunicorn and loads with wrk (64 connections, a
+different member token and Idempotency-Key per request); figures are medians over ``--rounds``:
 
-- ``ref``       bench/ref_app.py: bare Flask view + one small Lua script (the framework ceiling)
-- ``claim``     the platform's POST /api/v1/flashsales/<id>/claims (auth, budget, idempotency,
-                engine, problem+json), with the outbox drainer running as in production;
-                ``claim-nodrain`` the same with the drainer paused (the endpoint alone)
-- ``naive``     bench/naive_sql_app.py on PostgreSQL: one transaction per claim
+- ``ref``       bench/ref_app.py: bare Flask view + one small Lua script (the framework ceiling),
+                under the same gunicorn settings
+- ``claim``     the platform's POST /api/v1/flashsales/<id>/claims with the drainer writing the
+                vouchers into SQL meanwhile; ``claim-nodrain`` the same with the drainer paused
 - ``soldout``   the claim endpoint on a sold-out sale, and ``bare``: GET /healthz of the platform
-- ``claim-<class>-<n>`` worker class and process count variants of the claim endpoint
-Then: last claim -> last voucher row delay, and voucher persistence rows/s.
+- ``naive``     bench/naive_sql_app.py on PostgreSQL: one transaction per claim
+- ``claim-<class>-<n>`` (``--variants``) worker class and process count variants
+
+Per phase: requests/s, p50/p99 and CPU milliseconds per request of the web processes, the
+drainer, the RQ worker (with its work-horses) and the PostgreSQL backends of the platform's
+database (from /proc; the CPU per request is the figure that survives a noisy machine). Then the
+issue's targets are checked and, per database, the last claim -> last voucher row delay with the
+drainer running. Writes bench/results/http-<time>.json.
 """
 
 from __future__ import annotations
@@ -90,7 +101,9 @@ def wrk(url: str, script: str, args: list[str], duration: int, connections: int)
     return result
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int], children: bool = False) -> float:
+    """User + system CPU seconds of ``pids`` (with ``children``: plus their reaped children's,
+    e.g. an RQ worker's finished work-horses)."""
     total = 0
     for pid in pids:
         try:
@@ -98,6 +111,8 @@ def cpu_seconds(pids: list[int]) -> float:
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+        if children:
+            total += int(fields[13]) + int(fields[14])  # cutime + cstime
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -106,14 +121,73 @@ def server_pids(master: int) -> list[int]:
     return [master, *map(int, out.split())]
 
 
+def process_tree(root: int) -> list[int]:
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        todo += map(int, out.split())
+    return pids
+
+
 def measured_wrk(srv: Server, path: str, script: str, wargs: list[str], duration: int,
-                 connections: int) -> dict:  # fmt: skip
-    """wrk against ``srv``, plus the web processes' CPU milliseconds per request."""
+                 connections: int, others: dict | None = None) -> dict:  # fmt: skip
+    """wrk against ``srv``, plus CPU milliseconds per request: ``web_cpu_ms`` for the web
+    processes and ``<name>_cpu_ms`` for each of ``others`` (name -> callable returning CPU
+    seconds so far, e.g. the drainer, the worker, the database server's backends)."""
     pids = server_pids(srv.proc.pid)
+    others = others or {}
     before = cpu_seconds(pids)
+    others_before = {name: read() for name, read in others.items()}
     result = wrk(srv.url(path), script, wargs, duration, connections)
-    result["web_cpu_ms"] = (cpu_seconds(pids) - before) * 1000 / max(result["requests"], 1)
+    requests = max(result["requests"], 1)
+    result["web_cpu_ms"] = (cpu_seconds(pids) - before) * 1000 / requests
+    for name, read in others.items():
+        result[f"{name}_cpu_ms"] = (read() - others_before[name]) * 1000 / requests
     return result
+
+
+class PgBackends:
+    """CPU seconds of the PostgreSQL backends serving one database (the server's processes for
+    its connections, read from /proc: the benchmark runs on the database's machine). A backend
+    that started during a phase counts whole; one that ended during it is lost (pools keep
+    their connections, so that is rare)."""
+
+    def __init__(self, url: str):
+        from sqlalchemy import create_engine
+
+        self.name = url.rsplit("/", 1)[1]
+        self.engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"),
+                                    pool_size=1, max_overflow=0)  # fmt: skip
+        self.seen: dict[int, float] = {}
+
+    def __call__(self) -> float:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :db "
+                     "AND pid <> pg_backend_pid()"), {"db": self.name},
+            ).scalars().all()  # fmt: skip
+        for pid in pids:
+            self.seen[pid] = cpu_seconds([pid]) or self.seen.get(pid, 0.0)
+        return sum(self.seen.values())
+
+
+def recreate_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/postgres"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
+PHASES = ("ref", "claim", "claim-nodrain", "soldout", "bare", "naive")
 
 
 def main() -> int:
@@ -122,20 +196,40 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--members", type=int, default=20_000)
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/shihui_bench")
-    parser.add_argument("--skip-variants", action="store_true", help="only the main phases")
+    parser.add_argument("--databases", nargs="+", default=["postgresql", "sqlite"],
+                        choices=["postgresql", "sqlite"])  # fmt: skip
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/shihui_bench_http",
+                        help="the platform's database (dropped and created)")  # fmt: skip
+    parser.add_argument("--naive-url", default="postgresql://postgres@127.0.0.1:5432/shihui_bench")
+    parser.add_argument("--variants", action="store_true", help="worker class/count variants too")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="shihui-bench-"))
+    results: dict[str, dict[str, list[dict]]] = {}
+    persistence: dict[str, dict] = {}
+    for label in args.databases:
+        results[label], persistence[label] = run_database(label, args)
+    report(results, persistence, args)
+    return 0
+
+
+def run_database(label: str, args) -> tuple[dict, dict]:
+    """Every phase, ``--rounds`` times, with the platform on ``label``'s database and the
+    drainer and an RQ worker running beside the web server, as ``shihui up`` runs them."""
+    work = Path(tempfile.mkdtemp(prefix=f"shihui-bench-{label}-"))
     server = EmbeddedRedis(work / "redis").start()
+    if label == "postgresql":
+        recreate_database(args.pg_url)
+        database_url = args.pg_url
+    else:
+        database_url = f"sqlite:///{work}/bench.db"
     env = dict(os.environ, REDIS_URL=server.url, SHIHUI_INSTANCE=str(work),
-               SECRET_KEY="bench-secret-" + "x" * 40, DATABASE_URL=f"sqlite:///{work}/bench.db",
-               PYTHONPATH=str(ROOT))  # fmt: skip
+               SECRET_KEY="bench-secret-" + "x" * 40, DATABASE_URL=database_url,
+               PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")  # fmt: skip
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     os.environ.update({k: env[k] for k in ("REDIS_URL", "SHIHUI_INSTANCE", "SECRET_KEY",
                                            "DATABASE_URL")})  # fmt: skip
-    drainer = None
+    drainer = worker = None
     try:
         subprocess.run([sys.executable, "-m", "shihui", "prepare", "--no-demo"], env=env,
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
@@ -145,11 +239,19 @@ def main() -> int:
         soldout_path = f"/api/v1/flashsales/{soldout}/claims"
         drainer = subprocess.Popen([sys.executable, "-m", "shihui", "flashsale", "drain",
                                     "--follow"], env=env, cwd=ROOT)  # fmt: skip
+        worker = subprocess.Popen([sys.executable, "-m", "shihui", "worker"], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        others = {
+            "drainer": lambda: cpu_seconds([drainer.pid], children=True),
+            "worker": lambda: cpu_seconds(process_tree(worker.pid), children=True),
+        }
+        if label == "postgresql":
+            others["db"] = PgBackends(args.pg_url)
         rclient = redis.Redis.from_url(server.url)
         rclient.set("ref:{1}:stock", 10**9)
-        naive_ok = naive_available(args.pg_url)
+        naive_ok = label == "postgresql" and naive_available(args.naive_url)
         naive_env = dict(
-            env, BENCH_DATABASE_URL=args.pg_url.replace("postgresql://", "postgresql+psycopg://")
+            env, BENCH_DATABASE_URL=args.naive_url.replace("postgresql://", "postgresql+psycopg://")
         )
         phases = {
             "ref": ("bench.ref_app:app", env, "/claim/1", "claims.lua", ["x", "member-header"]),
@@ -162,7 +264,7 @@ def main() -> int:
         if naive_ok:
             phases["naive"] = ("bench.naive_sql_app:app", naive_env, "/claim/1", "claims.lua",
                                ["x", "member-header"])  # fmt: skip
-        variants = [] if args.skip_variants else [
+        variants = [] if not args.variants else [
             ("sync", 5, 1), ("gthread", 1, 8), ("gevent", 2, 1), ("gevent", 1, 1),
         ]  # fmt: skip
         results: dict[str, list[dict]] = {}
@@ -173,36 +275,40 @@ def main() -> int:
                 if name == "claim-nodrain":
                     drainer.send_signal(signal.SIGSTOP)
                 try:
-                    result = run_phase(app, penv, path, script, wargs, args)
+                    result = run_phase(app, penv, path, script, wargs, args, others=others)
                 finally:
                     drainer.send_signal(signal.SIGCONT)
                 results.setdefault(name, []).append(result)
-                print(f"round {rnd + 1} {name}: {summary(results[name][-1])}", flush=True)
+                print(f"{label} round {rnd + 1} {name}: {summary(result)}", flush=True)
             for klass, workers, threads in variants:
                 name = f"claim-{klass}-{workers}"
-                results.setdefault(name, []).append(run_phase(
-                    "shihui.wsgi:app", env, claim_path, "claims.lua", [tokens], args,
-                    klass=klass, workers=workers, threads=threads))  # fmt: skip
-                print(f"round {rnd + 1} {name}: {summary(results[name][-1])}", flush=True)
-        persistence = measure_drain(sale)
-        report(results, persistence, args)
+                result = run_phase("shihui.wsgi:app", env, claim_path, "claims.lua", [tokens],
+                                   args, klass=klass, workers=workers, threads=threads,
+                                   others=others)  # fmt: skip
+                results.setdefault(name, []).append(result)
+                print(f"{label} round {rnd + 1} {name}: {summary(result)}", flush=True)
+        drain = measure_drain(sale)
+        print(f"{label} persistence: {drain}", flush=True)
+        return results, drain
     finally:
-        if drainer:
-            drainer.terminate()
-            drainer.wait(20)
+        for proc in (drainer, worker):
+            if proc:
+                proc.terminate()
+                proc.wait(20)
         server.stop()
-    return 0
 
 
-def run_phase(app, env, path, script, wargs, args, klass="gthread", workers=2, threads=8):
+def run_phase(app, env, path, script, wargs, args, klass="gthread", workers=2, threads=8,
+              others=None):  # fmt: skip
     with Server(app, env, klass, workers, threads) as srv:
         wrk(srv.url(path), script, wargs, 2, args.connections)  # warm-up
-        return wrk(srv.url(path), script, wargs, args.duration, args.connections)
+        return measured_wrk(srv, path, script, wargs, args.duration, args.connections, others)
 
 
 def summary(r: dict) -> str:
+    cpu = ", ".join(f"{k[:-7]} {r[k]:.3f}" for k in r if k.endswith("_cpu_ms"))
     return (f"{r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-            f"statuses {r['statuses']}, errors {r['errors']}")  # fmt: skip
+            f"CPU ms/req: {cpu}; statuses {r['statuses']}, errors {r['errors']}")  # fmt: skip
 
 
 def setup_sales(work: Path, members: int) -> tuple[int, int]:
@@ -224,9 +330,10 @@ def naive_available(url: str) -> bool:
         engine = create_engine(base.replace("postgresql://", "postgresql+psycopg://"),
                                isolation_level="AUTOCOMMIT")  # fmt: skip
         with engine.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname='shihui_bench'"))
+            name = url.rsplit("/", 1)[1]
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
             if not exists.first():
-                conn.execute(text("CREATE DATABASE shihui_bench"))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
         engine.dispose()
         return True
     except Exception as exc:  # noqa: BLE001 - PostgreSQL is optional for this script
@@ -274,28 +381,59 @@ def measure_drain(sale: int, claims: int = 20_000) -> dict:
             "rows_per_s": round(claims / (t_done - t0), 1)}  # fmt: skip
 
 
+TARGETS = {  # issue #13: ratio name -> (minimum or maximum, bound)
+    "claim / ref (req/s)": (">=", 0.75),
+    "claim web CPU / ref web CPU": ("<=", 1.5),
+    "claim p99 ms": ("<=", 50.0),
+    "soldout / bare (req/s)": (">=", 0.90),
+}
+CPU_COLUMNS = ("web", "drainer", "worker", "db")
+
+
 def report(results: dict, persistence: dict, args) -> None:
-    med = {n: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50_ms", "p99_ms")}
-           for n, rs in results.items()}  # fmt: skip
-    print("\nphase                    req/s     p50 ms   p99 ms")
-    for name, m in med.items():
-        print(f"{name:<22} {m['rps']:>9,.0f} {m['p50_ms']:>9.1f} {m['p99_ms']:>8.1f}")
-    ratios = {}
-    if "ref" in med:
-        ratios["claim / ref"] = med["claim"]["rps"] / med["ref"]["rps"]
-        ratios["claim (drainer paused) / ref"] = med["claim-nodrain"]["rps"] / med["ref"]["rps"]
-    if "naive" in med:
-        ratios["claim / naive SQL"] = med["claim"]["rps"] / med["naive"]["rps"]
-    ratios["soldout / bare"] = med["soldout"]["rps"] / med["bare"]["rps"]
-    print()
-    for name, value in ratios.items():
-        print(f"{name:<22} {value:.2f}")
-    print(f"\npersistence: {persistence}")
+    medians, ratios = {}, {}
+    for label, by_phase in results.items():
+        med = medians[label] = {
+            name: {k: statistics.median(r[k] for r in rs) for k in rs[0]
+                   if k in ("rps", "p50_ms", "p99_ms") or k.endswith("_cpu_ms")}
+            for name, rs in by_phase.items()
+        }  # fmt: skip
+        print(f"\n{label}: medians of {args.rounds} rounds, {args.connections} connections; "
+              "CPU = milliseconds per request")  # fmt: skip
+        print(f"{'phase':<16} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+              + " ".join(f"{c + ' CPU':>11}" for c in CPU_COLUMNS))  # fmt: skip
+        for name, m in med.items():
+            cpu = " ".join(
+                f"{m[c + '_cpu_ms']:>11.3f}" if c + "_cpu_ms" in m else f"{'-':>11}"
+                for c in CPU_COLUMNS
+            )
+            print(f"{name:<16} {m['rps']:>8,.0f} {m['p50_ms']:>7.1f} {m['p99_ms']:>7.1f} {cpu}")
+        r = ratios[label] = {}
+        if "ref" in med:
+            r["claim / ref (req/s)"] = med["claim"]["rps"] / med["ref"]["rps"]
+            r["claim (drainer paused) / ref (req/s)"] = (
+                med["claim-nodrain"]["rps"] / med["ref"]["rps"]
+            )
+            r["claim web CPU / ref web CPU"] = med["claim"]["web_cpu_ms"] / med["ref"]["web_cpu_ms"]
+        r["claim p99 ms"] = med["claim"]["p99_ms"]
+        if "naive" in med:
+            r["claim / naive SQL (req/s)"] = med["claim"]["rps"] / med["naive"]["rps"]
+        r["soldout / bare (req/s)"] = med["soldout"]["rps"] / med["bare"]["rps"]
+        print()
+        for name, value in r.items():
+            mark = ""
+            if name in TARGETS:
+                op, bound = TARGETS[name]
+                met = value >= bound if op == ">=" else value <= bound
+                mark = f"  target {op} {bound}: {'met' if met else 'MISSED'}"
+            print(f"{name:<38} {value:>7.2f}{mark}")
+        print(f"persistence while claiming: {persistence[label]}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"http-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps({"medians": med, "ratios": ratios, "persistence": persistence,
-                                "rounds": results, "args": vars(args)}, indent=2))  # fmt: skip
+    path.write_text(json.dumps({"medians": medians, "ratios": ratios, "persistence": persistence,
+                                "rounds": results, "args": vars(args),
+                                "loadavg": os.getloadavg()}, indent=2))  # fmt: skip
     print(f"results: {path}")
 
 
