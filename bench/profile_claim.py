@@ -12,7 +12,8 @@ sale, then calls the WSGI app directly (no sockets, no gunicorn) for each reques
    trip, so the shares, not the sums, are what to read).
 
 The components are the functions listed in ``COMPONENTS`` (module, function name). Prints the
-table for the claim (201) and for the sold-out refusal (409), and writes a JSON file.
+table for the claim (201), the sold-out refusal (409) and a token renewal (200, each spending a
+fresh refresh token), and writes a JSON file.
 """
 
 from __future__ import annotations
@@ -54,7 +55,14 @@ COMPONENTS = [
     ("      engine call (reserve)", "inventory/engine.py", "reserve"),
     ("        Redis round trip (EVALSHA)", "redis/commands/core.py", "evalsha"),
     ("      outcome counter", "prometheus_client/metrics.py", "inc"),
-    ("    response schema (smorest)", "flask_smorest/response.py", "_prepare_response_content"),
+    ("    request body (webargs)", "webargs/core.py", "parse"),
+    ("    renewal service", "marketplace/auth/refresh.py", "renew"),
+    ("      refresh token check", "marketplace/auth/refresh.py", "_decode"),
+    ("      rotation (Lua)", "redis/commands/core.py", "__call__"),
+    ("      access token signing", "marketplace/auth/tokens.py", "token_body"),
+    ("      refresh token signing", "marketplace/auth/refresh.py", "_sign"),
+    ("    response: schema dump", "marshmallow/schema.py", "dump"),
+    ("    response: JSON", "flask/json/__init__.py", "jsonify"),
     ("  error handler (problem+json)", "flask/app.py", "handle_user_exception"),
     ("  make_response", "flask/app.py", "make_response"),
     ("  after_request hooks", "flask/app.py", "process_response"),
@@ -96,6 +104,29 @@ def environs(app, path: str, tokens: list[str], n: int, tag: str) -> list[dict]:
         out.append(builder.get_environ())
         builder.close()
     return out
+
+
+def renewals(app, refresh_tokens: list[str], n: int) -> list[dict]:
+    """Renewals: each spends a refresh token nobody spent yet."""
+    from flask.testing import EnvironBuilder
+
+    out = []
+    for _ in range(n):
+        builder = EnvironBuilder(app, path="/api/v1/auth/refresh", method="POST",
+                                 json={"refresh_token": refresh_tokens.pop()})  # fmt: skip
+        out.append(builder.get_environ())
+        builder.close()
+    return out
+
+
+def refresh_tokens(app, access_tokens: list[str], n: int) -> list[str]:
+    """``n`` refresh tokens, one family each, for the members of ``access_tokens``."""
+    from marketplace.auth.refresh import start_family
+    from marketplace.auth.tokens import decode_token
+
+    with app.app_context():
+        return [start_family(decode_token(access_tokens[i % len(access_tokens)]))["refresh_token"]
+                for i in range(n)]  # fmt: skip
 
 
 def run(app, envs: list[dict], expect: str | None) -> float:
@@ -172,6 +203,10 @@ def main() -> int:
                 args.requests,
             ),  # fmt: skip
         }
+        spare = refresh_tokens(app, tokens, args.requests * 2 + args.requests // 5)
+        results["token renewal (200)"] = profile(
+            app, lambda n, tag: renewals(app, spare, n), "200", args.requests
+        )
     finally:
         server.stop()
     for name, r in results.items():

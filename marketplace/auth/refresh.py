@@ -28,11 +28,19 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
 
 from ..errors import Unauthorized
 from ..extensions import get_redis
-from .tokens import _FROM_WIRE, _WIRE, Principal, _sha256, is_revoked, token_body
+from .tokens import (
+    _FROM_WIRE,
+    _WIRE,
+    Principal,
+    TokenSerializer,
+    _sha256,
+    is_revoked,
+    token_body,
+)
 
 SALT = "shihui.refresh-token.v1"
 _LUA = Path(__file__).parent / "lua" / "rotate_refresh.lua"
@@ -43,7 +51,7 @@ def _state(app=None) -> dict:
     state = app.extensions.get("shihui.refresh")
     if state is None:
         state = {
-            "serializer": URLSafeSerializer(
+            "serializer": TokenSerializer(
                 app.config["SECRET_KEY"], salt=SALT, signer_kwargs={"digest_method": _sha256()}
             ),
             "script": None,

@@ -85,6 +85,22 @@ def test_self_made_admin_token_with_another_key_is_401(client, app_ctx):
     assert client.get("/api/v1/admin/members/1", headers=bearer(forged)).status_code == 401
 
 
+def test_tokens_issued_in_the_compressed_form_stay_valid(client, app_ctx):
+    """Tokens are now written without zlib; ones issued before (compressed: "." first) still
+    work until they expire."""
+    import hashlib
+
+    _, token = activated_member(client, 1)
+    assert not token.startswith(".")
+    old_writer = URLSafeSerializer(
+        app_ctx.config["SECRET_KEY"], salt=SALT, signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    old = old_writer.dumps(old_writer.loads(token))
+    assert old.startswith(".") and old != token
+    resp = client.get("/api/v1/me", headers=bearer(old))
+    assert resp.status_code == 200, resp.get_json()
+
+
 @pytest.mark.parametrize("header", ["", "Bearer", "Bearer ", "Basic abc", "Token x", "Bearer a.b"])
 def test_missing_or_malformed_authorization_is_401(client, header):
     resp = client.get("/api/v1/me", headers={"Authorization": header} if header else {})

@@ -171,3 +171,19 @@ def test_repeat_of_the_last_ticket_after_sell_out(app_ctx, client, claim):
     assert get_engine().cache.is_sold_out(str(sale))
     again = claim(sale, token, key="the-last-one")
     assert again.status_code == 201 and again.get_json() == first.get_json()
+
+
+def test_the_201_is_the_document_the_schema_describes(app_ctx, client, claim):
+    """The claim route serialises its 201 directly: it must be exactly ClaimSchema's dump."""
+    from flashsale.schemas import ClaimSchema, ClaimVoucherSchema
+
+    _, owner = make_merchant()
+    ((_, token),) = make_members(1)
+    sale = create_sale(client, owner, total_stock=5)
+    resp = claim(sale, token)
+    assert resp.status_code == 201 and resp.mimetype == "application/json"
+    body = resp.get_json()
+    assert body == ClaimSchema().dump(body)
+    assert set(body) == set(ClaimSchema().fields)
+    assert set(body["voucher"]) == set(ClaimVoucherSchema().fields)
+    assert body["voucher"]["campaign_id"] == sale and body["voucher"]["status"] == "issued"
