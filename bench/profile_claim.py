@@ -12,8 +12,9 @@ sale, then calls the WSGI app directly (no sockets, no gunicorn) for each reques
    trip, so the shares, not the sums, are what to read).
 
 The components are the functions listed in ``COMPONENTS`` (module, function name). Prints the
-table for the claim (201), the sold-out refusal (409) and a token renewal (200, each spending a
-fresh refresh token), and writes a JSON file.
+table for the claim (201), the sold-out refusal (409), the bare ``GET /healthz`` (the floor every
+request pays) and a token renewal (200, each spending a fresh refresh token), and writes a JSON
+file.
 """
 
 from __future__ import annotations
@@ -104,6 +105,16 @@ def environs(app, path: str, tokens: list[str], n: int, tag: str) -> list[dict]:
         out.append(builder.get_environ())
         builder.close()
     return out
+
+
+def bare(app, n: int) -> list[dict]:
+    """The floor: GET /healthz, which every hook still runs for."""
+    from flask.testing import EnvironBuilder
+
+    builder = EnvironBuilder(app, path="/healthz", method="GET")
+    environ = builder.get_environ()
+    builder.close()
+    return [environ] * n
 
 
 def renewals(app, refresh_tokens: list[str], n: int) -> list[dict]:
@@ -203,6 +214,8 @@ def main() -> int:
                 args.requests,
             ),  # fmt: skip
         }
+        results["bare GET /healthz (200)"] = profile(app, lambda n, tag: bare(app, n), "200",
+                                                     args.requests)  # fmt: skip
         spare = refresh_tokens(app, tokens, args.requests * 2 + args.requests // 5)
         results["token renewal (200)"] = profile(
             app, lambda n, tag: renewals(app, spare, n), "200", args.requests

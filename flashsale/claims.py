@@ -55,8 +55,18 @@ def _iso_epoch(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
+_OUTCOMES: dict[str, object] = {}  # outcome -> its counter child (labels() costs per call)
+
+
+def _count(outcome: str) -> None:
+    child = _OUTCOMES.get(outcome)
+    if child is None:
+        child = _OUTCOMES[outcome] = CLAIMS.labels(outcome)
+    child.inc()
+
+
 def _refuse(outcome: str, problem: Problem):
-    CLAIMS.labels(outcome).inc()
+    _count(outcome)
     raise problem
 
 
@@ -110,7 +120,7 @@ def claim(principal, campaign_id: int, key: str) -> dict:
         _refuse("error", ServiceUnavailable("The sale is not loaded; try again shortly."))
     status = result.status
     if status == RESERVED:
-        CLAIMS.labels("replayed" if result.replayed else "claimed").inc()
+        _count("replayed" if result.replayed else "claimed")
         return {
             "claim_id": result.claim_id,
             "replayed": result.replayed,
