@@ -1,0 +1,193 @@
+"""Union services: configured services, funds with a yearly budget, applications with their
+review steps and documents, payout batches (docs/unionservices.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.extensions import db
+from marketplace.models import BigId, UTCDateTime, one_of, utcnow
+
+KINDS = ("aid", "cover", "course", "appointment", "job")
+SERVICE_STATUSES = ("open", "closed")
+# submitted: waiting for the branch check; checked: waiting for the city; needs_documents: the
+# member was asked for more and may resubmit; approved: committed against the fund; paid: in a
+# confirmed payout batch; rejected: final, with a reason.
+APP_STATUSES = ("submitted", "checked", "needs_documents", "approved", "rejected", "paid")
+# An award key stays taken while its application is alive: a rejected application frees it.
+_AWARD_LIVE_SQL = "award_key IS NOT NULL AND status <> 'rejected'"
+BATCH_STATUSES = ("exported", "confirmed")
+
+Money = BigInteger().with_variant(Integer(), "sqlite")  # fen (1/100 yuan)
+
+
+class Fund(db.Model):
+    """A named fund for one year: approvals commit against ``budget_cents``, payouts are paid.
+
+    ``committed_cents <= budget_cents`` is a CHECK, and approvals raise ``committed_cents`` with
+    one conditional UPDATE (``funds.commit``), so concurrent approvals cannot overspend it."""
+
+    __tablename__ = "service_funds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    year: Mapped[int] = mapped_column(Integer, nullable=False)
+    budget_cents: Mapped[int] = mapped_column(Money, nullable=False)
+    committed_cents: Mapped[int] = mapped_column(Money, nullable=False, default=0)
+    paid_cents: Mapped[int] = mapped_column(Money, nullable=False, default=0)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("name", "year", name="uq_service_funds_name_year"),
+        CheckConstraint("budget_cents >= 0", name="budget_not_negative"),
+        CheckConstraint(
+            "committed_cents >= 0 AND committed_cents <= budget_cents",
+            name="committed_within_budget",
+        ),  # fmt: skip
+        CheckConstraint(
+            "paid_cents >= 0 AND paid_cents <= committed_cents", name="paid_within_committed"
+        ),  # fmt: skip
+    )
+
+    @property
+    def available_cents(self) -> int:
+        return self.budget_cents - self.committed_cents
+
+
+class Service(db.Model):
+    """One service as the union configured it; ``rules`` and ``fields`` are data (see
+    ``unionservices.eligibility`` and docs/unionservices.md), so a new programme needs no code."""
+
+    __tablename__ = "union_services"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12), nullable=False)
+    title: Mapped[str] = mapped_column(String(120), nullable=False)
+    title_en: Mapped[str | None] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="open")
+    fund_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("service_funds.id"))
+    max_amount_cents: Mapped[int | None] = mapped_column(Money)
+    rules: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    fields: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    prepare: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    fund: Mapped[Fund | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint(one_of("kind", KINDS), name="kind"),
+        CheckConstraint(one_of("status", SERVICE_STATUSES), name="status"),
+        CheckConstraint("max_amount_cents IS NULL OR max_amount_cents > 0", name="max_amount"),
+    )
+
+
+class Application(db.Model):
+    """A member's application to a service, through the two review steps to payout."""
+
+    __tablename__ = "service_applications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    service_id: Mapped[int] = mapped_column(BigId, ForeignKey("union_services.id"), nullable=False)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), nullable=False)
+    branch: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="submitted")
+    amount_cents: Mapped[int] = mapped_column(Money, nullable=False)
+    approved_cents: Mapped[int | None] = mapped_column(Money)
+    level: Mapped[str | None] = mapped_column(String(40))
+    award_key: Mapped[str | None] = mapped_column(String(80))
+    answers: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    fund_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("service_funds.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    waiting_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payout_batch_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("payout_batches.id"))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    service: Mapped[Service] = relationship(lazy="joined")
+    documents: Mapped[list[Document]] = relationship(
+        order_by="Document.id", lazy="selectin", back_populates="application"
+    )
+    steps: Mapped[list[Step]] = relationship(order_by="Step.id", lazy="selectin")
+
+    __table_args__ = (
+        CheckConstraint(one_of("status", APP_STATUSES), name="status"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        # One award per certificate level per person, whatever races: the database decides.
+        Index("uq_service_applications_award", "member_id", "award_key", unique=True,
+              sqlite_where=text(_AWARD_LIVE_SQL), postgresql_where=text(_AWARD_LIVE_SQL)),
+        Index("ix_service_applications_member", "member_id", "id"),
+        Index("ix_service_applications_status", "status", "waiting_since"),
+        Index("ix_service_applications_payout", "fund_id", "status", "payout_batch_id"),
+    )  # fmt: skip
+
+
+class Document(db.Model):
+    """An uploaded document. The bytes live under the instance folder (never the web root)
+    in a file named by a random token; the member's file name is not kept."""
+
+    __tablename__ = "service_documents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("service_applications.id"), nullable=False
+    )
+    content_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    application: Mapped[Application] = relationship(back_populates="documents")
+
+
+class Step(db.Model):
+    """One step of an application's history: who did what, with which reason."""
+
+    __tablename__ = "service_application_steps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("service_applications.id"), nullable=False, index=True
+    )
+    action: Mapped[str] = mapped_column(String(24), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(BigId)
+    actor_role: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class PayoutBatch(db.Model):
+    """Approved applications of one fund handed to the bank as one CSV; each application is in
+    at most one batch (``Application.payout_batch_id`` is set once, by a conditional UPDATE)."""
+
+    __tablename__ = "payout_batches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fund_id: Mapped[int] = mapped_column(BigId, ForeignKey("service_funds.id"), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="exported")
+    count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    total_cents: Mapped[int] = mapped_column(Money, nullable=False, default=0)
+    created_by: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint(one_of("status", BATCH_STATUSES), name="status"),)

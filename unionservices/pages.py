@@ -1,0 +1,205 @@
+"""Member pages under /m/services: the hub, a service with its apply form, one's applications.
+
+Server-rendered and mobile-first; the same service functions as the API, so the checks (and the
+problem codes, turned into sentences here) are the same.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+
+from marketplace.auth.decorators import page_required
+from marketplace.errors import Problem
+from marketplace.validation import bad_text
+
+from . import applications, catalog, documents, eligibility
+
+bp = Blueprint("unionservices_pages", __name__, url_prefix="/m/services",
+               template_folder="templates")  # fmt: skip
+
+UPLOAD_ENDPOINTS = {"unionservices_pages.apply", "unionservices_pages.resubmit"}
+
+
+class CsrfForm(FlaskForm):
+    """Only the CSRF token; the fields are read from ``request.form`` by the service code."""
+
+
+def allow_document_uploads() -> None:
+    """Pages that carry documents take a larger body; the CSRF check reads it first, so the
+    limit is raised before it (the first of the app's before_request hooks)."""
+    if request.method == "POST" and request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = documents.request_limit()
+
+
+@bp.app_context_processor
+def helpers():
+    return {"svc_yuan": yuan, "svc_rule": rule_text, "svc_reason": reason_text,
+            "svc_status": status_text, "svc_kind": kind_text,
+            "svc_title": title_of}  # fmt: skip
+
+
+@bp.app_template_filter("svc_time")
+def svc_time(value) -> str:
+    """A UTC datetime as Beijing time, to the minute."""
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def yuan(cents) -> str:
+    return "" if cents is None else f"{cents / 100:,.2f}"
+
+
+def title_of(service) -> str:
+    from flask_babel import get_locale
+
+    english = str(get_locale() or "").startswith("en")
+    return service.title_en if english and service.title_en else service.title
+
+
+def kind_text(kind: str) -> str:
+    return {"aid": _("Aid and subsidies"), "cover": _("Free cover"),
+            "course": _("Skills training"), "appointment": _("Legal aid and counselling"),
+            "job": _("Job referral")}.get(kind, kind)  # fmt: skip
+
+
+def status_text(status: str) -> str:
+    return {"submitted": _("Waiting for the branch check"),
+            "checked": _("Waiting for the city union's decision"),
+            "needs_documents": _("More documents needed"), "approved": _("Approved"),
+            "rejected": _("Rejected"), "paid": _("Paid")}.get(status, status)  # fmt: skip
+
+
+def rule_text(code: str, value) -> str:
+    if code == "active_card":
+        return _("An activated union card")
+    if code == "min_months":
+        return _("A member for at least %(n)s months", n=value)
+    if code == "regions":
+        return _("Members in these districts: %(r)s", r=", ".join(value))
+    if code == "levels":
+        return _("Award by certificate level: %(l)s",
+                 l=", ".join(f"{k} ¥{yuan(v)}" for k, v in value.items()))  # fmt: skip
+    if code == "one_award_per_level":
+        return _("One award per certificate level per person")
+    if code == "max_amount":
+        return _("At most ¥%(a)s", a=yuan(value))
+    return code
+
+
+def reason_text(code: str) -> str:
+    return {
+        "service_closed": _("This service is closed."),
+        "card_not_active": _("Activate your union card first."),
+        "membership_too_short": _("You have not been a member long enough."),
+        "region_not_covered": _("This service is not offered in your district."),
+        "no_member": _("This account belongs to no member."),
+        "not_eligible": _("You are not eligible for this service."),
+        "amount_above_maximum": _("The amount is above the service's maximum."),
+        "award_already_claimed": _("You already have an award for this certificate level."),
+        "document_too_large": _("A document is too large."),
+        "payload_too_large": _("The documents are too large together."),
+        "document_type": _("Documents must be JPEG, PNG or WebP pictures or PDF files."),
+        "document_empty": _("A document is empty."),
+        "too_many_documents": _("Too many documents at a time."),
+        "validation_error": _("Please check the form."),
+        "not_awaiting_documents": _("This application is not waiting for documents."),
+        "not_applicable": _("This service takes no applications."),
+    }.get(code, code)
+
+
+@bp.get("")
+@page_required("service.browse", login="members_pages.login")
+def hub():
+    p = g.principal
+    listing = catalog.for_member(p)
+    return render_template("unionservices/hub.html", listing=listing,
+                           mine=applications.mine(p), describe=eligibility.describe)  # fmt: skip
+
+
+def _service_page(service_id: int, status: int = 200, error=None, form_values=None):
+    service, why = catalog.member_view(g.principal, service_id)
+    return render_template(
+        "unionservices/service.html",
+        service=service,
+        why=why,
+        form=CsrfForm(),
+        rules=eligibility.describe(service),
+        error=error,
+        values=form_values or {},
+        levels=(service.rules or {}).get("levels") or {},
+    ), status
+
+
+@bp.get("/<int:service_id>")
+@page_required("service.browse", login="members_pages.login")
+def service(service_id: int):
+    return _service_page(service_id)
+
+
+def _form_values() -> dict:
+    answers = {k[2:]: v for k, v in request.form.items() if k.startswith("a_")}
+    values: dict = {"answers": answers, "level": request.form.get("level") or None}
+    amount = request.form.get("amount", "").strip().replace(",", "")
+    if amount:
+        try:
+            cents = round(float(amount) * 100)
+        except ValueError:
+            cents = -1
+        values["amount_cents"] = cents if 0 < cents < 10**14 else -1
+    return values
+
+
+def _files() -> list[bytes]:
+    return [f.read() for f in request.files.getlist("documents") if f.filename]
+
+
+@bp.post("/<int:service_id>/apply")
+@page_required("service.apply", login="members_pages.login")
+def apply(service_id: int):
+    if not CsrfForm().validate_on_submit():
+        return _service_page(service_id, 400, error="validation_error")
+    values = _form_values()
+    if any(bad_text(v) for v in values["answers"].values()):
+        return _service_page(service_id, 400, error="validation_error")
+    try:
+        app = applications.apply(g.principal, service_id, files=_files(), **values)
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        return _service_page(service_id, exc.status, error=exc.code, form_values=values)
+    return redirect(url_for(".application", application_id=app.id, submitted=1))
+
+
+@bp.get("/applications/<int:application_id>")
+@page_required("service.browse", login="members_pages.login")
+def application(application_id: int, status: int = 200, error=None):
+    app = applications.own(g.principal, application_id)
+    return render_template("unionservices/application.html", app=app, form=CsrfForm(),
+                           error=error, reviewer=False,
+                           submitted=request.args.get("submitted"),
+                           max_kb=documents.max_bytes() // 1024), status  # fmt: skip
+
+
+@bp.post("/applications/<int:application_id>/resubmit")
+@page_required("service.apply", login="members_pages.login")
+def resubmit(application_id: int):
+    applications.own(g.principal, application_id)  # another member's: 404 first
+    if not CsrfForm().validate_on_submit():
+        return application(application_id, 400, "validation_error")
+    try:
+        applications.resubmit(g.principal, application_id, files=_files())
+    except Problem as exc:
+        return application(application_id, exc.status, exc.code)
+    return redirect(url_for(".application", application_id=application_id))
+
+
+@bp.get("/applications/<int:application_id>/documents/<int:document_id>")
+@page_required("service.document", login="members_pages.login")
+def document(application_id: int, document_id: int):
+    from .routes import file_response
+
+    doc, data = applications.document_for(g.principal, application_id, document_id)
+    return file_response(doc, data)

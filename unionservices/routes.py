@@ -1,0 +1,316 @@
+"""Union services API: the hub, applications with documents, review, funds and payouts."""
+
+from __future__ import annotations
+
+from flask import Response, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from marketplace.auth import auth_required, current_principal
+from marketplace.errors import ValidationFailed
+from marketplace.validation import bad_text
+
+from . import applications, catalog, documents, funds, payouts
+from .schemas import (
+    ApplicationSchema,
+    BatchSchema,
+    DecisionSchema,
+    FundInSchema,
+    FundSchema,
+    QueueArgsSchema,
+    ServiceInSchema,
+    ServicePatchSchema,
+    ServiceSchema,
+)
+
+bp = Blueprint(
+    "unionservices",
+    __name__,
+    url_prefix="/api/v1",
+    description="Union services: aid applications, review, funds and payouts",
+)
+
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "amount_cents": {"type": "integer", "minimum": 1},
+                    "level": {"type": "string", "maxLength": 40},
+                    "answers": {"type": "string", "maxLength": 20000,
+                                "description": "A JSON object: field name -> text"},
+                    "documents": {"type": "array", "maxItems": documents.MAX_DOCUMENTS,
+                                  "items": {"type": "string", "format": "binary"},
+                                  "description": "JPEG, PNG, WebP or PDF, checked by their "
+                                  "bytes (else 415 document_type), each at most "
+                                  "SERVICE_DOC_MAX_BYTES (else 413 document_too_large)"},
+                },
+            }
+        }
+    },
+}  # fmt: skip
+CSV_RESPONSE = {200: {"description": "CSV (UTF-8 with BOM)", "content": {"text/csv": {}}}}
+FILE_RESPONSE = {200: {"description": "The document's bytes",
+                       "content": {"application/pdf": {}, "image/*": {}}}}  # fmt: skip
+
+
+def upload_form() -> tuple[dict, list[bytes]]:
+    """The multipart form of an application (the body limit is raised first)."""
+    request.max_content_length = documents.request_limit()
+    form = request.form
+    for key, value in form.items(multi=True):
+        if bad_text(key) or bad_text(value):
+            raise ValidationFailed(
+                errors={
+                    key if not bad_text(key) else "_schema": [
+                        "Text must not contain NUL characters."
+                    ]
+                }
+            )
+    files = [f.read() for f in request.files.getlist("documents")]
+    values: dict = {"answers": form.get("answers"), "level": form.get("level") or None}
+    raw_amount = form.get("amount_cents", "").strip()
+    if raw_amount:
+        if not raw_amount.isdigit() or len(raw_amount) > 15:
+            raise ValidationFailed(errors={"amount_cents": ["A positive amount in fen."]})
+        values["amount_cents"] = int(raw_amount)
+    return values, files
+
+
+def application_view(app) -> dict:
+    return {
+        **{k: getattr(app, k) for k in (
+            "id", "service_id", "member_id", "branch", "status", "amount_cents",
+            "approved_cents", "level", "answers", "fund_id", "reason", "submitted_at",
+            "waiting_since", "decided_at", "paid_at", "steps")},
+        "waiting_hours": applications.waiting_hours(app),
+        "documents": [{"id": d.id, "content_type": d.content_type, "size": d.size,
+                       "uploaded_at": d.uploaded_at,
+                       "url": url_for("unionservices.document", application_id=app.id,
+                                      document_id=d.id)} for d in app.documents],
+    }  # fmt: skip
+
+
+def service_view(service, why=None) -> dict:
+    view = {k: getattr(service, k) for k in (
+        "id", "kind", "title", "title_en", "description", "status", "fund_id",
+        "max_amount_cents", "rules", "fields", "prepare")}  # fmt: skip
+    if why is not None:
+        view |= {"eligible": not why, "not_eligible_because": why}
+    return view
+
+
+# --------------------------------------------------------------------------- members
+
+
+@bp.route("/services")
+class Services(MethodView):
+    @auth_required("service.browse")
+    @bp.response(200, ServiceSchema(many=True))
+    def get(self):
+        """Open services, each with whether the caller may use it and why not."""
+        return [service_view(s, why) for s, why in catalog.for_member(current_principal())]
+
+
+@bp.route("/services/<int:service_id>")
+class ServiceDetail(MethodView):
+    @auth_required("service.browse")
+    @bp.response(200, ServiceSchema)
+    def get(self, service_id):
+        """One open service: its rules, what to prepare, the fields it asks for."""
+        service, why = catalog.member_view(current_principal(), service_id)
+        return service_view(service, why)
+
+
+@bp.route("/services/<int:service_id>/applications")
+class Apply(MethodView):
+    @auth_required("service.apply")
+    @bp.doc(requestBody=UPLOAD_BODY)
+    @bp.response(201, ApplicationSchema)
+    def post(self, service_id):
+        """Apply (multipart): ``amount_cents`` or ``level``, ``answers`` (JSON text), files
+        ``documents``. Not eligible: 403 not_eligible; above the maximum: 422
+        amount_above_maximum; a second award for a level: 409 award_already_claimed."""
+        values, files = upload_form()
+        app = applications.apply(current_principal(), service_id, files=files, **values)
+        return application_view(app)
+
+
+@bp.route("/service-applications")
+class MyApplications(MethodView):
+    @auth_required("service.browse")
+    @bp.response(200, ApplicationSchema(many=True))
+    def get(self):
+        """The caller's applications, newest first, with status and history."""
+        return [application_view(a) for a in applications.mine(current_principal())]
+
+
+@bp.route("/service-applications/<int:application_id>")
+class ApplicationDetail(MethodView):
+    @auth_required("service.document")
+    @bp.response(200, ApplicationSchema)
+    def get(self, application_id):
+        """One application: the applicant's own, or one a reviewer may see (else 404)."""
+        return application_view(applications.get_for(current_principal(), application_id))
+
+
+@bp.route("/service-applications/<int:application_id>/resubmit")
+class Resubmit(MethodView):
+    @auth_required("service.apply")
+    @bp.doc(requestBody=UPLOAD_BODY)
+    @bp.response(200, ApplicationSchema)
+    def post(self, application_id):
+        """Add the documents asked for (multipart, at least one) and go back to review."""
+        values, files = upload_form()
+        app = applications.resubmit(current_principal(), application_id,
+                                    answers=values.get("answers"), files=files)  # fmt: skip
+        return application_view(app)
+
+
+@bp.get("/service-applications/<int:application_id>/documents/<int:document_id>")
+@bp.doc(responses=FILE_RESPONSE)
+@auth_required("service.document")
+def document(application_id, document_id):
+    """A document's bytes, for the applicant and the reviewers only; every download is
+    audit-logged."""
+    doc, data = applications.document_for(current_principal(), application_id, document_id)
+    return file_response(doc, data)
+
+
+def file_response(doc, data: bytes) -> Response:
+    ext = documents.EXTENSIONS.get(doc.content_type, "bin")
+    return Response(data, mimetype=doc.content_type, headers={
+        "Content-Disposition": f'attachment; filename="document-{doc.id}.{ext}"',
+        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+# --------------------------------------------------------------------------- reviewers
+
+
+@bp.route("/service-reviews")
+class Queue(MethodView):
+    @auth_required("service.review")
+    @bp.arguments(QueueArgsSchema, location="query")
+    @bp.response(200, ApplicationSchema(many=True))
+    def get(self, args):
+        """Applications waiting for the caller's review steps, longest-waiting first."""
+        return [
+            application_view(a) for a in applications.queue(current_principal(), args.get("step"))
+        ]
+
+
+@bp.route("/service-applications/<int:application_id>/decision")
+class Decide(MethodView):
+    @auth_required("service.review")
+    @bp.arguments(DecisionSchema)
+    @bp.response(200, ApplicationSchema)
+    def post(self, body, application_id):
+        """``pass`` (branch check), ``approve`` (city; commits against the fund, 409
+        fund_exhausted when the budget does not cover it), ``reject`` or ``request_documents``
+        (both with a reason)."""
+        app = applications.decide(current_principal(), application_id, body["decision"],
+                                  reason=body.get("reason"),
+                                  amount_cents=body.get("amount_cents"))  # fmt: skip
+        return application_view(app)
+
+
+# --------------------------------------------------------------------------- admins
+
+
+@bp.route("/admin/services")
+class AdminServices(MethodView):
+    @auth_required("service.manage")
+    @bp.response(200, ServiceSchema(many=True))
+    def get(self):
+        """Every service, open or closed."""
+        return [service_view(s) for s in catalog.all_services()]
+
+    @auth_required("service.manage")
+    @bp.arguments(ServiceInSchema)
+    @bp.response(201, ServiceSchema)
+    def post(self, body):
+        """Configure a new service: kind, texts, fund, maximum, eligibility rules, fields."""
+        return service_view(catalog.create(current_principal(), body))
+
+
+@bp.route("/admin/services/<int:service_id>")
+class AdminService(MethodView):
+    @auth_required("service.manage")
+    @bp.arguments(ServicePatchSchema)
+    @bp.response(200, ServiceSchema)
+    def patch(self, body, service_id):
+        """Change a service (closing it stops new applications); fields not sent stay."""
+        sent = set(request.get_json(silent=True) or {})
+        body = {k: v for k, v in body.items() if k in sent}
+        return service_view(catalog.update(current_principal(), service_id, body))
+
+
+@bp.route("/funds")
+class Funds(MethodView):
+    @auth_required("fund.view")
+    @bp.response(200, FundSchema(many=True))
+    def get(self):
+        """Every fund with budget, committed and paid."""
+        return catalog.all_funds()
+
+    @auth_required("service.manage")
+    @bp.arguments(FundInSchema)
+    @bp.response(201, FundSchema)
+    def post(self, body):
+        """A named fund for one year with its budget (fen)."""
+        return catalog.create_fund(current_principal(), body)
+
+
+@bp.route("/funds/<int:fund_id>")
+class FundDetail(MethodView):
+    @auth_required("fund.view")
+    @bp.response(200, FundSchema)
+    def get(self, fund_id):
+        """A fund: budget, committed, paid, available."""
+        return funds.get(fund_id)
+
+
+def batch_view(batch) -> dict:
+    return {**{k: getattr(batch, k) for k in ("id", "fund_id", "status", "count", "total_cents",
+                                               "created_at", "confirmed_at")},
+            "csv_url": url_for("unionservices.batch_csv", batch_id=batch.id)}  # fmt: skip
+
+
+@bp.route("/funds/<int:fund_id>/payout-batches")
+class Batches(MethodView):
+    @auth_required("fund.view")
+    @bp.response(200, BatchSchema(many=True))
+    def get(self, fund_id):
+        """The fund's payout batches, newest first."""
+        funds.get(fund_id)
+        return [batch_view(b) for b in payouts.for_fund(fund_id)]
+
+    @auth_required("fund.payout")
+    @bp.response(201, BatchSchema)
+    def post(self, fund_id):
+        """Put every approved, not yet exported application in a new batch (409
+        nothing_to_export when there is none); an application is never in two batches."""
+        return batch_view(payouts.export(current_principal(), fund_id))
+
+
+@bp.get("/payout-batches/<int:batch_id>.csv")
+@bp.doc(responses=CSV_RESPONSE)
+@auth_required("fund.payout")
+def batch_csv(batch_id):
+    """The batch for the bank: card_no, name, amount_yuan, reference (UTF-8 with BOM)."""
+    batch = payouts.get(batch_id)
+    text = payouts.csv_text(current_principal(), batch)
+    return Response(text.encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="payout-batch-{batch.id}.csv"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+@bp.route("/payout-batches/<int:batch_id>/confirm")
+class Confirm(MethodView):
+    @auth_required("fund.payout")
+    @bp.response(200, BatchSchema)
+    def post(self, batch_id):
+        """The bank paid the batch: its applications become paid (once: 409 batch_confirmed)."""
+        return batch_view(payouts.confirm(current_principal(), batch_id))

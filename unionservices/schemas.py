@@ -1,0 +1,160 @@
+"""API schemas: services as admins configure them, funds, applications, reviews, payouts."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from .models import KINDS, SERVICE_STATUSES
+
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_CENTS = 10**12  # ten billion yuan: more than any fund
+
+
+class FieldSpecSchema(Schema):
+    name = fields.String(required=True, validate=validate.Regexp(FIELD_NAME.pattern))
+    label = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    label_en = fields.String(validate=validate.Length(max=100))
+    required = fields.Boolean(load_default=False)
+
+
+class RulesSchema(Schema):
+    active_card = fields.Boolean(load_default=True)
+    min_months = fields.Integer(load_default=0, validate=validate.Range(min=0, max=600))
+    regions = fields.List(fields.String(validate=validate.Regexp(r"^\d{2}(\d{2}(\d{2})?)?$")),
+                          load_default=list, validate=validate.Length(max=200))  # fmt: skip
+    levels = fields.Dict(keys=fields.String(validate=validate.Regexp(FIELD_NAME.pattern)),
+                         values=fields.Integer(validate=validate.Range(min=1, max=MAX_CENTS)),
+                         load_default=dict)  # fmt: skip
+    one_award_per_level = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _award_needs_levels(self, data, **kwargs):
+        if data.get("one_award_per_level") and not data.get("levels"):
+            raise ValidationError("One award per level needs levels.", "one_award_per_level")
+
+
+class ServiceInSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    title_en = fields.String(allow_none=True, validate=validate.Length(max=120))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    status = fields.String(load_default="open", validate=validate.OneOf(SERVICE_STATUSES))
+    fund_id = fields.Integer(allow_none=True, load_default=None,
+                             validate=validate.Range(min=1, max=2**63 - 1))  # fmt: skip
+    max_amount_cents = fields.Integer(allow_none=True, load_default=None,
+                                      validate=validate.Range(min=1, max=MAX_CENTS))  # fmt: skip
+    rules = fields.Nested(RulesSchema, load_default=lambda: RulesSchema().load({}))
+    fields_ = fields.List(fields.Nested(FieldSpecSchema), data_key="fields", attribute="fields",
+                          load_default=list, validate=validate.Length(max=30))  # fmt: skip
+    prepare = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                          load_default=list, validate=validate.Length(max=30))  # fmt: skip
+
+    @validates_schema
+    def _unique_fields(self, data, **kwargs):
+        names = [f["name"] for f in data.get("fields", [])]
+        if len(names) != len(set(names)):
+            raise ValidationError("Field names must differ.", "fields")
+
+
+class ServicePatchSchema(ServiceInSchema):
+    """The same fields, each optional (the view keeps only those the body sent)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, partial=True, **kwargs)
+
+
+class ServiceSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    title_en = fields.String(allow_none=True)
+    description = fields.String()
+    status = fields.String()
+    fund_id = fields.Integer(allow_none=True)
+    max_amount_cents = fields.Integer(allow_none=True)
+    rules = fields.Dict()
+    fields_ = fields.List(fields.Dict(), data_key="fields", attribute="fields")
+    prepare = fields.List(fields.String())
+    eligible = fields.Boolean(metadata={"description": "Members: may the caller use it?"})
+    not_eligible_because = fields.List(fields.String(), metadata={
+        "description": "Stable codes: service_closed, card_not_active, membership_too_short, "
+                       "region_not_covered"})  # fmt: skip
+
+
+class FundInSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    budget_cents = fields.Integer(required=True, validate=validate.Range(min=0, max=MAX_CENTS))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class FundSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    year = fields.Integer()
+    budget_cents = fields.Integer()
+    committed_cents = fields.Integer()
+    paid_cents = fields.Integer()
+    available_cents = fields.Integer()
+    note = fields.String()
+
+
+class DocumentSchema(Schema):
+    id = fields.Integer()
+    content_type = fields.String()
+    size = fields.Integer()
+    uploaded_at = fields.DateTime()
+    url = fields.String()
+
+
+class StepSchema(Schema):
+    action = fields.String()
+    status = fields.String()
+    actor_role = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class ApplicationSchema(Schema):
+    id = fields.Integer()
+    service_id = fields.Integer()
+    member_id = fields.Integer()
+    branch = fields.String()
+    status = fields.String()
+    amount_cents = fields.Integer()
+    approved_cents = fields.Integer(allow_none=True)
+    level = fields.String(allow_none=True)
+    answers = fields.Dict()
+    fund_id = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)
+    submitted_at = fields.DateTime()
+    waiting_since = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
+    paid_at = fields.DateTime(allow_none=True)
+    waiting_hours = fields.Float()
+    documents = fields.List(fields.Nested(DocumentSchema))
+    steps = fields.List(fields.Nested(StepSchema))
+
+
+class QueueArgsSchema(Schema):
+    step = fields.String(validate=validate.OneOf(("branch", "city")))
+
+
+class DecisionSchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(
+        ("pass", "approve", "reject", "request_documents")))  # fmt: skip
+    reason = fields.String(validate=validate.Length(max=500))
+    amount_cents = fields.Integer(validate=validate.Range(min=1, max=MAX_CENTS))
+
+
+class BatchSchema(Schema):
+    id = fields.Integer()
+    fund_id = fields.Integer()
+    status = fields.String()
+    count = fields.Integer()
+    total_cents = fields.Integer()
+    created_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    csv_url = fields.String()
