@@ -21,9 +21,9 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def make_member(branch="长安区总工会", months=24, active=True, region=f.HOME):
+def make_member(branch="长安区总工会", months=24, active=True, region=f.HOME, password=False):
     """(member_id, token, card_no) of a member who joined ``months`` ago."""
-    member_id, token, card_no = f.member(region=region, active=active)
+    member_id, token, card_no = f.member(region=region, active=active, password=password)
     member = db.session.get(Member, member_id)
     member.branch = branch
     member.created_at = utcnow() - timedelta(days=31 * months)
