@@ -236,3 +236,22 @@ def test_admins_configure_services_as_data(client, admin):
     assert apply(client, token, made["id"], level="technician").get_json()["code"] == (
         "not_eligible"
     )
+
+
+def test_documents_and_their_names_never_reach_the_logs(client, admin, aid, caplog):
+    import logging
+
+    _fund, service = aid
+    _m, token, _c = make_member()
+    secret = b"%PDF-1.4 DIAGNOSIS-CONFIDENTIAL-7731"
+    caplog.set_level(logging.DEBUG)
+    ok = apply(client, token, service["id"], amount_cents=100,
+               docs=((secret, "诊断书_王五.pdf"),))  # fmt: skip
+    bad = apply(client, token, service["id"], amount_cents=100,
+                docs=((b"DIAGNOSIS-CONFIDENTIAL-7731", "病历_王五.pdf"),))  # fmt: skip
+    assert (ok.status_code, bad.status_code) == (201, 415)
+    client.get(ok.get_json()["documents"][0]["url"], headers=bearer(token))
+    text = caplog.text + str([r.__dict__ for r in caplog.records])
+    assert "CONFIDENTIAL" not in text and "王五" not in text
+    audit = str(db.session.scalars(select(AuditEvent.data)).all())
+    assert "CONFIDENTIAL" not in audit and "王五" not in audit
