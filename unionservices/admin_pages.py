@@ -11,10 +11,10 @@ from marshmallow import ValidationError
 from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 
-from . import applications, catalog, funds, payouts
+from . import applications, catalog, funds, payouts, seats
 from .pages import CsrfForm, reason_text
 from .routes import file_response
-from .schemas import FundInSchema, ServiceInSchema
+from .schemas import FundInSchema, ServiceInSchema, SlotInSchema
 
 bp = Blueprint("unionservices_admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -221,3 +221,57 @@ def confirm(batch_id: int):
     else:
         flash(_("Batch %(id)s marked paid.", id=batch_id), "success")
     return redirect(url_for(".fund", fund_id=batch.fund_id))
+
+
+def _local(name: str):
+    """A datetime-local field in Beijing time as an aware ISO string (or the raw text)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    raw = request.form.get(name, "").strip()
+    try:
+        return datetime.fromisoformat(raw).replace(tzinfo=ZoneInfo("Asia/Shanghai")).isoformat()
+    except ValueError:
+        return raw
+
+
+@bp.route("/services/<int:service_id>/slots", methods=["GET", "POST"])
+@admin_page("slot.manage")
+def slots(service_id: int):
+    service = catalog.get(service_id)
+    errors, status = None, 200
+    if request.method == "POST":
+        if not CsrfForm().validate_on_submit():
+            abort(400)
+        f = request.form
+        raw = {"label": f.get("label", ""), "location": f.get("location", ""),
+               "capacity": int(f["capacity"]) if f.get("capacity", "").isdigit() else None,
+               "hold_seconds": int(f.get("hold_minutes", "5") or 5) * 60
+               if f.get("hold_minutes", "5").isdigit() else None,
+               **{k: _local(k) for k in ("starts_at", "ends_at", "booking_opens_at",
+                                         "cancel_deadline")}}  # fmt: skip
+        try:
+            seats.create_slot(g.principal, service.id, SlotInSchema().load(raw))
+        except ValidationError as exc:
+            errors, status = exc.messages, 422
+        except Problem as exc:
+            errors, status = {"_schema": [exc.detail or exc.code]}, exc.status
+        else:
+            return redirect(url_for(".slots", service_id=service.id))
+    rows = [(s, seats.free_seats(s)) for s in seats.slots_of(service.id, upcoming_only=False)]
+    return render_template(
+        "unionservices/admin_slots.html",
+        service=service,
+        rows=rows,
+        form=CsrfForm(),
+        errors=errors,
+        values=request.form,
+    ), status
+
+
+@bp.get("/slots/<int:slot_id>/roster")
+@admin_page("slot.manage")
+def roster(slot_id: int):
+    slot, bookings = seats.roster(g.principal, slot_id)
+    return render_template("unionservices/admin_roster.html", slot=slot, bookings=bookings,
+                           free=seats.free_seats(slot))  # fmt: skip

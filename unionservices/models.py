@@ -191,3 +191,69 @@ class PayoutBatch(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint(one_of("status", BATCH_STATUSES), name="status"),)
+
+
+SLOT_STATUSES = ("open", "closed")
+BOOKING_STATES = ("held", "confirmed", "cancelled", "expired")
+_BOOKING_LIVE_SQL = "state IN ('held', 'confirmed')"
+
+
+class Slot(db.Model):
+    """A training course's seats or an appointment slot (legal aid, counselling): ``capacity``
+    seats in a stock-engine pool (``slot-<id>``); SQL keeps the bookings (docs/unionservices.md)."""
+
+    __tablename__ = "service_slots"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    service_id: Mapped[int] = mapped_column(BigId, ForeignKey("union_services.id"), nullable=False)
+    label: Mapped[str] = mapped_column(String(120), nullable=False)
+    location: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    booking_opens_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    cancel_deadline: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    hold_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=300)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    service: Mapped[Service] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+        CheckConstraint("hold_seconds >= 30 AND hold_seconds <= 3600", name="hold_seconds"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint(one_of("status", SLOT_STATUSES), name="status"),
+    )
+
+    @property
+    def pool_id(self) -> str:
+        return f"slot-{self.id}"
+
+
+class Booking(db.Model):
+    """A member's seat: ``held`` until confirmed (or the hold runs out: ``expired``), then
+    ``confirmed``; ``cancelled`` returns the seat. ``claim_id`` is the engine's claim."""
+
+    __tablename__ = "service_bookings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slot_id: Mapped[int] = mapped_column(BigId, ForeignKey("service_slots.id"), nullable=False)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), nullable=False)
+    branch: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    claim_id: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
+    state: Mapped[str] = mapped_column(String(10), nullable=False, default="held")
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    slot: Mapped[Slot] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint(one_of("state", BOOKING_STATES), name="state"),
+        Index("uq_service_bookings_live", "slot_id", "member_id", unique=True,
+              sqlite_where=text(_BOOKING_LIVE_SQL), postgresql_where=text(_BOOKING_LIVE_SQL)),
+        Index("ix_service_bookings_member", "member_id", "id"),
+        Index("ix_service_bookings_slot_state", "slot_id", "state"),
+    )  # fmt: skip

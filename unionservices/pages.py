@@ -6,7 +6,7 @@ problem codes, turned into sentences here) are the same.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
@@ -14,7 +14,7 @@ from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 from marketplace.validation import bad_text
 
-from . import applications, catalog, documents, eligibility
+from . import applications, catalog, documents, eligibility, seats
 
 bp = Blueprint("unionservices_pages", __name__, url_prefix="/m/services",
                template_folder="templates")  # fmt: skip
@@ -107,6 +107,12 @@ def reason_text(code: str) -> str:
         "validation_error": _("Please check the form."),
         "not_awaiting_documents": _("This application is not waiting for documents."),
         "not_applicable": _("This service takes no applications."),
+        "slot_full": _("Every seat is taken."),
+        "already_booked": _("You have a seat here already."),
+        "booking_closed": _("Booking for this slot is closed."),
+        "hold_expired": _("The hold ran out: the seat went back. Book again."),
+        "cancel_deadline_passed": _("The cancellation deadline has passed."),
+        "booking_not_active": _("This booking is not active."),
     }.get(code, code)
 
 
@@ -115,16 +121,21 @@ def reason_text(code: str) -> str:
 def hub():
     p = g.principal
     listing = catalog.for_member(p)
-    return render_template("unionservices/hub.html", listing=listing,
-                           mine=applications.mine(p), describe=eligibility.describe)  # fmt: skip
+    return render_template("unionservices/hub.html", listing=listing, form=CsrfForm(),
+                           mine=applications.mine(p), bookings=seats.mine(p),
+                           describe=eligibility.describe)  # fmt: skip
 
 
 def _service_page(service_id: int, status: int = 200, error=None, form_values=None):
     service, why = catalog.member_view(g.principal, service_id)
+    slots = []
+    if service.kind in seats.SLOT_KINDS:
+        slots = [(s, seats.free_seats(s)) for s in seats.slots_of(service.id)]
     return render_template(
         "unionservices/service.html",
         service=service,
         why=why,
+        slots=slots,
         form=CsrfForm(),
         rules=eligibility.describe(service),
         error=error,
@@ -203,3 +214,59 @@ def document(application_id: int, document_id: int):
 
     doc, data = applications.document_for(g.principal, application_id, document_id)
     return file_response(doc, data)
+
+
+def booking_text(state: str) -> str:
+    return {
+        "held": _("Held: confirm it"),
+        "confirmed": _("Confirmed"),
+        "cancelled": _("Cancelled"),
+        "expired": _("Hold ran out"),
+    }.get(state, state)
+
+
+@bp.app_context_processor
+def booking_helpers():
+    return {"svc_booking": booking_text}
+
+
+@bp.post("/slots/<int:slot_id>/book")
+@page_required("service.book", login="members_pages.login")
+def book(slot_id: int):
+    slot = seats.get_slot(slot_id)
+    if not CsrfForm().validate_on_submit():
+        return _service_page(slot.service_id, 400, error="validation_error")
+    try:
+        seats.book(g.principal, slot_id)
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        return _service_page(slot.service_id, exc.status, error=exc.code)
+    flash(_("Seat held: confirm it within %(m)s minutes.", m=max(1, slot.hold_seconds // 60)),
+          "success")  # fmt: skip
+    return redirect(url_for(".hub"))
+
+
+def _booking_action(booking_id: int, action):
+    seats.own_booking(g.principal, booking_id)  # another member's: 404 first
+    if not CsrfForm().validate_on_submit():
+        return redirect(url_for(".hub"))
+    try:
+        action(g.principal, booking_id)
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        flash(reason_text(exc.code), "error")
+    return redirect(url_for(".hub"))
+
+
+@bp.post("/bookings/<int:booking_id>/confirm")
+@page_required("service.book", login="members_pages.login")
+def confirm_booking(booking_id: int):
+    return _booking_action(booking_id, seats.confirm)
+
+
+@bp.post("/bookings/<int:booking_id>/cancel")
+@page_required("service.book", login="members_pages.login")
+def cancel_booking(booking_id: int):
+    return _booking_action(booking_id, seats.cancel)

@@ -10,10 +10,11 @@ from marketplace.auth import auth_required, current_principal
 from marketplace.errors import ValidationFailed
 from marketplace.validation import bad_text
 
-from . import applications, catalog, documents, funds, payouts
+from . import applications, catalog, documents, funds, payouts, seats
 from .schemas import (
     ApplicationSchema,
     BatchSchema,
+    BookingSchema,
     DecisionSchema,
     FundInSchema,
     FundSchema,
@@ -21,6 +22,8 @@ from .schemas import (
     ServiceInSchema,
     ServicePatchSchema,
     ServiceSchema,
+    SlotInSchema,
+    SlotSchema,
 )
 
 bp = Blueprint(
@@ -314,3 +317,86 @@ class Confirm(MethodView):
     def post(self, batch_id):
         """The bank paid the batch: its applications become paid (once: 409 batch_confirmed)."""
         return batch_view(payouts.confirm(current_principal(), batch_id))
+
+
+# --------------------------------------------------------------------------- seats and slots
+
+
+def slot_view(slot, free: int | None = None) -> dict:
+    view = {k: getattr(slot, k) for k in (
+        "id", "service_id", "label", "location", "starts_at", "ends_at", "booking_opens_at",
+        "cancel_deadline", "capacity", "hold_seconds", "status")}  # fmt: skip
+    view["free"] = seats.free_seats(slot) if free is None else free
+    return view
+
+
+@bp.route("/services/<int:service_id>/slots")
+class Slots(MethodView):
+    @auth_required("service.browse")
+    @bp.response(200, SlotSchema(many=True))
+    def get(self, service_id):
+        """Upcoming sessions or appointment slots of an open service with their free seats."""
+        service, _why = catalog.member_view(current_principal(), service_id)
+        return [slot_view(s) for s in seats.slots_of(service.id)]
+
+
+@bp.route("/admin/services/<int:service_id>/slots")
+class AdminSlots(MethodView):
+    @auth_required("slot.manage")
+    @bp.arguments(SlotInSchema)
+    @bp.response(201, SlotSchema)
+    def post(self, body, service_id):
+        """Add a course session or an appointment slot with its capacity (its pool opens)."""
+        return slot_view(seats.create_slot(current_principal(), service_id, body))
+
+
+@bp.route("/admin/slots/<int:slot_id>/roster")
+class Roster(MethodView):
+    @auth_required("slot.manage")
+    @bp.response(200, BookingSchema(many=True))
+    def get(self, slot_id):
+        """Confirmed and held bookings of a slot (the reviewer's branches)."""
+        _slot, bookings = seats.roster(current_principal(), slot_id)
+        return bookings
+
+
+@bp.route("/slots/<int:slot_id>/bookings")
+class Book(MethodView):
+    @auth_required("service.book")
+    @bp.response(201, BookingSchema)
+    def post(self, slot_id):
+        """Hold a seat (confirm within the slot's hold_seconds, else it returns). 409
+        slot_full, already_booked, booking_closed; 403 not_eligible. An ``Idempotency-Key``
+        header makes a retry answer the same booking."""
+        key = request.headers.get("Idempotency-Key", "").strip() or None
+        if key is not None and (len(key) > 64 or bad_text(key) or "\x1f" in key):
+            raise ValidationFailed(errors={"Idempotency-Key": ["At most 64 characters."]})
+        return seats.book(current_principal(), slot_id, key)
+
+
+@bp.route("/service-bookings")
+class MyBookings(MethodView):
+    @auth_required("service.book")
+    @bp.response(200, BookingSchema(many=True))
+    def get(self):
+        """The caller's bookings, newest first."""
+        return seats.mine(current_principal())
+
+
+@bp.route("/service-bookings/<int:booking_id>/confirm")
+class ConfirmBooking(MethodView):
+    @auth_required("service.book")
+    @bp.response(200, BookingSchema)
+    def post(self, booking_id):
+        """Confirm a held seat (after the hold ran out: 409 hold_expired, the seat is gone)."""
+        return seats.confirm(current_principal(), booking_id)
+
+
+@bp.route("/service-bookings/<int:booking_id>/cancel")
+class CancelBooking(MethodView):
+    @auth_required("service.book")
+    @bp.response(200, BookingSchema)
+    def post(self, booking_id):
+        """Cancel: a hold any time, a confirmed seat until the cancel deadline (else 409
+        cancel_deadline_passed); the seat returns to the pool."""
+        return seats.cancel(current_principal(), booking_id)

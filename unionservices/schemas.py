@@ -158,3 +158,40 @@ class BatchSchema(Schema):
     created_at = fields.DateTime()
     confirmed_at = fields.DateTime(allow_none=True)
     csv_url = fields.String()
+
+
+class SlotInSchema(Schema):
+    label = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    location = fields.String(load_default="", validate=validate.Length(max=200))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    booking_opens_at = fields.AwareDateTime(required=True)
+    cancel_deadline = fields.AwareDateTime(required=True)
+    capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
+    hold_seconds = fields.Integer(load_default=300, validate=validate.Range(min=30, max=3600))
+
+
+class SlotSchema(Schema):
+    id = fields.Integer()
+    service_id = fields.Integer()
+    label = fields.String()
+    location = fields.String()
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    booking_opens_at = fields.DateTime()
+    cancel_deadline = fields.DateTime()
+    capacity = fields.Integer()
+    hold_seconds = fields.Integer()
+    status = fields.String()
+    free = fields.Integer(metadata={"description": "Seats neither held nor confirmed"})
+
+
+class BookingSchema(Schema):
+    id = fields.Integer()
+    slot_id = fields.Integer()
+    member_id = fields.Integer()
+    state = fields.String()
+    held_until = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)

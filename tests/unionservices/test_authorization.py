@@ -8,7 +8,7 @@ import pytest
 from tests.authz import allowed_roles
 from tests.catalogue import factories as f
 
-from .conftest import apply, bearer, make_member
+from .conftest import apply, bearer, create_service, make_member
 
 A, M, OTHER, R, X = "anon", "applicant", "other", "reviewer", "merchant"
 
@@ -20,8 +20,20 @@ def world(client, admin, aid):
     _m, other, other_card = make_member()
     _shop, owner, _clerk = f.merchant()
     app = apply(client, applicant, service["id"], amount_cents=1000).get_json()
+    from .test_seats import COURSE, slot_body
+
+    course = create_service(client, admin, COURSE)
+    slot = client.post(
+        f"/api/v1/admin/services/{course['id']}/slots",
+        headers=bearer(admin),
+        json=slot_body(capacity=50),
+    ).get_json()
+    booking = client.post(
+        f"/api/v1/slots/{slot['id']}/bookings", headers=bearer(applicant)
+    ).get_json()
     tokens = {A: None, M: applicant, OTHER: other, R: admin, X: owner}
     return {"fund": fund, "service": service, "app": app, "doc": app["documents"][0]["id"],
+            "course": course, "slot": slot, "booking": booking,
             "tokens": tokens, "other_card": other_card}  # fmt: skip
 
 
@@ -58,6 +70,21 @@ def routes(w):
         ("GET", "/api/v1/payout-batches/999.csv", None, "fund.payout", admin_only | {R: 404}),
         ("POST", "/api/v1/payout-batches/999/confirm", None, "fund.payout",
          admin_only | {R: 404}),
+        ("GET", f"/api/v1/services/{w['course']['id']}/slots", None, "service.browse",
+         member_only),
+        ("POST", f"/api/v1/admin/services/{w['course']['id']}/slots", {}, "slot.manage",
+         admin_only | {R: 422}),
+        ("GET", f"/api/v1/admin/slots/{w['slot']['id']}/roster", None, "slot.manage",
+         admin_only),
+        ("GET", "/api/v1/service-bookings", None, "service.book", member_only),
+        # the applicant's held booking is confirmed; another member's answers 404
+        ("POST", f"/api/v1/service-bookings/{w['booking']['id']}/confirm", None,
+         "service.book", {A: 401, M: 200, OTHER: 404, R: 403, X: 403}),
+        ("POST", f"/api/v1/service-bookings/{w['booking']['id']}/cancel", None,
+         "service.book", {A: 401, M: 200, OTHER: 404, R: 403, X: 403}),
+        # booking last: the applicant already holds a seat, the other member gets one
+        ("POST", f"/api/v1/slots/{w['slot']['id']}/bookings", None, "service.book",
+         {A: 401, M: 201, OTHER: 201, R: 403, X: 403}),
     ]  # fmt: skip
 
 
@@ -90,7 +117,9 @@ def test_pages_matrix(client, world, admin):
                    f"/admin/services/applications/{a}",
                    f"/admin/services/applications/{a}/documents/{d}", "/admin/funds",
                    f"/admin/funds/{world['fund']['id']}",
-                   f"/admin/funds/{world['fund']['id']}/chart.svg"]  # fmt: skip
+                   f"/admin/funds/{world['fund']['id']}/chart.svg",
+                   f"/admin/services/{world['course']['id']}/slots",
+                   f"/admin/slots/{world['slot']['id']}/roster"]  # fmt: skip
     for path in member_pages + admin_pages:
         assert client.get(path).status_code == 302, path
     from .test_pages import get, login
@@ -98,7 +127,13 @@ def test_pages_matrix(client, world, admin):
     login(client, world["other_card"])
     assert [get(client, p).status_code for p in member_pages] == [200, 200, 404, 404]
     # The admin download asks the same rule as the member one: not theirs, so 404.
-    assert [get(client, p).status_code for p in admin_pages] == [403, 403, 403, 404, 403, 403, 403]
+    assert [get(client, p).status_code for p in admin_pages] == [403, 403, 403, 404] + [403] * 5
+    from .test_pages import post
+
+    booking = world["booking"]["id"]
+    for action in ("confirm", "cancel"):  # another member's booking: 404
+        url = f"/m/services/bookings/{booking}/{action}"
+        assert post(client, "/m/services", url, {}).status_code == 404
     login(client, "cityadmin")
     assert {get(client, p).status_code for p in admin_pages} == {200}
     assert [get(client, p).status_code for p in member_pages] == [403, 403, 403, 200]

@@ -1,8 +1,8 @@
-"""union services: services, funds, applications with documents and steps, payout batches
+"""union services: services, funds, applications with documents and steps, payout batches, slots and bookings
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-11-30 02:06:49.303799
+Create Date: 2026-11-30 02:18:53.183148
 
 """
 from alembic import op
@@ -100,6 +100,26 @@ def upgrade():
         batch_op.create_index('ix_service_applications_status', ['status', 'waiting_since'], unique=False)
         batch_op.create_index('uq_service_applications_award', ['member_id', 'award_key'], unique=True, sqlite_where=sa.text("award_key IS NOT NULL AND status <> 'rejected'"), postgresql_where=sa.text("award_key IS NOT NULL AND status <> 'rejected'"))
 
+    op.create_table('service_slots',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('service_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('label', sa.String(length=120), nullable=False),
+    sa.Column('location', sa.String(length=200), nullable=False),
+    sa.Column('starts_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('booking_opens_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancel_deadline', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('hold_seconds', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('created_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('open', 'closed')", name=op.f('ck_service_slots_status')),
+    sa.CheckConstraint('capacity > 0', name=op.f('ck_service_slots_capacity_positive')),
+    sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_service_slots_ends_after_start')),
+    sa.CheckConstraint('hold_seconds >= 30 AND hold_seconds <= 3600', name=op.f('ck_service_slots_hold_seconds')),
+    sa.ForeignKeyConstraint(['service_id'], ['union_services.id'], name=op.f('fk_service_slots_service_id_union_services')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_slots'))
+    )
     op.create_table('service_application_steps',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('application_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -114,6 +134,28 @@ def upgrade():
     )
     with op.batch_alter_table('service_application_steps', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_application_steps_application_id'), ['application_id'], unique=False)
+
+    op.create_table('service_bookings',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('slot_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('branch', sa.String(length=100), nullable=False),
+    sa.Column('claim_id', sa.String(length=120), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('held_until', marketplace.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', marketplace.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', marketplace.models.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("state IN ('held', 'confirmed', 'cancelled', 'expired')", name=op.f('ck_service_bookings_state')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_service_bookings_member_id_members')),
+    sa.ForeignKeyConstraint(['slot_id'], ['service_slots.id'], name=op.f('fk_service_bookings_slot_id_service_slots')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_bookings')),
+    sa.UniqueConstraint('claim_id', name=op.f('uq_service_bookings_claim_id'))
+    )
+    with op.batch_alter_table('service_bookings', schema=None) as batch_op:
+        batch_op.create_index('ix_service_bookings_member', ['member_id', 'id'], unique=False)
+        batch_op.create_index('ix_service_bookings_slot_state', ['slot_id', 'state'], unique=False)
+        batch_op.create_index('uq_service_bookings_live', ['slot_id', 'member_id'], unique=True, sqlite_where=sa.text("state IN ('held', 'confirmed')"), postgresql_where=sa.text("state IN ('held', 'confirmed')"))
 
     op.create_table('service_documents',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -133,10 +175,17 @@ def upgrade():
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table('service_documents')
+    with op.batch_alter_table('service_bookings', schema=None) as batch_op:
+        batch_op.drop_index('uq_service_bookings_live', sqlite_where=sa.text("state IN ('held', 'confirmed')"), postgresql_where=sa.text("state IN ('held', 'confirmed')"))
+        batch_op.drop_index('ix_service_bookings_slot_state')
+        batch_op.drop_index('ix_service_bookings_member')
+
+    op.drop_table('service_bookings')
     with op.batch_alter_table('service_application_steps', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_service_application_steps_application_id'))
 
     op.drop_table('service_application_steps')
+    op.drop_table('service_slots')
     with op.batch_alter_table('service_applications', schema=None) as batch_op:
         batch_op.drop_index('uq_service_applications_award', sqlite_where=sa.text("award_key IS NOT NULL AND status <> 'rejected'"), postgresql_where=sa.text("award_key IS NOT NULL AND status <> 'rejected'"))
         batch_op.drop_index('ix_service_applications_status')
