@@ -64,6 +64,7 @@ ACTIONS: dict[str, Action] = {
     "groupbuy.join": Action(MEMBER, "Join and leave group-buys, list one's places and teams"),
     "service.browse": Action(MEMBER, "See union services, who may use them, one's applications"),
     "service.apply": Action(MEMBER, "Apply to a union service with documents, resubmit"),
+    "cover.own": Action(MEMBER, "See one's free covers and policy periods, report incidents"),
     "service.book": Action(MEMBER, "Hold, confirm and cancel course seats and appointments"),
     # Merchant staff (owners and clerks), for their own merchant
     "portal.enter": _merchant(STAFF, "Log in to the merchant portal, see its home page"),
@@ -105,10 +106,13 @@ ACTIONS: dict[str, Action] = {
     "service.manage": Action(ADMIN, "Configure union services and funds"),
     "service.review": Action(ADMIN, "Review applications (branch check, city decision), queue"),
     "fund.view": Action(ADMIN, "See funds: budget, committed, paid, chart, payout batches"),
+    "cover.manage": Action(ADMIN, "Review cover incidents, export enrolments for the insurer"),
     "slot.manage": Action(ADMIN, "Add course sessions and appointment slots, see rosters"),
     "fund.payout": Action(ADMIN, "Export payout batches for the bank and confirm them paid"),
     # Applicant (own applications only, else 404) and reviewers in scope (unionservices.review)
-    "service.document": Action(("member", "admin"), "Download an application's documents"),
+    "service.document": Action(
+        ("member", "admin"), "Open an application or incident and download its documents"
+    ),
 }
 
 # Endpoints anyone may call without logging in (Flask endpoint names), and why.

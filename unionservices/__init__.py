@@ -10,7 +10,7 @@ See docs/unionservices.md. Members hear of each status change through :func:`not
 def init_app(app) -> None:
     from marketplace.extensions import api
 
-    from . import admin_pages, pages, routes
+    from . import admin_pages, covers, pages, routes  # noqa: F401  (covers: enrol on activation)
 
     api.register_blueprint(routes.bp)
     app.register_blueprint(pages.bp)

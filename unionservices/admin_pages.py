@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 
-from . import applications, catalog, funds, payouts, seats
+from . import applications, catalog, covers, funds, payouts, seats
 from .pages import CsrfForm, reason_text
 from .routes import file_response
 from .schemas import FundInSchema, ServiceInSchema, SlotInSchema
@@ -275,3 +275,43 @@ def roster(slot_id: int):
     slot, bookings = seats.roster(g.principal, slot_id)
     return render_template("unionservices/admin_roster.html", slot=slot, bookings=bookings,
                            free=seats.free_seats(slot))  # fmt: skip
+
+
+@bp.get("/covers")
+@admin_page("cover.manage")
+def cover_incidents():
+    cover_services = [s for s in catalog.all_services() if s.kind == "cover"]
+    return render_template("unionservices/admin_covers.html", incidents=covers.queue(g.principal),
+                           services=cover_services, form=CsrfForm())  # fmt: skip
+
+
+@bp.post("/covers/incidents/<int:incident_id>/status")
+@admin_page("cover.manage")
+def incident_status(incident_id: int):
+    covers.get_for(g.principal, incident_id)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    try:
+        covers.set_status(g.principal, incident_id, request.form.get("status", ""),
+                          request.form.get("reason"))  # fmt: skip
+    except Problem as exc:
+        flash(reason_text(exc.code), "error")
+    else:
+        flash(_("Decision recorded."), "success")
+    return redirect(url_for(".cover_incidents"))
+
+
+@bp.get("/covers/incidents/<int:incident_id>/documents/<int:document_id>")
+@admin_page("service.document")
+def cover_document(incident_id: int, document_id: int):
+    doc, data = covers.document_for(g.principal, incident_id, document_id)
+    return file_response(doc, data)
+
+
+@bp.get("/services/<int:service_id>/enrolments.csv")
+@admin_page("cover.manage")
+def enrolments_csv(service_id: int):
+    text = covers.enrolments_csv(g.principal, service_id)
+    return Response(text.encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="cover-{service_id}-enrolments.csv"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip

@@ -3,12 +3,13 @@ review steps and documents, payout batches (docs/unionservices.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -257,3 +258,71 @@ class Booking(db.Model):
         Index("ix_service_bookings_member", "member_id", "id"),
         Index("ix_service_bookings_slot_state", "slot_id", "state"),
     )  # fmt: skip
+
+
+INCIDENT_STATUSES = ("reported", "reviewing", "settled", "declined")
+
+
+class CoverEnrolment(db.Model):
+    """A member covered by a free cover (a service of kind ``cover``) for one card year."""
+
+    __tablename__ = "cover_enrolments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    service_id: Mapped[int] = mapped_column(BigId, ForeignKey("union_services.id"), nullable=False)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), nullable=False)
+    card_id: Mapped[int] = mapped_column(BigId, ForeignKey("cards.id"), nullable=False)
+    starts_on: Mapped[date] = mapped_column(Date, nullable=False)
+    ends_on: Mapped[date] = mapped_column(Date, nullable=False)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    service: Mapped[Service] = relationship(lazy="joined")
+
+    __table_args__ = (
+        UniqueConstraint("service_id", "member_id", "starts_on", name="uq_cover_enrolments_year"),
+        CheckConstraint("ends_on >= starts_on", name="period"),
+        Index("ix_cover_enrolments_member", "member_id"),
+    )
+
+
+class CoverIncident(db.Model):
+    """An incident a member reports under a cover enrolment, followed to settlement."""
+
+    __tablename__ = "cover_incidents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("cover_enrolments.id"), nullable=False
+    )
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), nullable=False)
+    branch: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    occurred_on: Mapped[date] = mapped_column(Date, nullable=False)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="reported")
+    reason: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    enrolment: Mapped[CoverEnrolment] = relationship(lazy="joined")
+    documents: Mapped[list[IncidentDocument]] = relationship(
+        order_by="IncidentDocument.id", lazy="selectin"
+    )
+
+    __table_args__ = (CheckConstraint(one_of("status", INCIDENT_STATUSES), name="status"),)
+
+
+class IncidentDocument(db.Model):
+    """A document of an incident report (stored like application documents)."""
+
+    __tablename__ = "cover_incident_documents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("cover_incidents.id"), nullable=False, index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

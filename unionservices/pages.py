@@ -14,12 +14,16 @@ from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 from marketplace.validation import bad_text
 
-from . import applications, catalog, documents, eligibility, seats
+from . import applications, catalog, covers, documents, eligibility, seats
 
 bp = Blueprint("unionservices_pages", __name__, url_prefix="/m/services",
                template_folder="templates")  # fmt: skip
 
-UPLOAD_ENDPOINTS = {"unionservices_pages.apply", "unionservices_pages.resubmit"}
+UPLOAD_ENDPOINTS = {
+    "unionservices_pages.apply",
+    "unionservices_pages.resubmit",
+    "unionservices_pages.report_incident",
+}
 
 
 class CsrfForm(FlaskForm):
@@ -270,3 +274,57 @@ def confirm_booking(booking_id: int):
 @page_required("service.book", login="members_pages.login")
 def cancel_booking(booking_id: int):
     return _booking_action(booking_id, seats.cancel)
+
+
+def incident_text(status: str) -> str:
+    return {
+        "reported": _("Reported"),
+        "reviewing": _("Being reviewed"),
+        "settled": _("Settled"),
+        "declined": _("Declined"),
+    }.get(status, status)
+
+
+@bp.app_context_processor
+def incident_helpers():
+    return {"svc_incident": incident_text}
+
+
+def _covers_page(status: int = 200, error=None, errors=None):
+    p = g.principal
+    return render_template("unionservices/covers.html", enrolments=covers.mine(p),
+                           incidents=covers.incidents_of(p), form=CsrfForm(), error=error,
+                           errors=errors), status  # fmt: skip
+
+
+@bp.get("/covers")
+@page_required("cover.own", login="members_pages.login")
+def my_covers():
+    return _covers_page()
+
+
+@bp.post("/covers/<int:enrolment_id>/incidents")
+@page_required("cover.own", login="members_pages.login")
+def report_incident(enrolment_id: int):
+    if not CsrfForm().validate_on_submit():
+        return _covers_page(400, "validation_error")
+    f = request.form
+    try:
+        covers.report(g.principal, enrolment_id, occurred_on=f.get("occurred_on", ""),
+                      kind=f.get("kind", ""), description=f.get("description", ""),
+                      files=_files())  # fmt: skip
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        return _covers_page(exc.status, exc.code, exc.extra.get("errors"))
+    flash(_("Your report was received."), "success")
+    return redirect(url_for(".my_covers"))
+
+
+@bp.get("/covers/incidents/<int:incident_id>/documents/<int:document_id>")
+@page_required("service.document", login="members_pages.login")
+def incident_document(incident_id: int, document_id: int):
+    from .routes import file_response
+
+    doc, data = covers.document_for(g.principal, incident_id, document_id)
+    return file_response(doc, data)

@@ -10,14 +10,17 @@ from marketplace.auth import auth_required, current_principal
 from marketplace.errors import ValidationFailed
 from marketplace.validation import bad_text
 
-from . import applications, catalog, documents, funds, payouts, seats
+from . import applications, catalog, covers, documents, funds, payouts, seats
 from .schemas import (
     ApplicationSchema,
     BatchSchema,
     BookingSchema,
     DecisionSchema,
+    EnrolmentSchema,
     FundInSchema,
     FundSchema,
+    IncidentSchema,
+    IncidentStatusSchema,
     QueueArgsSchema,
     ServiceInSchema,
     ServicePatchSchema,
@@ -400,3 +403,126 @@ class CancelBooking(MethodView):
         """Cancel: a hold any time, a confirmed seat until the cancel deadline (else 409
         cancel_deadline_passed); the seat returns to the pool."""
         return seats.cancel(current_principal(), booking_id)
+
+
+# --------------------------------------------------------------------------- free cover
+
+
+def incident_view(incident) -> dict:
+    view = {k: getattr(incident, k) for k in (
+        "id", "enrolment_id", "member_id", "occurred_on", "kind", "description", "status",
+        "reason", "reported_at", "updated_at")}  # fmt: skip
+    view["documents"] = [{"id": d.id, "content_type": d.content_type, "size": d.size,
+                          "uploaded_at": d.uploaded_at,
+                          "url": url_for("unionservices.incident_document",
+                                         incident_id=incident.id, document_id=d.id)}
+                         for d in incident.documents]  # fmt: skip
+    return view
+
+
+@bp.route("/covers")
+class Covers(MethodView):
+    @auth_required("cover.own")
+    @bp.response(200, EnrolmentSchema(many=True))
+    def get(self):
+        """The caller's free covers with their policy periods (the card year)."""
+        return covers.mine(current_principal())
+
+
+INCIDENT_BODY = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["occurred_on", "kind", "description"],
+        "properties": {
+            "occurred_on": {"type": "string", "format": "date"},
+            "kind": {"type": "string", "maxLength": 40},
+            "description": {"type": "string", "maxLength": 2000},
+            "documents": UPLOAD_BODY["content"]["multipart/form-data"]["schema"]["properties"][
+                "documents"],
+        }}}},
+}  # fmt: skip
+
+
+@bp.route("/covers/<int:enrolment_id>/incidents")
+class ReportIncident(MethodView):
+    @auth_required("cover.own")
+    @bp.doc(requestBody=INCIDENT_BODY)
+    @bp.response(201, IncidentSchema)
+    def post(self, enrolment_id):
+        """Report an incident (multipart: occurred_on within the policy period, kind,
+        description, documents checked like application documents)."""
+        request.max_content_length = documents.request_limit()
+        form = request.form
+        for key, value in form.items(multi=True):
+            if bad_text(key) or bad_text(value):
+                raise ValidationFailed(errors={"_schema": ["Text must not contain NUL."]})
+        files = [f.read() for f in request.files.getlist("documents")]
+        incident = covers.report(
+            current_principal(),
+            enrolment_id,
+            occurred_on=form.get("occurred_on", ""),
+            kind=form.get("kind", ""),
+            description=form.get("description", ""),
+            files=files,
+        )
+        return incident_view(incident)
+
+
+@bp.route("/cover-incidents")
+class MyIncidents(MethodView):
+    @auth_required("cover.own")
+    @bp.response(200, IncidentSchema(many=True))
+    def get(self):
+        """The caller's incident reports with their status."""
+        return [incident_view(i) for i in covers.incidents_of(current_principal())]
+
+
+@bp.route("/cover-incidents/<int:incident_id>")
+class IncidentDetail(MethodView):
+    @auth_required("service.document")
+    @bp.response(200, IncidentSchema)
+    def get(self, incident_id):
+        """One incident: the reporter's own, or one a reviewer may see (else 404)."""
+        return incident_view(covers.get_for(current_principal(), incident_id))
+
+
+@bp.get("/cover-incidents/<int:incident_id>/documents/<int:document_id>")
+@bp.doc(responses=FILE_RESPONSE)
+@auth_required("service.document")
+def incident_document(incident_id, document_id):
+    """An incident document, for the reporter and the reviewers; downloads are audit-logged."""
+    doc, data = covers.document_for(current_principal(), incident_id, document_id)
+    return file_response(doc, data)
+
+
+@bp.route("/admin/cover-incidents")
+class IncidentQueue(MethodView):
+    @auth_required("cover.manage")
+    @bp.response(200, IncidentSchema(many=True))
+    def get(self):
+        """Incidents of the reviewer's branches, open ones first."""
+        return [incident_view(i) for i in covers.queue(current_principal())]
+
+
+@bp.route("/cover-incidents/<int:incident_id>/status")
+class IncidentStatus(MethodView):
+    @auth_required("cover.manage")
+    @bp.arguments(IncidentStatusSchema)
+    @bp.response(200, IncidentSchema)
+    def post(self, body, incident_id):
+        """Move an incident on: reviewing, settled or declined (with a reason)."""
+        incident = covers.set_status(current_principal(), incident_id, body["status"],
+                                     body.get("reason"))  # fmt: skip
+        return incident_view(incident)
+
+
+@bp.get("/admin/services/<int:service_id>/enrolments.csv")
+@bp.doc(responses=CSV_RESPONSE)
+@auth_required("cover.manage")
+def enrolments_csv(service_id):
+    """A cover's enrolments for the insurer: card_no, name, id_last4, phone, region, cover,
+    starts_on, ends_on (UTF-8 with BOM, Excel-safe)."""
+    text = covers.enrolments_csv(current_principal(), service_id)
+    return Response(text.encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="cover-{service_id}-enrolments.csv"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip

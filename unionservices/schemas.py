@@ -195,3 +195,33 @@ class BookingSchema(Schema):
     created_at = fields.DateTime()
     confirmed_at = fields.DateTime(allow_none=True)
     ended_at = fields.DateTime(allow_none=True)
+
+
+class EnrolmentSchema(Schema):
+    id = fields.Integer()
+    service_id = fields.Integer()
+    title = fields.String(attribute="service.title")
+    title_en = fields.String(attribute="service.title_en", allow_none=True)
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    enrolled_at = fields.DateTime()
+
+
+class IncidentSchema(Schema):
+    id = fields.Integer()
+    enrolment_id = fields.Integer()
+    member_id = fields.Integer()
+    occurred_on = fields.Date()
+    kind = fields.String()
+    description = fields.String()
+    status = fields.String()
+    reason = fields.String(allow_none=True)
+    reported_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    documents = fields.List(fields.Nested(DocumentSchema))
+
+
+class IncidentStatusSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(
+        ("reviewing", "settled", "declined")))  # fmt: skip
+    reason = fields.String(validate=validate.Length(max=500))

@@ -31,9 +31,15 @@ def world(client, admin, aid):
     booking = client.post(
         f"/api/v1/slots/{slot['id']}/bookings", headers=bearer(applicant)
     ).get_json()
+    from .test_covers import ACCIDENT, report
+
+    cover = create_service(client, admin, ACCIDENT)
+    (enrolment,) = client.get("/api/v1/covers", headers=bearer(applicant)).get_json()
+    incident = report(client, applicant, enrolment["id"]).get_json()
     tokens = {A: None, M: applicant, OTHER: other, R: admin, X: owner}
     return {"fund": fund, "service": service, "app": app, "doc": app["documents"][0]["id"],
-            "course": course, "slot": slot, "booking": booking,
+            "course": course, "slot": slot, "booking": booking, "cover": cover,
+            "enrolment": enrolment, "incident": incident,
             "tokens": tokens, "other_card": other_card}  # fmt: skip
 
 
@@ -82,6 +88,19 @@ def routes(w):
          "service.book", {A: 401, M: 200, OTHER: 404, R: 403, X: 403}),
         ("POST", f"/api/v1/service-bookings/{w['booking']['id']}/cancel", None,
          "service.book", {A: 401, M: 200, OTHER: 404, R: 403, X: 403}),
+        ("GET", "/api/v1/covers", None, "cover.own", member_only),
+        ("POST", f"/api/v1/covers/{w['enrolment']['id']}/incidents", "multipart", "cover.own",
+         {A: 401, M: 422, OTHER: 404, R: 403, X: 403}),
+        ("GET", "/api/v1/cover-incidents", None, "cover.own", member_only),
+        ("GET", f"/api/v1/cover-incidents/{w['incident']['id']}", None, "service.document",
+         owner_or_reviewer),
+        ("GET", w["incident"]["documents"][0]["url"], None, "service.document",
+         owner_or_reviewer),
+        ("GET", "/api/v1/admin/cover-incidents", None, "cover.manage", admin_only),
+        ("POST", f"/api/v1/cover-incidents/{w['incident']['id']}/status", {"status": "x"},
+         "cover.manage", admin_only | {R: 422}),
+        ("GET", f"/api/v1/admin/services/{w['cover']['id']}/enrolments.csv", None,
+         "cover.manage", admin_only),
         # booking last: the applicant already holds a seat, the other member gets one
         ("POST", f"/api/v1/slots/{w['slot']['id']}/bookings", None, "service.book",
          {A: 401, M: 201, OTHER: 201, R: 403, X: 403}),
@@ -112,22 +131,26 @@ def test_pages_matrix(client, world, admin):
     a, d = world["app"]["id"], world["doc"]
     member_pages = ["/m/services", f"/m/services/{world['service']['id']}",
                     f"/m/services/applications/{a}",
-                    f"/m/services/applications/{a}/documents/{d}"]  # fmt: skip
+                    f"/m/services/applications/{a}/documents/{d}", "/m/services/covers",
+                    world["incident"]["documents"][0]["url"].replace(
+                        f"/api/v1/cover-incidents/{world['incident']['id']}",
+                        f"/m/services/covers/incidents/{world['incident']['id']}")]  # fmt: skip
     admin_pages = ["/admin/services", "/admin/services/reviews",
                    f"/admin/services/applications/{a}",
                    f"/admin/services/applications/{a}/documents/{d}", "/admin/funds",
                    f"/admin/funds/{world['fund']['id']}",
                    f"/admin/funds/{world['fund']['id']}/chart.svg",
                    f"/admin/services/{world['course']['id']}/slots",
-                   f"/admin/slots/{world['slot']['id']}/roster"]  # fmt: skip
+                   f"/admin/slots/{world['slot']['id']}/roster", "/admin/covers",
+                   f"/admin/services/{world['cover']['id']}/enrolments.csv"]  # fmt: skip
     for path in member_pages + admin_pages:
         assert client.get(path).status_code == 302, path
     from .test_pages import get, login
 
     login(client, world["other_card"])
-    assert [get(client, p).status_code for p in member_pages] == [200, 200, 404, 404]
+    assert [get(client, p).status_code for p in member_pages] == [200, 200, 404, 404, 200, 404]
     # The admin download asks the same rule as the member one: not theirs, so 404.
-    assert [get(client, p).status_code for p in admin_pages] == [403, 403, 403, 404] + [403] * 5
+    assert [get(client, p).status_code for p in admin_pages] == [403, 403, 403, 404] + [403] * 7
     from .test_pages import post
 
     booking = world["booking"]["id"]
@@ -136,4 +159,4 @@ def test_pages_matrix(client, world, admin):
         assert post(client, "/m/services", url, {}).status_code == 404
     login(client, "cityadmin")
     assert {get(client, p).status_code for p in admin_pages} == {200}
-    assert [get(client, p).status_code for p in member_pages] == [403, 403, 403, 200]
+    assert [get(client, p).status_code for p in member_pages] == [403, 403, 403, 200, 403, 200]

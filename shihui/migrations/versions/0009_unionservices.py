@@ -1,8 +1,8 @@
-"""union services: services, funds, applications with documents and steps, payout batches, slots and bookings
+"""union services: services, funds, applications with documents and steps, payout batches, slots and bookings, cover enrolments and incidents
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-11-30 02:18:53.183148
+Create Date: 2026-11-30 02:24:52.420479
 
 """
 from alembic import op
@@ -120,6 +120,24 @@ def upgrade():
     sa.ForeignKeyConstraint(['service_id'], ['union_services.id'], name=op.f('fk_service_slots_service_id_union_services')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_slots'))
     )
+    op.create_table('cover_enrolments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('service_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('card_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('ends_on', sa.Date(), nullable=False),
+    sa.Column('enrolled_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('ends_on >= starts_on', name=op.f('ck_cover_enrolments_period')),
+    sa.ForeignKeyConstraint(['card_id'], ['cards.id'], name=op.f('fk_cover_enrolments_card_id_cards')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_cover_enrolments_member_id_members')),
+    sa.ForeignKeyConstraint(['service_id'], ['union_services.id'], name=op.f('fk_cover_enrolments_service_id_union_services')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cover_enrolments')),
+    sa.UniqueConstraint('service_id', 'member_id', 'starts_on', name='uq_cover_enrolments_year')
+    )
+    with op.batch_alter_table('cover_enrolments', schema=None) as batch_op:
+        batch_op.create_index('ix_cover_enrolments_member', ['member_id'], unique=False)
+
     op.create_table('service_application_steps',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('application_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -169,11 +187,48 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_documents')),
     sa.UniqueConstraint('storage_name', name=op.f('uq_service_documents_storage_name'))
     )
+    op.create_table('cover_incidents',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('enrolment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('branch', sa.String(length=100), nullable=False),
+    sa.Column('occurred_on', sa.Date(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('reported_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('reported', 'reviewing', 'settled', 'declined')", name=op.f('ck_cover_incidents_status')),
+    sa.ForeignKeyConstraint(['enrolment_id'], ['cover_enrolments.id'], name=op.f('fk_cover_incidents_enrolment_id_cover_enrolments')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_cover_incidents_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cover_incidents'))
+    )
+    op.create_table('cover_incident_documents',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('incident_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('content_type', sa.String(length=40), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('storage_name', sa.String(length=64), nullable=False),
+    sa.Column('uploaded_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['incident_id'], ['cover_incidents.id'], name=op.f('fk_cover_incident_documents_incident_id_cover_incidents')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cover_incident_documents')),
+    sa.UniqueConstraint('storage_name', name=op.f('uq_cover_incident_documents_storage_name'))
+    )
+    with op.batch_alter_table('cover_incident_documents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cover_incident_documents_incident_id'), ['incident_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('cover_incident_documents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cover_incident_documents_incident_id'))
+
+    op.drop_table('cover_incident_documents')
+    op.drop_table('cover_incidents')
     op.drop_table('service_documents')
     with op.batch_alter_table('service_bookings', schema=None) as batch_op:
         batch_op.drop_index('uq_service_bookings_live', sqlite_where=sa.text("state IN ('held', 'confirmed')"), postgresql_where=sa.text("state IN ('held', 'confirmed')"))
@@ -185,6 +240,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_service_application_steps_application_id'))
 
     op.drop_table('service_application_steps')
+    with op.batch_alter_table('cover_enrolments', schema=None) as batch_op:
+        batch_op.drop_index('ix_cover_enrolments_member')
+
+    op.drop_table('cover_enrolments')
     op.drop_table('service_slots')
     with op.batch_alter_table('service_applications', schema=None) as batch_op:
         batch_op.drop_index('uq_service_applications_award', sqlite_where=sa.text("award_key IS NOT NULL AND status <> 'rejected'"), postgresql_where=sa.text("award_key IS NOT NULL AND status <> 'rejected'"))
