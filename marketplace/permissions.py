@@ -65,6 +65,7 @@ ACTIONS: dict[str, Action] = {
     "service.browse": Action(MEMBER, "See union services, who may use them, one's applications"),
     "service.apply": Action(MEMBER, "Apply to a union service with documents, resubmit"),
     "cover.own": Action(MEMBER, "See one's free covers and policy periods, report incidents"),
+    "job.browse": Action(MEMBER, "Browse and filter union job listings, say interested"),
     "service.book": Action(MEMBER, "Hold, confirm and cancel course seats and appointments"),
     # Merchant staff (owners and clerks), for their own merchant
     "portal.enter": _merchant(STAFF, "Log in to the merchant portal, see its home page"),
@@ -107,6 +108,7 @@ ACTIONS: dict[str, Action] = {
     "service.review": Action(ADMIN, "Review applications (branch check, city decision), queue"),
     "fund.view": Action(ADMIN, "See funds: budget, committed, paid, chart, payout batches"),
     "cover.manage": Action(ADMIN, "Review cover incidents, export enrolments for the insurer"),
+    "job.manage": Action(ADMIN, "Publish and close job listings, see who is interested"),
     "slot.manage": Action(ADMIN, "Add course sessions and appointment slots, see rosters"),
     "fund.payout": Action(ADMIN, "Export payout batches for the bank and confirm them paid"),
     # Applicant (own applications only, else 404) and reviewers in scope (unionservices.review)

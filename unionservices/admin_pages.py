@@ -11,10 +11,10 @@ from marshmallow import ValidationError
 from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 
-from . import applications, catalog, covers, funds, payouts, seats
+from . import applications, catalog, covers, funds, jobboard, payouts, seats
 from .pages import CsrfForm, reason_text
 from .routes import file_response
-from .schemas import FundInSchema, ServiceInSchema, SlotInSchema
+from .schemas import FundInSchema, JobInSchema, ServiceInSchema, SlotInSchema
 
 bp = Blueprint("unionservices_admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -315,3 +315,39 @@ def enrolments_csv(service_id: int):
     return Response(text.encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="cover-{service_id}-enrolments.csv"',
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+@bp.route("/jobs", methods=["GET", "POST"])
+@admin_page("job.manage")
+def job_list():
+    errors, status = None, 200
+    if request.method == "POST":
+        if not CsrfForm().validate_on_submit():
+            abort(400)
+        f = request.form
+        raw = {k: f.get(k, "") for k in ("employer", "position", "district", "contact",
+                                         "description")}  # fmt: skip
+        for key in ("salary_min", "salary_max"):
+            raw[key] = int(f[key]) if f.get(key, "").isdigit() and len(f[key]) < 8 else None
+        try:
+            jobboard.create(g.principal, JobInSchema().load(raw))
+        except ValidationError as exc:
+            errors, status = exc.messages, 422
+        except Problem as exc:
+            errors, status = exc.extra.get("errors") or {"_schema": [exc.detail]}, exc.status
+        else:
+            return redirect(url_for(".job_list"))
+    return render_template(
+        "unionservices/admin_jobs.html",
+        rows=jobboard.all_listings(),
+        form=CsrfForm(),
+        errors=errors,
+        values=request.form,
+    ), status
+
+
+@bp.get("/jobs/<int:listing_id>")
+@admin_page("job.manage")
+def job_detail(listing_id: int):
+    return render_template("unionservices/admin_job.html", listing=jobboard.get(listing_id),
+                           rows=jobboard.interested(listing_id))  # fmt: skip

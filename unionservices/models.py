@@ -326,3 +326,44 @@ class IncidentDocument(db.Model):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     storage_name: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+JOB_STATUSES = ("open", "closed")
+
+
+class JobListing(db.Model):
+    """A union-published job (job referral): employer, position, district, salary, contact."""
+
+    __tablename__ = "job_listings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    employer: Mapped[str] = mapped_column(String(120), nullable=False)
+    position: Mapped[str] = mapped_column(String(120), nullable=False)
+    district: Mapped[str] = mapped_column(String(6), nullable=False, index=True)
+    salary_min: Mapped[int] = mapped_column(Integer, nullable=False)
+    salary_max: Mapped[int] = mapped_column(Integer, nullable=False)
+    contact: Mapped[str] = mapped_column(String(120), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("salary_min >= 0 AND salary_max >= salary_min", name="salary_range"),
+        CheckConstraint(one_of("status", JOB_STATUSES), name="status"),
+    )
+
+
+class JobInterest(db.Model):
+    """A member said "interested" in a listing (once: a unique pair)."""
+
+    __tablename__ = "job_interests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(BigId, ForeignKey("job_listings.id"), nullable=False)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("listing_id", "member_id", name="uq_job_interests_pair"),
+        Index("ix_job_interests_member", "member_id"),
+    )

@@ -14,7 +14,7 @@ from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 from marketplace.validation import bad_text
 
-from . import applications, catalog, covers, documents, eligibility, seats
+from . import applications, catalog, covers, documents, eligibility, jobboard, seats
 
 bp = Blueprint("unionservices_pages", __name__, url_prefix="/m/services",
                template_folder="templates")  # fmt: skip
@@ -276,6 +276,17 @@ def cancel_booking(booking_id: int):
     return _booking_action(booking_id, seats.cancel)
 
 
+def region_text(code: str) -> str:
+    from flask_babel import get_locale
+
+    from marketplace.members.identity import regions
+
+    row = regions().get(code or "")
+    if row is None:
+        return code or ""
+    return row["name_en"] if str(get_locale() or "").startswith("en") else row["name_zh"]
+
+
 def incident_text(status: str) -> str:
     return {
         "reported": _("Reported"),
@@ -287,7 +298,7 @@ def incident_text(status: str) -> str:
 
 @bp.app_context_processor
 def incident_helpers():
-    return {"svc_incident": incident_text}
+    return {"svc_incident": incident_text, "svc_region": region_text}
 
 
 def _covers_page(status: int = 200, error=None, errors=None):
@@ -328,3 +339,31 @@ def incident_document(incident_id: int, document_id: int):
 
     doc, data = covers.document_for(g.principal, incident_id, document_id)
     return file_response(doc, data)
+
+
+@bp.get("/jobs")
+@page_required("job.browse", login="members_pages.login")
+def jobs():
+    district = request.args.get("district", "").strip()
+    q = request.args.get("q", "").strip()[:50]
+    salary = request.args.get("salary_at_least", "").strip()
+    filters = {
+        "district": district if district.isdigit() and 2 <= len(district) <= 6 else None,
+        "q": q or None,
+        "salary_at_least": int(salary) if salary.isdigit() and len(salary) < 8 else None,
+    }
+    return render_template("unionservices/jobs.html", listings=jobboard.browse(**filters),
+                           mine=jobboard.interested_ids(g.principal.member_id),
+                           args=request.args, form=CsrfForm())  # fmt: skip
+
+
+@bp.post("/jobs/<int:listing_id>/interest")
+@page_required("job.browse", login="members_pages.login")
+def job_interest(listing_id: int):
+    if CsrfForm().validate_on_submit():
+        if request.form.get("withdraw"):
+            jobboard.withdraw(g.principal, listing_id)
+        else:
+            jobboard.express(g.principal, listing_id)
+            flash(_("The union will pass your interest on."), "success")
+    return redirect(url_for(".jobs"))

@@ -10,7 +10,7 @@ from marketplace.auth import auth_required, current_principal
 from marketplace.errors import ValidationFailed
 from marketplace.validation import bad_text
 
-from . import applications, catalog, covers, documents, funds, payouts, seats
+from . import applications, catalog, covers, documents, funds, jobboard, payouts, seats
 from .schemas import (
     ApplicationSchema,
     BatchSchema,
@@ -21,6 +21,11 @@ from .schemas import (
     FundSchema,
     IncidentSchema,
     IncidentStatusSchema,
+    InterestedSchema,
+    JobArgsSchema,
+    JobInSchema,
+    JobPatchSchema,
+    JobSchema,
     QueueArgsSchema,
     ServiceInSchema,
     ServicePatchSchema,
@@ -526,3 +531,82 @@ def enrolments_csv(service_id):
     return Response(text.encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="cover-{service_id}-enrolments.csv"',
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+# --------------------------------------------------------------------------- job referral
+
+JOB_FIELDS = ("id", "employer", "position", "district", "salary_min", "salary_max", "contact",
+              "description", "status", "created_at")  # fmt: skip
+
+
+def job_view(listing, **extra) -> dict:
+    return {**{k: getattr(listing, k) for k in JOB_FIELDS}, **extra}
+
+
+@bp.route("/jobs")
+class Jobs(MethodView):
+    @auth_required("job.browse")
+    @bp.arguments(JobArgsSchema, location="query")
+    @bp.response(200, JobSchema(many=True))
+    def get(self, args):
+        """Open listings, newest first: ``district`` (code or prefix), ``q`` (employer or
+        position), ``salary_at_least`` (yuan per month)."""
+        principal = current_principal()
+        mine = jobboard.interested_ids(principal.member_id)
+        return [job_view(j, interested=j.id in mine) for j in jobboard.browse(**args)]
+
+
+@bp.route("/jobs/<int:listing_id>/interest")
+class Interest(MethodView):
+    @auth_required("job.browse")
+    @bp.response(200, JobSchema)
+    @bp.alt_response(201, schema=JobSchema, description="Said for the first time")
+    def post(self, listing_id):
+        """Say "interested" (201 the first time, 200 after: nothing changes)."""
+        created = jobboard.express(current_principal(), listing_id)
+        return job_view(jobboard.get(listing_id), interested=True), 201 if created else 200
+
+    @auth_required("job.browse")
+    @bp.response(204)
+    def delete(self, listing_id):
+        """Take "interested" back."""
+        jobboard.withdraw(current_principal(), listing_id)
+
+
+@bp.route("/admin/jobs")
+class AdminJobs(MethodView):
+    @auth_required("job.manage")
+    @bp.response(200, JobSchema(many=True))
+    def get(self):
+        """Every listing with how many members are interested."""
+        return [job_view(j, interested_count=n) for j, n in jobboard.all_listings()]
+
+    @auth_required("job.manage")
+    @bp.arguments(JobInSchema)
+    @bp.response(201, JobSchema)
+    def post(self, body):
+        """Publish a listing (salary in yuan per month, district a 6-digit region code)."""
+        return job_view(jobboard.create(current_principal(), body))
+
+
+@bp.route("/admin/jobs/<int:listing_id>")
+class AdminJob(MethodView):
+    @auth_required("job.manage")
+    @bp.arguments(JobPatchSchema)
+    @bp.response(200, JobSchema)
+    def patch(self, body, listing_id):
+        """Change or close a listing; fields not sent stay."""
+        sent = set(request.get_json(silent=True) or {})
+        body = {k: v for k, v in body.items() if k in sent}
+        return job_view(jobboard.update(current_principal(), listing_id, body))
+
+
+@bp.route("/admin/jobs/<int:listing_id>/interested")
+class Interested(MethodView):
+    @auth_required("job.manage")
+    @bp.response(200, InterestedSchema(many=True))
+    def get(self, listing_id):
+        """Members interested in a listing, first come first."""
+        return [{"member_id": m.id, "name": m.name, "phone": m.phone, "branch": m.branch,
+                 "region": m.region, "at": i.created_at}
+                for i, m in jobboard.interested(listing_id)]  # fmt: skip

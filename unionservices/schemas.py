@@ -225,3 +225,49 @@ class IncidentStatusSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(
         ("reviewing", "settled", "declined")))  # fmt: skip
     reason = fields.String(validate=validate.Length(max=500))
+
+
+class JobInSchema(Schema):
+    employer = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    position = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    district = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))
+    salary_min = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
+    salary_max = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
+    contact = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    status = fields.String(load_default="open", validate=validate.OneOf(("open", "closed")))
+
+
+class JobPatchSchema(JobInSchema):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, partial=True, **kwargs)
+
+
+class JobArgsSchema(Schema):
+    district = fields.String(validate=validate.Regexp(r"^\d{2,6}$"))
+    q = fields.String(validate=validate.Length(max=50))
+    salary_at_least = fields.Integer(validate=validate.Range(min=0, max=1_000_000))
+
+
+class JobSchema(Schema):
+    id = fields.Integer()
+    employer = fields.String()
+    position = fields.String()
+    district = fields.String()
+    salary_min = fields.Integer(metadata={"description": "Yuan per month"})
+    salary_max = fields.Integer(metadata={"description": "Yuan per month"})
+    contact = fields.String()
+    description = fields.String()
+    status = fields.String()
+    created_at = fields.DateTime()
+    interested = fields.Boolean(metadata={"description": "Members: did the caller say so?"})
+    interested_count = fields.Integer(metadata={"description": "Admins: how many members"})
+
+
+class InterestedSchema(Schema):
+    member_id = fields.Integer()
+    name = fields.String()
+    phone = fields.String()
+    branch = fields.String()
+    region = fields.String()
+    at = fields.DateTime()

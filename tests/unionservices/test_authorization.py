@@ -36,10 +36,13 @@ def world(client, admin, aid):
     cover = create_service(client, admin, ACCIDENT)
     (enrolment,) = client.get("/api/v1/covers", headers=bearer(applicant)).get_json()
     incident = report(client, applicant, enrolment["id"]).get_json()
+    job = client.post("/api/v1/admin/jobs", headers=bearer(admin), json={
+        "employer": "厂", "position": "车工", "district": "130102", "salary_min": 1,
+        "salary_max": 2, "contact": "王"}).get_json()  # fmt: skip
     tokens = {A: None, M: applicant, OTHER: other, R: admin, X: owner}
     return {"fund": fund, "service": service, "app": app, "doc": app["documents"][0]["id"],
             "course": course, "slot": slot, "booking": booking, "cover": cover,
-            "enrolment": enrolment, "incident": incident,
+            "enrolment": enrolment, "incident": incident, "job": job,
             "tokens": tokens, "other_card": other_card}  # fmt: skip
 
 
@@ -101,6 +104,17 @@ def routes(w):
          "cover.manage", admin_only | {R: 422}),
         ("GET", f"/api/v1/admin/services/{w['cover']['id']}/enrolments.csv", None,
          "cover.manage", admin_only),
+        ("GET", "/api/v1/jobs", None, "job.browse", member_only),
+        ("POST", f"/api/v1/jobs/{w['job']['id']}/interest", None, "job.browse",
+         member_only | {M: 201, OTHER: 201}),
+        ("DELETE", f"/api/v1/jobs/{w['job']['id']}/interest", None, "job.browse",
+         member_only | {M: 204, OTHER: 204}),
+        ("GET", "/api/v1/admin/jobs", None, "job.manage", admin_only),
+        ("POST", "/api/v1/admin/jobs", {}, "job.manage", admin_only | {R: 422}),
+        ("PATCH", f"/api/v1/admin/jobs/{w['job']['id']}", {"status": "open"}, "job.manage",
+         admin_only),
+        ("GET", f"/api/v1/admin/jobs/{w['job']['id']}/interested", None, "job.manage",
+         admin_only),
         # booking last: the applicant already holds a seat, the other member gets one
         ("POST", f"/api/v1/slots/{w['slot']['id']}/bookings", None, "service.book",
          {A: 401, M: 201, OTHER: 201, R: 403, X: 403}),
@@ -134,7 +148,8 @@ def test_pages_matrix(client, world, admin):
                     f"/m/services/applications/{a}/documents/{d}", "/m/services/covers",
                     world["incident"]["documents"][0]["url"].replace(
                         f"/api/v1/cover-incidents/{world['incident']['id']}",
-                        f"/m/services/covers/incidents/{world['incident']['id']}")]  # fmt: skip
+                        f"/m/services/covers/incidents/{world['incident']['id']}"),
+                    "/m/services/jobs"]  # fmt: skip
     admin_pages = ["/admin/services", "/admin/services/reviews",
                    f"/admin/services/applications/{a}",
                    f"/admin/services/applications/{a}/documents/{d}", "/admin/funds",
@@ -142,15 +157,16 @@ def test_pages_matrix(client, world, admin):
                    f"/admin/funds/{world['fund']['id']}/chart.svg",
                    f"/admin/services/{world['course']['id']}/slots",
                    f"/admin/slots/{world['slot']['id']}/roster", "/admin/covers",
-                   f"/admin/services/{world['cover']['id']}/enrolments.csv"]  # fmt: skip
+                   f"/admin/services/{world['cover']['id']}/enrolments.csv", "/admin/jobs",
+                   f"/admin/jobs/{world['job']['id']}"]  # fmt: skip
     for path in member_pages + admin_pages:
         assert client.get(path).status_code == 302, path
     from .test_pages import get, login
 
     login(client, world["other_card"])
-    assert [get(client, p).status_code for p in member_pages] == [200, 200, 404, 404, 200, 404]
+    assert [get(client, p).status_code for p in member_pages] == [200, 200, 404, 404, 200, 404, 200]
     # The admin download asks the same rule as the member one: not theirs, so 404.
-    assert [get(client, p).status_code for p in admin_pages] == [403, 403, 403, 404] + [403] * 7
+    assert [get(client, p).status_code for p in admin_pages] == [403, 403, 403, 404] + [403] * 9
     from .test_pages import post
 
     booking = world["booking"]["id"]
@@ -159,4 +175,4 @@ def test_pages_matrix(client, world, admin):
         assert post(client, "/m/services", url, {}).status_code == 404
     login(client, "cityadmin")
     assert {get(client, p).status_code for p in admin_pages} == {200}
-    assert [get(client, p).status_code for p in member_pages] == [403, 403, 403, 200, 403, 200]
+    assert [get(client, p).status_code for p in member_pages] == [403, 403, 403, 200, 403, 200, 403]
