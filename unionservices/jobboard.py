@@ -13,6 +13,7 @@ from marketplace.models import record_audit
 from marketplace.permissions import Actor
 
 from .models import JobInterest, JobListing
+from .schemas import NOT_BELOW_MINIMUM
 
 EDITABLE = ("employer", "position", "district", "salary_min", "salary_max", "contact",
             "description", "status")  # fmt: skip
@@ -20,7 +21,7 @@ EDITABLE = ("employer", "position", "district", "salary_min", "salary_max", "con
 
 def _check_salary(data: dict) -> None:
     if data["salary_max"] < data["salary_min"]:
-        raise ValidationFailed(errors={"salary_max": ["Not below the minimum."]})
+        raise ValidationFailed(errors={"salary_max": [NOT_BELOW_MINIMUM]})
 
 
 def create(principal, data: dict) -> JobListing:

@@ -10,6 +10,13 @@ from .models import KINDS, SERVICE_STATUSES
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_CENTS = 10**12  # ten billion yuan: more than any fund
+# Rules across fields, stated word for word in the fields' descriptions (the fuzz suite checks it).
+AWARD_NEEDS_LEVELS = "One award per level needs levels."
+NAMES_DIFFER = "Field names must differ."
+AFTER_START = "After the start."
+BEFORE_START = "Before the start."
+AT_OR_BEFORE_START = "At or before the start."
+NOT_BELOW_MINIMUM = "Not below the minimum."
 
 
 class FieldSpecSchema(Schema):
@@ -29,11 +36,6 @@ class RulesSchema(Schema):
                          load_default=dict)  # fmt: skip
     one_award_per_level = fields.Boolean(load_default=False)
 
-    @validates_schema
-    def _award_needs_levels(self, data, **kwargs):
-        if data.get("one_award_per_level") and not data.get("levels"):
-            raise ValidationError("One award per level needs levels.", "one_award_per_level")
-
 
 class ServiceInSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
@@ -45,17 +47,28 @@ class ServiceInSchema(Schema):
                              validate=validate.Range(min=1, max=2**63 - 1))  # fmt: skip
     max_amount_cents = fields.Integer(allow_none=True, load_default=None,
                                       validate=validate.Range(min=1, max=MAX_CENTS))  # fmt: skip
-    rules = fields.Nested(RulesSchema, load_default=lambda: RulesSchema().load({}))
-    fields_ = fields.List(fields.Nested(FieldSpecSchema), data_key="fields", attribute="fields",
-                          load_default=list, validate=validate.Length(max=30))  # fmt: skip
+    rules = fields.Nested(RulesSchema, load_default=lambda: RulesSchema().load({}), metadata={
+        "description": "Eligibility rules (docs/unionservices.md). one_award_per_level needs "
+                       f"levels, else 422: {AWARD_NEEDS_LEVELS}"})  # fmt: skip
+    fields_ = fields.List(
+        fields.Nested(FieldSpecSchema),
+        data_key="fields",
+        attribute="fields",
+        load_default=list,
+        validate=validate.Length(max=30),
+        metadata={"description": f"Each name once, else 422: {NAMES_DIFFER}"},
+    )
     prepare = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
                           load_default=list, validate=validate.Length(max=30))  # fmt: skip
 
     @validates_schema
-    def _unique_fields(self, data, **kwargs):
+    def _cross_field_rules(self, data, **kwargs):
         names = [f["name"] for f in data.get("fields", [])]
         if len(names) != len(set(names)):
-            raise ValidationError("Field names must differ.", "fields")
+            raise ValidationError(NAMES_DIFFER, "fields")
+        rules = data.get("rules") or {}
+        if rules.get("one_award_per_level") and not rules.get("levels"):
+            raise ValidationError(AWARD_NEEDS_LEVELS, "rules")
 
 
 class ServicePatchSchema(ServiceInSchema):
@@ -164,9 +177,16 @@ class SlotInSchema(Schema):
     label = fields.String(required=True, validate=validate.Length(min=1, max=120))
     location = fields.String(load_default="", validate=validate.Length(max=200))
     starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
-    booking_opens_at = fields.AwareDateTime(required=True)
-    cancel_deadline = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(
+        required=True, metadata={"description": f"After starts_at, else 422: {AFTER_START}"}
+    )
+    booking_opens_at = fields.AwareDateTime(
+        required=True, metadata={"description": f"Before starts_at, else 422: {BEFORE_START}"}
+    )
+    cancel_deadline = fields.AwareDateTime(
+        required=True,
+        metadata={"description": f"At or before starts_at, else 422: {AT_OR_BEFORE_START}"},
+    )
     capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
     hold_seconds = fields.Integer(load_default=300, validate=validate.Range(min=30, max=3600))
 
@@ -232,7 +252,9 @@ class JobInSchema(Schema):
     position = fields.String(required=True, validate=validate.Length(min=1, max=120))
     district = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))
     salary_min = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
-    salary_max = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
+    salary_max = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000),
+                                metadata={"description": "At least salary_min, else 422: "
+                                          + NOT_BELOW_MINIMUM})  # fmt: skip
     contact = fields.String(required=True, validate=validate.Length(min=1, max=120))
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     status = fields.String(load_default="open", validate=validate.OneOf(("open", "closed")))

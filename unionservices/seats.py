@@ -33,7 +33,7 @@ from marketplace.members.models import Member
 from marketplace.models import record_audit, utcnow
 from marketplace.permissions import Actor
 
-from . import eligibility, review
+from . import eligibility, review, schemas
 from .models import Booking, Service, Slot
 from .notify import notify
 
@@ -107,11 +107,11 @@ def create_slot(principal, service_id: int, data: dict) -> Slot:
     if service.kind not in SLOT_KINDS:
         raise Conflict("Only courses and appointments have seats.", code="not_bookable")
     if data["ends_at"] <= data["starts_at"]:
-        raise ValidationFailed(errors={"ends_at": ["After the start."]})
+        raise ValidationFailed(errors={"ends_at": [schemas.AFTER_START]})
     if not data["booking_opens_at"] < data["starts_at"]:
-        raise ValidationFailed(errors={"booking_opens_at": ["Before the start."]})
+        raise ValidationFailed(errors={"booking_opens_at": [schemas.BEFORE_START]})
     if data["cancel_deadline"] > data["starts_at"]:
-        raise ValidationFailed(errors={"cancel_deadline": ["At or before the start."]})
+        raise ValidationFailed(errors={"cancel_deadline": [schemas.AT_OR_BEFORE_START]})
     slot = Slot(service_id=service.id, **data)
     db.session.add(slot)
     db.session.flush()
