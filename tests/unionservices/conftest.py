@@ -39,6 +39,14 @@ def admin_token(name="cityadmin"):
     return issue_token(account)["access_token"]
 
 
+@pytest.fixture(autouse=True)
+def _no_documents_left(instance_dir):
+    """The instance folder lives for the whole session: start each test without documents."""
+    import shutil
+
+    shutil.rmtree(instance_dir / "service-documents", ignore_errors=True)
+
+
 @pytest.fixture
 def admin(app_ctx):
     return admin_token()
