@@ -62,6 +62,11 @@ ACTIONS: dict[str, Action] = {
     "offer.favourite": Action(MEMBER, "Save offers as favourites and list them"),
     "groupbuy.browse": Action(MEMBER, "List and open group-buys"),
     "groupbuy.join": Action(MEMBER, "Join and leave group-buys, list one's places and teams"),
+    "service.browse": Action(MEMBER, "See union services, who may use them, one's applications"),
+    "service.apply": Action(MEMBER, "Apply to a union service with documents, resubmit"),
+    "cover.own": Action(MEMBER, "See one's free covers and policy periods, report incidents"),
+    "job.browse": Action(MEMBER, "Browse and filter union job listings, say interested"),
+    "service.book": Action(MEMBER, "Hold, confirm and cancel course seats and appointments"),
     # Merchant staff (owners and clerks), for their own merchant
     "portal.enter": _merchant(STAFF, "Log in to the merchant portal, see its home page"),
     "merchant.view_own": _merchant(STAFF, "See the merchant and its status"),
@@ -99,6 +104,17 @@ ACTIONS: dict[str, Action] = {
     "member.view": Action(ADMIN, "Look members and cards up"),
     "card.freeze": Action(ADMIN, "Freeze a card"),
     "card.reissue": Action(ADMIN, "Reissue a member's card"),
+    "service.manage": Action(ADMIN, "Configure union services and funds"),
+    "service.review": Action(ADMIN, "Review applications (branch check, city decision), queue"),
+    "fund.view": Action(ADMIN, "See funds: budget, committed, paid, chart, payout batches"),
+    "cover.manage": Action(ADMIN, "Review cover incidents, export enrolments for the insurer"),
+    "job.manage": Action(ADMIN, "Publish and close job listings, see who is interested"),
+    "slot.manage": Action(ADMIN, "Add course sessions and appointment slots, see rosters"),
+    "fund.payout": Action(ADMIN, "Export payout batches for the bank and confirm them paid"),
+    # Applicant (own applications only, else 404) and reviewers in scope (unionservices.review)
+    "service.document": Action(
+        ("member", "admin"), "Open an application or incident and download its documents"
+    ),
 }
 
 # Endpoints anyone may call without logging in (Flask endpoint names), and why.

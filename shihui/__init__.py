@@ -122,6 +122,7 @@ def import_models() -> None:
     import marketplace.merchants  # noqa: F401
     import marketplace.models  # noqa: F401
     import merchant_portal.models  # noqa: F401
+    import unionservices.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -144,6 +145,9 @@ def register_blueprints(app: Flask) -> None:
     from merchant_portal import init_app as init_merchant_portal
 
     init_merchant_portal(app)
+    from unionservices import init_app as init_unionservices
+
+    init_unionservices(app)
     app.register_blueprint(members_pages.bp)
     for blp in (auth_routes.bp, members_routes.bp, members_admin.bp):
         api.register_blueprint(blp)

@@ -27,6 +27,8 @@ PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("catalogue.jobs.sweep", 30, "default"),
     # Group-buys keep their record in SQL and read no outbox: their streams are emptied.
     ("catalogue.jobs.trim_outboxes", 300, "low"),
+    # Course seats and appointment slots: unconfirmed holds expire, their seats return.
+    ("unionservices.jobs.sweep_holds", 30, "default"),
 ]
 
 # (name, argv after ``python -m``) of extra long-running processes ``shihui up`` starts.
