@@ -1,4 +1,5 @@
-"""``shihui audit CAMPAIGN_ID``, ``shihui flashsale drain [--follow]`` and ``... rebuild [ID]``."""
+"""``shihui audit CAMPAIGN_ID``, ``shihui flashsale drain [--follow]``, ``... rebuild [ID]`` and
+``... queue-rate ID RATE``."""
 
 from __future__ import annotations
 
@@ -82,6 +83,23 @@ def rebuild(campaign_ids: tuple[int, ...]) -> None:
         sys.exit(1)
     if unknown:
         sys.exit(2)
+
+
+@flashsale.command("queue-rate")
+@click.argument("campaign_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("rate", type=click.FloatRange(0.1, 100_000))
+@with_appcontext
+def queue_rate(campaign_id: int, rate: float) -> None:
+    """Set a waiting room's admissions per second (takes effect at once, also while live)."""
+    from marketplace.errors import Problem
+
+    from .services import set_admission_rate
+
+    try:
+        campaign = set_admission_rate(None, campaign_id, rate)
+    except (LookupError, Problem) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"campaign {campaign.id}: admission rate {campaign.admission_rate} per second")
 
 
 def register_cli(app: Flask) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,6 +27,11 @@ CATEGORIES = ("movie", "concert", "attraction", "car_wash", "other")
 # (see services.effective_status), so no job has to flip it at the second a sale opens.
 STATUSES = ("draft", "scheduled", "live", "sold_out", "ended", "cancelled")
 VOUCHER_STATUSES = ("issued", "redeemed", "cancelled", "expired")
+# How a sale hands its tickets out (docs/flashsale.md "Sale modes"): first come first served at
+# the claim endpoint, a waiting room that admits members at a set rate, or a lottery draw.
+# Fixed once the sale is published. The API accepts the modes in ``OFFERED``.
+MODES = ("first_come", "queue", "lottery")
+OFFERED_MODES = ("first_come", "queue")
 
 
 class Campaign(db.Model):
@@ -58,12 +64,22 @@ class Campaign(db.Model):
     # Set when the sale's Redis pool was deleted (flashsale.retire): from then on SQL alone
     # answers for its vouchers, and reconcile_pools never reopens it.
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mode: Mapped[str] = mapped_column(
+        String(12), nullable=False, default="first_come", server_default="first_come"
+    )
+    # Waiting room (mode ``queue``): members may join from queue_opens_at (None: 15 minutes
+    # before the start); admitted at admission_rate per second while the members admitted and
+    # not yet claimed stay within the unclaimed stock times over_admission (flashsale/room.py).
+    queue_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    admission_rate: Mapped[float | None] = mapped_column(Float)
+    over_admission: Mapped[float | None] = mapped_column(Float)
 
     merchant: Mapped[Merchant] = relationship(lazy="joined")
 
     __table_args__ = (
         CheckConstraint(one_of("category", CATEGORIES), name="category"),
         CheckConstraint(one_of("status", STATUSES), name="status"),
+        CheckConstraint(one_of("mode", MODES), name="mode"),
         CheckConstraint("total_stock >= 0", name="total_stock"),
         CheckConstraint("per_member_limit >= 1", name="per_member_limit"),
         Index("ix_campaigns_status_ends_at", "status", "ends_at"),

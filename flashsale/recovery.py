@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from marketplace.extensions import db, get_redis
 from marketplace.models import utcnow
 
+from . import room
 from .hotpath import get_engine
 from .models import Campaign, Voucher
 
@@ -75,6 +76,7 @@ def reconcile_pool(campaign: Campaign) -> dict:
     )  # fmt: skip
     if report.created and campaign.status == "cancelled":
         engine.close_pool(campaign.pool_id)
+    room.configure(campaign)  # a queue sale's room settings (its places are not in SQL)
     out = {"campaign_id": campaign.id, **asdict(report)}
     if report.deficit or report.over_limit or report.mismatched:
         log.error("reconcile of sale %s found problems (vouchers kept): %s", campaign.id, out)

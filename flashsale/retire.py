@@ -20,6 +20,7 @@ from inventory import OutboxConsumer, PoolNotFound
 from marketplace.extensions import db
 from marketplace.models import utcnow
 
+from . import room
 from .hotpath import get_engine, sale_pools, write_meta
 from .models import Campaign, CampaignAudit
 from .settings import setting
@@ -77,6 +78,7 @@ def retire_sale(campaign_id: int, group: str) -> bool:
     campaign.retired_at = utcnow()
     db.session.commit()
     engine.retire_pool(campaign.pool_id)
+    room.delete(campaign.id)  # a queue sale's waiting room (nothing for other modes)
     write_meta(campaign)  # retired: deletes the claim-path metadata (and this process's copy)
     log.info("sale %s retired: its Redis pool is deleted, SQL answers for it", campaign_id)
     return True
