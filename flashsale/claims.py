@@ -97,6 +97,8 @@ def claim(principal, campaign_id: int, key: str, queue_pass: str | None = None) 
     if time.time() < meta.starts_at - 1:  # 1 s of slack for clock skew: the engine decides
         _refuse("not_started", _not_started(meta))
     request_id = key  # the engine scopes request ids to their member
+    if meta.mode == "lottery":  # the draw hands its tickets out (flashsale/lottery.py)
+        _refuse("lottery", Conflict("This sale is a lottery: register.", code="lottery_sale"))
     if meta.mode == "queue":
         request_id = _admitted(principal, campaign_id, queue_pass)
     if not engine_ready():  # Redis restarted: SQL's claims are being merged back (recovery.py)

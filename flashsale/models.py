@@ -31,7 +31,8 @@ VOUCHER_STATUSES = ("issued", "redeemed", "cancelled", "expired")
 # the claim endpoint, a waiting room that admits members at a set rate, or a lottery draw.
 # Fixed once the sale is published. The API accepts the modes in ``OFFERED``.
 MODES = ("first_come", "queue", "lottery")
-OFFERED_MODES = ("first_come", "queue")
+OFFERED_MODES = ("first_come", "queue", "lottery")
+ENTRY_OUTCOMES = ("won", "promoted", "waiting")
 
 
 class Campaign(db.Model):
@@ -184,3 +185,45 @@ class CampaignAudit(db.Model):
     sql_vouchers: Mapped[int] = mapped_column(Integer, nullable=False)
     repersisted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     problems: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+
+
+class LotteryDraw(db.Model):
+    """A lottery sale's draw (flashsale/lottery.py). Written at publish with the commitment
+    (SHA-256 of the secret seed) and the named future beacon round; the seed is shown only once
+    the draw ran, with the beacon's value and the hash of the entrants list."""
+
+    __tablename__ = "lottery_draws"
+
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), primary_key=True)
+    seed: Mapped[str] = mapped_column(String(64), nullable=False)  # hex, secret until drawn
+    commitment: Mapped[str] = mapped_column(String(64), nullable=False)
+    beacon_source: Mapped[str] = mapped_column(String(40), nullable=False)
+    beacon_round: Mapped[int] = mapped_column(BigId, nullable=False)
+    beacon_value: Mapped[str | None] = mapped_column(String(128))
+    entrants_hash: Mapped[str | None] = mapped_column(String(64))
+    entrants: Mapped[int | None] = mapped_column(Integer)
+    winners: Mapped[int | None] = mapped_column(Integer)
+    drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class LotteryEntry(db.Model):
+    """A member's registration for a lottery sale. ``ticket`` (random, shown to the member) is
+    what the published entrants list holds instead of the member's identity."""
+
+    __tablename__ = "lottery_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), nullable=False)
+    member_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    ticket: Mapped[str] = mapped_column(String(16), nullable=False)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    position: Mapped[int | None] = mapped_column(Integer)  # 1-based place in the drawn order
+    outcome: Mapped[str | None] = mapped_column(String(10))
+
+    __table_args__ = (
+        CheckConstraint(one_of("outcome", ENTRY_OUTCOMES), name="outcome"),
+        Index("uq_lottery_entries_member", "campaign_id", "member_id", unique=True),
+        Index("uq_lottery_entries_ticket", "campaign_id", "ticket", unique=True),
+        Index("ix_lottery_entries_waiting", "campaign_id", "outcome", "position"),
+    )

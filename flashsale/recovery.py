@@ -70,9 +70,11 @@ def sql_claims(campaign_id: int):
 def reconcile_pool(campaign: Campaign) -> dict:
     """Merge the campaign's SQL vouchers into its pool (reopening a lost pool); a report dict."""
     engine = get_engine()
+    from .services import pool_window
+
     report = engine.restore(
         campaign.pool_id, sql_claims(campaign.id), campaign.total_stock,
-        campaign.per_member_limit, campaign.starts_at, campaign.ends_at,
+        campaign.per_member_limit, *pool_window(campaign),
     )  # fmt: skip
     if report.created and campaign.status == "cancelled":
         engine.close_pool(campaign.pool_id)

@@ -65,6 +65,12 @@ def retire_sale(campaign_id: int, group: str) -> bool:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.retired_at is not None:
         return False
+    if campaign.mode == "lottery":  # not before its draw: the draw reserves in the pool
+        from .models import LotteryDraw
+
+        draw = db.session.get(LotteryDraw, campaign.id)
+        if draw is not None and draw.entrants_hash is None and campaign.status != "cancelled":
+            return False
     engine = get_engine()
     try:
         lag = OutboxConsumer(engine, group=group, consumer="retire").lag(campaign.pool_id)

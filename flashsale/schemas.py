@@ -62,7 +62,8 @@ class CampaignInSchema(Schema):
         validate=validate.OneOf(OFFERED_MODES),
         metadata={
             "description": "How tickets are handed out; fixed once published. "
-            "queue: a waiting room admits members (per_member_limit must be 1)."
+            "queue: a waiting room admits members; lottery: members register between starts_at "
+            "and ends_at, a verifiable draw picks winners (per_member_limit must be 1)."
         },
     )
     queue_opens_at = UTCAware(

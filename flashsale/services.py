@@ -14,7 +14,7 @@ from marketplace.extensions import db, get_queue
 from marketplace.models import record_audit, utcnow
 from marketplace.permissions import Actor
 
-from . import room
+from . import lottery, room
 from .hotpath import get_engine, write_meta
 from .memory import sale_bytes
 from .models import Campaign, Voucher
@@ -73,8 +73,8 @@ def queue_opens_at(campaign) -> datetime | None:
 def check_times(values: dict) -> None:
     errors = {}
     mode = values.get("mode") or "first_come"
-    if mode == "queue" and values.get("per_member_limit", 1) != 1:
-        errors["per_member_limit"] = ["Must be 1 in queue mode (a pass wins one ticket)."]
+    if mode in ("queue", "lottery") and values.get("per_member_limit", 1) != 1:
+        errors["per_member_limit"] = ["Must be 1 in queue and lottery modes (one ticket each)."]
     opens = values.get("queue_opens_at")
     if opens and values.get("starts_at") and opens > values["starts_at"]:
         errors["queue_opens_at"] = ["Must not be after starts_at."]
@@ -167,6 +167,12 @@ def patch(principal, campaign_id: int, data: dict) -> Campaign:
             "The sale mode cannot change once the sale is published.",
             code="mode_locked", fields=sorted(changed),
         )  # fmt: skip
+    fixed = {"starts_at", "ends_at", "per_member_limit", "valid_until"} & set(data)
+    if campaign.mode == "lottery" and status != "draft" and fixed:
+        raise Conflict(
+            "A published lottery keeps its window: its beacon round is named after it.",
+            code="not_editable", fields=sorted(fixed),
+        )  # fmt: skip
     if status in ("live", "sold_out"):
         extra = set(data) - LIVE_EDITABLE
         if extra:
@@ -244,11 +250,13 @@ def publish(principal, campaign_id: int) -> Campaign:
     if campaign.ends_at <= now:
         raise Conflict("The sale's end is in the past.", code="ends_in_past")
     require_selling(campaign.merchant_id, "sale.publish")
+    opens, closes = pool_window(campaign)
     get_engine().open_pool(
-        campaign.pool_id, campaign.total_stock, campaign.per_member_limit,
-        campaign.starts_at, campaign.ends_at,
+        campaign.pool_id, campaign.total_stock, campaign.per_member_limit, opens, closes,
     )  # fmt: skip
     room.configure(campaign)
+    if campaign.mode == "lottery":
+        lottery.prepare(campaign)
     campaign.status = "scheduled"
     campaign.published_at = now
     record_audit("campaign.publish", "campaign", campaign.id, actor=Actor(principal),
@@ -256,7 +264,29 @@ def publish(principal, campaign_id: int) -> Campaign:
     db.session.commit()
     write_meta(campaign)
     schedule_audit(campaign)
+    if campaign.mode == "lottery":
+        schedule_draw(campaign)
     return campaign
+
+
+def pool_window(campaign: Campaign):
+    """When the engine pool takes reserves: the sale window, or for a lottery from the close
+    (only the draw and its waiting list reserve) on."""
+    if campaign.mode == "lottery":
+        return lottery.pool_window(campaign)
+    return campaign.starts_at, campaign.ends_at
+
+
+def schedule_draw(campaign: Campaign) -> None:
+    """Draw a lottery a few seconds after its beacon round is out (flashsale.jobs.draw_lottery)."""
+    from datetime import UTC
+
+    from .beacon import round_after, round_time
+    from .jobs import draw_lottery
+
+    at = datetime.fromtimestamp(round_time(round_after(campaign.ends_at.timestamp())) + 5, UTC)
+    get_queue("low").enqueue_at(at, draw_lottery, campaign.id,
+                                job_id=f"draw-campaign-{campaign.id}")  # fmt: skip
 
 
 def schedule_audit(campaign: Campaign) -> None:

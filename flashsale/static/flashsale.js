@@ -92,6 +92,34 @@
     });
   });
 
+  // Lottery sales: register, then see the ticket and, after the draw, the outcome.
+  var lotteryEl = document.getElementById("lottery");
+  if (lotteryEl) {
+    var entries = "/api/v1/flashsales/" + sale.dataset.campaignId + "/entries";
+    var registerButton = document.getElementById("register");
+    var showEntry = function (entry) {
+      registerButton.hidden = true;
+      document.getElementById("lottery-ticket").textContent = entry.ticket;
+      var key = { registered: "msgRegistered", won: "msgWon", waiting: "msgWaiting" }[entry.state];
+      document.getElementById("lottery-state").textContent = lotteryEl.dataset[key] || entry.state;
+    };
+    var authHeaders = { "Authorization": "Bearer " + sale.dataset.token, "Accept": "application/json" };
+    fetch(entries + "/me", { headers: authHeaders }).then(function (resp) {
+      return resp.json().then(function (body) {
+        if (resp.status === 200) showEntry(body); else registerButton.hidden = false;
+      });
+    });
+    registerButton.addEventListener("click", function () {
+      registerButton.disabled = true;
+      fetch(entries, { method: "POST", headers: authHeaders }).then(function (resp) {
+        return resp.json().then(function (body) {
+          if (resp.status === 200 || resp.status === 201) showEntry(body);
+          else document.getElementById("lottery-state").textContent = body.detail || sale.dataset.msgError;
+        });
+      }).finally(function () { registerButton.disabled = false; });
+    });
+  }
+
   // The waiting room (queue-mode sales): join, then poll the member's status as often as the
   // server says; the claim button appears by itself once the member is admitted.
   var roomEl = document.getElementById("room");

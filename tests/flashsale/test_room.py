@@ -52,7 +52,6 @@ def test_mode_defaults_to_first_come_and_is_shown_to_members(app_ctx, client):
     "overrides,field",
     [
         ({"mode": "auction"}, "mode"),
-        ({"mode": "lottery"}, "mode"),  # not offered yet: refused, nothing half-built is created
         ({"mode": "queue", "per_member_limit": 2}, "per_member_limit"),
         ({"mode": "queue", "admission_rate": 0}, "admission_rate"),
         ({"mode": "queue", "over_admission": 0.5}, "over_admission"),
