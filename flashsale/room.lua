@@ -34,38 +34,51 @@ local stock = tonumber(p[1] or '0')
 local closed = p[2] == '1' or now >= ends or not p[1]
 
 -- Lapse the admissions whose deadline passed (batches are in F order, which is deadline order).
-local lapsed = redis.call('ZRANGE', B, 0, 99)
-for _, m in ipairs(lapsed) do
-  local f, d = string.match(m, '^(%d+):(%d+)$')
-  if tonumber(d) > now then
-    break
+-- Writes only when something changed: credit is a pure function of (credit, last, now) until
+-- admissions consume it, so an idle poll leaves the hash alone.
+local dirty = false
+local first = redis.call('ZRANGE', B, 0, 0)[1]
+if first and tonumber(string.match(first, ':(%d+)$')) <= now then
+  for _, m in ipairs(redis.call('ZRANGE', B, 0, 99)) do
+    local f, d = string.match(m, '^(%d+):(%d+)$')
+    if tonumber(d) > now then
+      break
+    end
+    E = tonumber(f)
+    redis.call('ZREM', B, m)
   end
-  E = tonumber(f)
-  redis.call('ZREM', B, m)
+  dirty = true
 end
+local pre_n  -- ZCARD of the early joiners, read once when needed
 if now >= starts and not closed then
   if last < starts then
     last = starts
   end
   credit = math.min(credit + (now - last) * rate / 1000, math.max(1, rate))
   last = now
-  local live = F - E - redis.call('ZCOUNT', USED, E + 1, '+inf')
-  local queued = redis.call('ZCARD', PRE) + post
-  local k = math.min(math.floor(credit), math.floor(stock * factor + 1e-9) - live, queued - F)
-  if k > 0 then
-    F = F + k
-    credit = credit - k
-    redis.call('ZADD', B, F, F .. ':' .. (now + ttl))
+  if credit >= 1 then
+    local live = F - E - redis.call('ZCOUNT', USED, E + 1, '+inf')
+    pre_n = redis.call('ZCARD', PRE)
+    local k = math.min(math.floor(credit), math.floor(stock * factor + 1e-9) - live,
+                       pre_n + post - F)
+    if k > 0 then
+      F = F + k
+      credit = credit - k
+      redis.call('ZADD', B, F, F .. ':' .. (now + ttl))
+      dirty = true
+    end
   end
 end
 if op == 'rate' then  -- what accrued so far was at the old rate; from now on the new one
   rate = tonumber(ARGV[3])
   redis.call('HSET', R, 'rate', ARGV[3])
 end
-redis.call('HSET', R, 'F', F, 'E', E, 'credit', string.format('%.6f', credit), 'last', last)
+if dirty or op == 'rate' then
+  redis.call('HSET', R, 'F', F, 'E', E, 'credit', string.format('%.6f', credit), 'last', last)
+end
 local function reply(state, place, deadline)
-  return {state, place, F, redis.call('ZCARD', PRE) + post, stock, deadline, now, tostring(rate),
-          starts}
+  pre_n = pre_n or redis.call('ZCARD', PRE)
+  return {state, place, F, pre_n + post, stock, deadline, now, tostring(rate), starts}
 end
 if op == 'rate' then
   return reply('rate', 0, 0)
@@ -92,9 +105,11 @@ if place == 0 and op == 'join' then
   if now < starts then
     redis.call('ZADD', PRE, 'NX', ARGV[3], member)
     place = redis.call('ZRANK', PRE, member) + 1
+    pre_n = nil
   else
     post = redis.call('HINCRBY', R, 'post', 1)
-    place = redis.call('ZCARD', PRE) + post
+    pre_n = redis.call('ZCARD', PRE)
+    place = pre_n + post
     redis.call('HSET', LATE, member, place)
   end
 end
