@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -170,12 +171,15 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
         raise Conflict("This lottery has already been drawn.", code="already_drawn")
     db.session.commit()
     db.session.refresh(draw)
+    started = time.perf_counter()
     rows = db.session.execute(
         select(LotteryEntry.ticket, LotteryEntry.id, LotteryEntry.member_id)
         .where(LotteryEntry.campaign_id == campaign.id)
     ).all()  # fmt: skip
     by_ticket = {ticket: (entry_id, member_id) for ticket, entry_id, member_id in rows}
+    read = time.perf_counter()
     drawn = order(draw.seed, draw.beacon_value, by_ticket)
+    ordered = time.perf_counter()
     stock = campaign.total_stock
     db.session.execute(
         update(LotteryEntry),
@@ -188,8 +192,12 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
                  merchant_id=campaign.merchant_id,
                  data={"entrants": draw.entrants, "winners": draw.winners})  # fmt: skip
     db.session.commit()
+    stored = time.perf_counter()
     engine = get_engine()
     failed = [t for t in drawn[:stock] if _reserve(engine, campaign, by_ticket[t][1]) != RESERVED]
+    log.info("draw of sale %s: read %.1f s, order %.1f s, store %.1f s, reserve %.1f s",
+             campaign.id, read - started, ordered - read, stored - ordered,
+             time.perf_counter() - stored)  # fmt: skip
     if failed:  # e.g. the pool was lost: `shihui draw run ID --resume` finishes (replays are safe)
         log.error("draw of sale %s: %s winners got no voucher", campaign.id, len(failed))
         raise ServiceUnavailable(

@@ -238,3 +238,52 @@ def test_a_lottery_gives_one_ticket_per_member(app_ctx, client, field):
     }, headers=bearer(owner))  # fmt: skip
     problem(resp, 422, "validation_error")
     assert field in str(resp.get_json()["errors"])
+
+
+def test_racing_registrations_and_draws_over_http(app_ctx, client, live_server):
+    """Over real HTTP (gunicorn, threads): one member registering 8 times at once gets one
+    entry; 6 draws at once: one runs, the others answer 409 already_drawn."""
+    import http.client
+    import threading
+    from urllib.parse import urlparse
+
+    _, owner = make_merchant()
+    members = make_members(6)
+    sale = lottery_sale(client, owner, closes_in=3.0, total_stock=2)
+    url = urlparse(live_server)
+
+    def post(path, token, out):
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+        conn.request("POST", path, headers=bearer(token))
+        resp = conn.getresponse()
+        out.append((resp.status, resp.read()))
+        conn.close()
+
+    def race(path, token, n):
+        out, barrier = [], threading.Barrier(n)
+
+        def run():
+            barrier.wait()
+            post(path, token, out)
+
+        threads = [threading.Thread(target=run) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        return out
+
+    answers = race(f"/api/v1/flashsales/{sale}/entries", members[0][1], 8)
+    assert sorted(s for s, _ in answers) == [200] * 7 + [201], answers
+    for _, token in members[1:]:
+        register(client, sale, token)
+    db.session.rollback()
+    count = db.select(db.func.count()).select_from(LotteryEntry)
+    assert db.session.scalar(count.where(LotteryEntry.member_id == members[0][0])) == 1
+    wait_closed(sale)
+    answers = race(f"{CAMPAIGNS}/{sale}/draw", owner, 6)
+    assert sorted(s for s, _ in answers) == [200] + [409] * 5, answers
+    assert all(b"already_drawn" in body for s, body in answers if s == 409)
+    db.session.rollback()
+    won = db.select(db.func.count()).select_from(LotteryEntry).where(LotteryEntry.outcome == "won")
+    assert db.session.scalar(won) == 2
