@@ -1,7 +1,7 @@
 """campaigns.mode (first_come / queue / lottery), the waiting room's settings, lottery draws and entries
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 02:20:00.000000
 
 """
@@ -12,8 +12,8 @@ import marketplace.models  # noqa: F401  (custom column types)
 
 
 # revision identifiers, used by Alembic.
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
