@@ -31,6 +31,7 @@ from marketplace.errors import (
 from marketplace.observability import CLAIMS
 from marketplace.vouchercodes import new_voucher_code
 
+from . import room
 from .hotpath import campaign_meta, claim_budget, get_engine
 from .recovery import engine_ready
 
@@ -70,7 +71,7 @@ def _refuse(outcome: str, problem: Problem):
     raise problem
 
 
-def claim(principal, campaign_id: int, key: str) -> dict:
+def claim(principal, campaign_id: int, key: str, queue_pass: str | None = None) -> dict:
     """Claim one ticket of ``campaign_id`` for the calling member; refusals raise Problems.
 
     Order: metadata (cached), eligibility from the token, then one engine call, which also
@@ -95,6 +96,11 @@ def claim(principal, campaign_id: int, key: str) -> dict:
         _refuse("ended", Gone("This sale has been withdrawn.", code="ended"))
     if time.time() < meta.starts_at - 1:  # 1 s of slack for clock skew: the engine decides
         _refuse("not_started", _not_started(meta))
+    request_id = key  # the engine scopes request ids to their member
+    if meta.mode == "lottery":  # the draw hands its tickets out (flashsale/lottery.py)
+        _refuse("lottery", Conflict("This sale is a lottery: register.", code="lottery_sale"))
+    if meta.mode == "queue":
+        request_id = _admitted(principal, campaign_id, queue_pass)
     if not engine_ready():  # Redis restarted: SQL's claims are being merged back (recovery.py)
         _refuse("error", ServiceUnavailable(
             "The sale is being restored after a restart; try again in a moment.",
@@ -103,7 +109,6 @@ def claim(principal, campaign_id: int, key: str) -> dict:
         ))  # fmt: skip
     engine = get_engine()
     pool = str(campaign_id)
-    request_id = key  # the engine scopes request ids to their member
     member = str(principal.member_id)
     code = new_voucher_code()
     rate, burst = claim_budget()
@@ -120,6 +125,8 @@ def claim(principal, campaign_id: int, key: str) -> dict:
         _refuse("error", ServiceUnavailable("The sale is not loaded; try again shortly."))
     status = result.status
     if status == RESERVED:
+        if meta.mode == "queue":  # the pass is spent: it no longer holds a place in the room
+            room.mark_used(campaign_id, member, room.place_of_request(request_id))
         _count("replayed" if result.replayed else "claimed")
         return {
             "claim_id": result.claim_id,
@@ -164,6 +171,15 @@ def claim_response(body: dict) -> Response:
 
 
 _VOUCHER_FIELDS = ("code", "status", "campaign_id", "valid_from", "valid_until")
+
+
+def _admitted(principal, campaign_id: int, queue_pass: str | None) -> str:
+    """A queue sale's claim needs the room's pass (403 otherwise); the engine request id becomes
+    the pass's, so every claim made with one pass is the same claim (flashsale/room.py)."""
+    try:
+        return room.pass_request_id(room.check_pass(queue_pass, campaign_id, principal.member_id))
+    except Problem as exc:
+        _refuse("pass_refused", exc)
 
 
 def _already_won(engine, pool: str, member: str, request_id: str) -> bool:

@@ -1,4 +1,5 @@
-"""``shihui audit CAMPAIGN_ID``, ``shihui flashsale drain [--follow]`` and ``... rebuild [ID]``."""
+"""``shihui audit CAMPAIGN_ID``, ``shihui flashsale drain [--follow]``, ``... rebuild [ID]`` and
+``... queue-rate ID RATE``."""
 
 from __future__ import annotations
 
@@ -84,6 +85,76 @@ def rebuild(campaign_ids: tuple[int, ...]) -> None:
         sys.exit(2)
 
 
+@flashsale.command("queue-rate")
+@click.argument("campaign_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("rate", type=click.FloatRange(0.1, 100_000))
+@with_appcontext
+def queue_rate(campaign_id: int, rate: float) -> None:
+    """Set a waiting room's admissions per second (takes effect at once, also while live)."""
+    from marketplace.errors import Problem
+
+    from .services import set_admission_rate
+
+    try:
+        campaign = set_admission_rate(None, campaign_id, rate)
+    except (LookupError, Problem) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"campaign {campaign.id}: admission rate {campaign.admission_rate} per second")
+
+
+@click.group("draw")
+def draw() -> None:
+    """Lottery draws: run one, verify one from its public record."""
+
+
+@draw.command("run")
+@click.argument("campaign_id", type=click.IntRange(1, 2**63 - 1))
+@click.option("--beacon-value", help="Offline fallback: the named drand round's randomness (hex).")
+@click.option("--resume", is_flag=True, help="Finish a draw that stopped half-way.")
+@with_appcontext
+def draw_run(campaign_id: int, beacon_value: str | None, resume: bool) -> None:
+    """Draw a lottery sale after registration closed (once)."""
+    from marketplace.errors import Problem
+
+    from . import lottery
+    from .models import Campaign
+    from .services import db
+
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise click.ClickException(f"no sale {campaign_id}")
+    try:
+        record = lottery.run_draw(campaign, beacon_value=beacon_value, resume=resume)
+    except (Problem, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"campaign {campaign_id}: {record.entrants} entrants, {record.winners} winners, "
+               f"entrants hash {record.entrants_hash}")  # fmt: skip
+
+
+@draw.command("verify")
+@click.argument("campaign_id", type=click.IntRange(1, 2**63 - 1))
+@with_appcontext
+def draw_verify(campaign_id: int) -> None:
+    """Recompute a draw from its public record (seed, beacon, entrants); exit 1 on a mismatch."""
+    from marketplace.errors import Problem
+
+    from . import lottery
+
+    try:
+        problems = lottery.verify(campaign_id)
+        record = lottery.public(lottery.get_draw(campaign_id))
+    except Problem as exc:
+        raise click.ClickException(str(exc)) from None
+    for problem in problems:
+        click.echo(f"PROBLEM: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"OK: commitment {record['commitment'][:16]}... matches the seed; "
+               f"{record['entrants']} entrants hash to {record['entrants_hash'][:16]}...; "
+               f"order and {record['winners']} winners recomputed")  # fmt: skip
+
+
 def register_cli(app: Flask) -> None:
+    app.cli.add_command(draw)
     app.cli.add_command(audit)
     app.cli.add_command(flashsale)

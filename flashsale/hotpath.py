@@ -69,6 +69,7 @@ class CampaignMeta:
     merchant_active: bool
     valid_from: str  # ISO 8601, what the 201 returns
     valid_until: str
+    mode: str = "first_come"  # docs/flashsale.md "Sale modes"
 
     @property
     def available(self) -> bool:
@@ -105,6 +106,7 @@ def _meta_fields(campaign) -> dict:
         "merchant_active": int(campaign.merchant.status == "approved"),
         "valid_from": _iso(campaign.valid_from),
         "valid_until": _iso(campaign.valid_until),
+        "mode": campaign.mode,
     }
 
 
@@ -123,6 +125,7 @@ def _parse(campaign_id: int, raw: dict) -> CampaignMeta:
         merchant_active=f["merchant_active"] == "1",
         valid_from=f["valid_from"],
         valid_until=f["valid_until"],
+        mode=f.get("mode", "first_come"),
     )
 
 

@@ -225,6 +225,29 @@ def audit_campaign(campaign_id: int) -> dict:
     return run_audit(campaign_id).as_dict()
 
 
+def draw_lottery(campaign_id: int) -> dict | None:
+    """Run a lottery sale's draw once its beacon round is out (enqueued at publish). Already
+    drawn: nothing. The beacon not reachable yet: tried again a minute later."""
+    from datetime import timedelta
+
+    from marketplace.errors import Problem
+    from marketplace.extensions import get_queue
+
+    from . import lottery
+    from .models import Campaign
+
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status == "cancelled":
+        return None
+    try:
+        return lottery.public(lottery.run_draw(campaign))
+    except Problem as exc:
+        if exc.code == "beacon_unavailable":
+            get_queue("low").enqueue_in(timedelta(minutes=1), draw_lottery, campaign_id)
+        log.info("draw of sale %s not run: %s", campaign_id, exc.code)
+        return None
+
+
 def retire_due() -> list[int]:
     """Delete the Redis pools of sales that ended, passed their audit and are persisted."""
     from .retire import retire_due as run

@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,6 +27,12 @@ CATEGORIES = ("movie", "concert", "attraction", "car_wash", "other")
 # (see services.effective_status), so no job has to flip it at the second a sale opens.
 STATUSES = ("draft", "scheduled", "live", "sold_out", "ended", "cancelled")
 VOUCHER_STATUSES = ("issued", "redeemed", "cancelled", "expired")
+# How a sale hands its tickets out (docs/flashsale.md "Sale modes"): first come first served at
+# the claim endpoint, a waiting room that admits members at a set rate, or a lottery draw.
+# Fixed once the sale is published. The API accepts the modes in ``OFFERED``.
+MODES = ("first_come", "queue", "lottery")
+OFFERED_MODES = ("first_come", "queue", "lottery")
+ENTRY_OUTCOMES = ("won", "promoted", "waiting")
 
 
 class Campaign(db.Model):
@@ -58,12 +65,22 @@ class Campaign(db.Model):
     # Set when the sale's Redis pool was deleted (flashsale.retire): from then on SQL alone
     # answers for its vouchers, and reconcile_pools never reopens it.
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mode: Mapped[str] = mapped_column(
+        String(12), nullable=False, default="first_come", server_default="first_come"
+    )
+    # Waiting room (mode ``queue``): members may join from queue_opens_at (None: 15 minutes
+    # before the start); admitted at admission_rate per second while the members admitted and
+    # not yet claimed stay within the unclaimed stock times over_admission (flashsale/room.py).
+    queue_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    admission_rate: Mapped[float | None] = mapped_column(Float)
+    over_admission: Mapped[float | None] = mapped_column(Float)
 
     merchant: Mapped[Merchant] = relationship(lazy="joined")
 
     __table_args__ = (
         CheckConstraint(one_of("category", CATEGORIES), name="category"),
         CheckConstraint(one_of("status", STATUSES), name="status"),
+        CheckConstraint(one_of("mode", MODES), name="mode"),
         CheckConstraint("total_stock >= 0", name="total_stock"),
         CheckConstraint("per_member_limit >= 1", name="per_member_limit"),
         Index("ix_campaigns_status_ends_at", "status", "ends_at"),
@@ -168,3 +185,45 @@ class CampaignAudit(db.Model):
     sql_vouchers: Mapped[int] = mapped_column(Integer, nullable=False)
     repersisted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     problems: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+
+
+class LotteryDraw(db.Model):
+    """A lottery sale's draw (flashsale/lottery.py). Written at publish with the commitment
+    (SHA-256 of the secret seed) and the named future beacon round; the seed is shown only once
+    the draw ran, with the beacon's value and the hash of the entrants list."""
+
+    __tablename__ = "lottery_draws"
+
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), primary_key=True)
+    seed: Mapped[str] = mapped_column(String(64), nullable=False)  # hex, secret until drawn
+    commitment: Mapped[str] = mapped_column(String(64), nullable=False)
+    beacon_source: Mapped[str] = mapped_column(String(40), nullable=False)
+    beacon_round: Mapped[int] = mapped_column(BigId, nullable=False)
+    beacon_value: Mapped[str | None] = mapped_column(String(128))
+    entrants_hash: Mapped[str | None] = mapped_column(String(64))
+    entrants: Mapped[int | None] = mapped_column(Integer)
+    winners: Mapped[int | None] = mapped_column(Integer)
+    drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class LotteryEntry(db.Model):
+    """A member's registration for a lottery sale. ``ticket`` (random, shown to the member) is
+    what the published entrants list holds instead of the member's identity."""
+
+    __tablename__ = "lottery_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), nullable=False)
+    member_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    ticket: Mapped[str] = mapped_column(String(16), nullable=False)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    position: Mapped[int | None] = mapped_column(Integer)  # 1-based place in the drawn order
+    outcome: Mapped[str | None] = mapped_column(String(10))
+
+    __table_args__ = (
+        CheckConstraint(one_of("outcome", ENTRY_OUTCOMES), name="outcome"),
+        Index("uq_lottery_entries_member", "campaign_id", "member_id", unique=True),
+        Index("uq_lottery_entries_ticket", "campaign_id", "ticket", unique=True),
+        Index("ix_lottery_entries_waiting", "campaign_id", "outcome", "position"),
+    )

@@ -25,8 +25,8 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.vouchercodes import CODE_RE
 
-from . import services
-from .models import Voucher
+from . import lottery, services
+from .models import LotteryDraw, Voucher
 from .settings import setting
 from .vouchers import display_status, own_vouchers
 
@@ -100,8 +100,10 @@ def sale(campaign_id: int):
         if campaign is None:
             abort(404)
         services.with_remaining([campaign])
+        draw = db.session.get(LotteryDraw, campaign.id) if campaign.mode == "lottery" else None
         return render_template(
             "flashsale/sale.html", c=campaign, token=TOKEN, server_ms=SERVER_MS,
+            draw=draw and lottery.public(draw),
             status=services.effective_status(campaign, remaining=campaign.live_remaining),
         )  # fmt: skip
 

@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from marketplace.extensions import db, get_redis
 from marketplace.models import utcnow
 
+from . import room
 from .hotpath import get_engine
 from .models import Campaign, Voucher
 
@@ -69,12 +70,15 @@ def sql_claims(campaign_id: int):
 def reconcile_pool(campaign: Campaign) -> dict:
     """Merge the campaign's SQL vouchers into its pool (reopening a lost pool); a report dict."""
     engine = get_engine()
+    from .services import pool_window
+
     report = engine.restore(
         campaign.pool_id, sql_claims(campaign.id), campaign.total_stock,
-        campaign.per_member_limit, campaign.starts_at, campaign.ends_at,
+        campaign.per_member_limit, *pool_window(campaign),
     )  # fmt: skip
     if report.created and campaign.status == "cancelled":
         engine.close_pool(campaign.pool_id)
+    room.configure(campaign)  # a queue sale's room settings (its places are not in SQL)
     out = {"campaign_id": campaign.id, **asdict(report)}
     if report.deficit or report.over_limit or report.mismatched:
         log.error("reconcile of sale %s found problems (vouchers kept): %s", campaign.id, out)

@@ -20,6 +20,7 @@ from inventory import OutboxConsumer, PoolNotFound
 from marketplace.extensions import db
 from marketplace.models import utcnow
 
+from . import room
 from .hotpath import get_engine, sale_pools, write_meta
 from .models import Campaign, CampaignAudit
 from .settings import setting
@@ -64,6 +65,12 @@ def retire_sale(campaign_id: int, group: str) -> bool:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.retired_at is not None:
         return False
+    if campaign.mode == "lottery":  # not before its draw: the draw reserves in the pool
+        from .models import LotteryDraw
+
+        draw = db.session.get(LotteryDraw, campaign.id)
+        if draw is not None and draw.entrants_hash is None and campaign.status != "cancelled":
+            return False
     engine = get_engine()
     try:
         lag = OutboxConsumer(engine, group=group, consumer="retire").lag(campaign.pool_id)
@@ -77,6 +84,7 @@ def retire_sale(campaign_id: int, group: str) -> bool:
     campaign.retired_at = utcnow()
     db.session.commit()
     engine.retire_pool(campaign.pool_id)
+    room.delete(campaign.id)  # a queue sale's waiting room (nothing for other modes)
     write_meta(campaign)  # retired: deletes the claim-path metadata (and this process's copy)
     log.info("sale %s retired: its Redis pool is deleted, SQL answers for it", campaign_id)
     return True

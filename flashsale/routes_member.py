@@ -11,7 +11,7 @@ from marketplace.auth import auth_required, current_principal
 from marketplace.errors import NotFound, Problem, problem_response
 from marketplace.pagination import PageArgsSchema, page_schema, paginate
 
-from . import claims, polls, services, vouchers
+from . import claims, polls, room, services, vouchers
 from .schemas import IDEMPOTENCY_HEADER, CampaignOutSchema, ClaimSchema, SaleVoucherSchema, UTCAware
 
 bp = Blueprint("flashsale_member", __name__, url_prefix="/api/v1", description="Flash sales")
@@ -78,14 +78,19 @@ class Claims(MethodView):
     @bp.response(201, ClaimSchema)
     @bp.doc(parameters=[IDEMPOTENCY_HEADER])
     def post(self, campaign_id):
-        """Snap up one ticket. Repeating the Idempotency-Key returns the first answer."""
+        """Snap up one ticket. Repeating the Idempotency-Key returns the first answer.
+
+        A ``queue``-mode sale also needs the ``Queue-Pass`` header (the waiting room's pass):
+        403 ``pass_required`` / ``pass_invalid`` / ``pass_expired``; every claim with one pass
+        answers with the same voucher."""
         # The hottest route answers with ready JSON: refusals (sold out above all) skip Flask's
         # exception dispatch, and the 201 skips the schema dump; a test holds the body equal to
         # ClaimSchema's dump of it, so the document still describes what is sent.
         try:
             body = claims.claim(
-                current_principal(), campaign_id, request.headers.get("Idempotency-Key")
-            )
+                current_principal(), campaign_id, request.headers.get("Idempotency-Key"),
+                request.headers.get(room.PASS_HEADER),
+            )  # fmt: skip
         except Problem as refusal:
             return problem_response(refusal)
         return claims.claim_response(body)

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from marketplace.validation import url_field
 
-from .models import CATEGORIES
+from .models import CATEGORIES, OFFERED_MODES
 
 IDEMPOTENCY_HEADER = {
     "in": "header",
@@ -57,6 +57,36 @@ class CampaignInSchema(Schema):
                           validate=validate.Length(max=200),
                           metadata={"uniqueItems": True})  # fmt: skip
 
+    mode = fields.String(
+        load_default="first_come",
+        validate=validate.OneOf(OFFERED_MODES),
+        metadata={
+            "description": "How tickets are handed out; fixed once published. "
+            "queue: a waiting room admits members; lottery: members register between starts_at "
+            "and ends_at, a verifiable draw picks winners (per_member_limit must be 1)."
+        },
+    )
+    queue_opens_at = UTCAware(
+        allow_none=True,
+        metadata={
+            "description": "Waiting room: members may join from this time (default: 15 minutes "
+            "before starts_at). Must not be after starts_at."
+        },
+    )
+    admission_rate = fields.Float(
+        allow_none=True,
+        validate=validate.Range(min=0.1, max=100_000),
+        metadata={"description": "Waiting room: members admitted per second (default 20)."},
+    )
+    over_admission = fields.Float(
+        allow_none=True,
+        validate=validate.Range(min=1.0, max=5.0),
+        metadata={
+            "description": "Waiting room: members admitted and not yet claimed stay "
+            "within the unclaimed stock times this factor (default 1.2)."
+        },
+    )
+
     @validates("regions")
     def _unique(self, value, **_kw):
         if value and len(set(value)) != len(value):
@@ -103,6 +133,8 @@ class CampaignOutSchema(Schema):
     cancel_deadline = UTCAware(allow_none=True)
     require_active_card = fields.Boolean()
     regions = fields.List(fields.String(), allow_none=True)
+    mode = fields.String()
+    queue_opens_at = fields.Method("_queue_opens_at")
     status = fields.Method("_status")
     remaining = fields.Method("_remaining")
 
@@ -111,6 +143,12 @@ class CampaignOutSchema(Schema):
 
         return effective_status(obj, remaining=self._remaining(obj))
 
+    def _queue_opens_at(self, obj):
+        from .services import queue_opens_at
+
+        opens = queue_opens_at(obj)
+        return None if opens is None else UTCAware()._serialize(opens, None, None)
+
     def _remaining(self, obj):
         # Set by the route from the engine (marshmallow 4 has no schema context).
         remaining = getattr(obj, "live_remaining", None)
@@ -118,6 +156,8 @@ class CampaignOutSchema(Schema):
 
 
 class MerchantCampaignSchema(CampaignOutSchema):
+    admission_rate = fields.Float(allow_none=True)
+    over_admission = fields.Float(allow_none=True)
     stats = fields.Method("_stats")
 
     def _stats(self, obj):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -14,6 +14,7 @@ from marketplace.extensions import db, get_queue
 from marketplace.models import record_audit, utcnow
 from marketplace.permissions import Actor
 
+from . import lottery, room
 from .hotpath import get_engine, write_meta
 from .memory import sale_bytes
 from .models import Campaign, Voucher
@@ -35,10 +36,17 @@ __all__ = [
 EDITABLE = {
     "title", "title_en", "description", "description_en", "category", "venue", "image_url",
     "total_stock", "per_member_limit", "starts_at", "ends_at", "valid_from", "valid_until",
-    "cancel_deadline", "regions", "require_active_card",
+    "cancel_deadline", "regions", "require_active_card", "mode", "queue_opens_at",
+    "admission_rate", "over_admission",
 }  # fmt: skip
+# Fixed once the sale is published (members chose how to take part by it).
+PUBLISHED_FIXED = {"mode"}
+# The waiting room's defaults (docs/flashsale.md "Waiting room").
+QUEUE_OPENS_BEFORE = timedelta(minutes=15)
+DEFAULT_ADMISSION_RATE = 20.0
+DEFAULT_OVER_ADMISSION = 1.2
 # Once a sale is live only its stock may grow; everything members already saw stays as it was.
-LIVE_EDITABLE = {"total_stock"}
+LIVE_EDITABLE = {"total_stock", "admission_rate"}
 
 
 def effective_status(campaign: Campaign, now: datetime | None = None, remaining=None) -> str:
@@ -55,8 +63,21 @@ def effective_status(campaign: Campaign, now: datetime | None = None, remaining=
     return "live"
 
 
+def queue_opens_at(campaign) -> datetime | None:
+    """When members may join a queue sale's waiting room (None for other modes)."""
+    if campaign.mode != "queue":
+        return None
+    return campaign.queue_opens_at or campaign.starts_at - QUEUE_OPENS_BEFORE
+
+
 def check_times(values: dict) -> None:
     errors = {}
+    mode = values.get("mode") or "first_come"
+    if mode in ("queue", "lottery") and values.get("per_member_limit", 1) != 1:
+        errors["per_member_limit"] = ["Must be 1 in queue and lottery modes (one ticket each)."]
+    opens = values.get("queue_opens_at")
+    if opens and values.get("starts_at") and opens > values["starts_at"]:
+        errors["queue_opens_at"] = ["Must not be after starts_at."]
     starts, ends = values.get("starts_at"), values.get("ends_at")
     if starts and ends and ends <= starts:
         errors["ends_at"] = ["Must be after starts_at."]
@@ -140,6 +161,18 @@ def patch(principal, campaign_id: int, data: dict) -> Campaign:
     status = effective_status(campaign)
     if status not in ("draft", "scheduled", "live", "sold_out"):
         raise Conflict(f"A {status} campaign cannot be changed.", code="not_editable")
+    changed = {k for k in PUBLISHED_FIXED & set(data) if data[k] != getattr(campaign, k)}
+    if status != "draft" and changed:
+        raise Conflict(
+            "The sale mode cannot change once the sale is published.",
+            code="mode_locked", fields=sorted(changed),
+        )  # fmt: skip
+    fixed = {"starts_at", "ends_at", "per_member_limit", "valid_until"} & set(data)
+    if campaign.mode == "lottery" and status != "draft" and fixed:
+        raise Conflict(
+            "A published lottery keeps its window: its beacon round is named after it.",
+            code="not_editable", fields=sorted(fixed),
+        )  # fmt: skip
     if status in ("live", "sold_out"):
         extra = set(data) - LIVE_EDITABLE
         if extra:
@@ -166,6 +199,36 @@ def patch(principal, campaign_id: int, data: dict) -> Campaign:
     db.session.commit()
     if status != "draft":
         write_meta(campaign)
+        # A new rate applies from now on: what accrued so far is settled at the old one.
+        settled = "admission_rate" in data and room.set_rate(
+            campaign.id, campaign.admission_rate or DEFAULT_ADMISSION_RATE
+        )
+        room.configure(campaign, rate=not settled)
+    return campaign
+
+
+def set_admission_rate(principal, campaign_id: int, rate: float) -> Campaign:
+    """A queue sale's admissions per second, changed at once in its room (also while live).
+    ``principal`` None: the operator's CLI (any merchant's sale, audited without an actor)."""
+    if principal is None:
+        campaign = db.session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise LookupError(f"no sale {campaign_id}")
+    else:
+        campaign = get_own(principal.merchant_id, campaign_id)
+    if campaign.mode != "queue":
+        raise Conflict("This sale has no waiting room.", code="not_queue_sale")
+    status = effective_status(campaign)
+    if status in ("ended", "cancelled"):
+        raise Conflict(f"A {status} campaign cannot be changed.", code="not_editable")
+    old = campaign.admission_rate
+    campaign.admission_rate = float(rate)
+    record_audit("campaign.queue_rate", "campaign", campaign.id,
+                 actor=Actor(principal) if principal else None,
+                 merchant_id=campaign.merchant_id, data={"from": old, "to": rate})  # fmt: skip
+    db.session.commit()
+    if campaign.status != "draft":
+        room.set_rate(campaign.id, rate)
     return campaign
 
 
@@ -187,10 +250,13 @@ def publish(principal, campaign_id: int) -> Campaign:
     if campaign.ends_at <= now:
         raise Conflict("The sale's end is in the past.", code="ends_in_past")
     require_selling(campaign.merchant_id, "sale.publish")
+    opens, closes = pool_window(campaign)
     get_engine().open_pool(
-        campaign.pool_id, campaign.total_stock, campaign.per_member_limit,
-        campaign.starts_at, campaign.ends_at,
+        campaign.pool_id, campaign.total_stock, campaign.per_member_limit, opens, closes,
     )  # fmt: skip
+    room.configure(campaign)
+    if campaign.mode == "lottery":
+        lottery.prepare(campaign)
     campaign.status = "scheduled"
     campaign.published_at = now
     record_audit("campaign.publish", "campaign", campaign.id, actor=Actor(principal),
@@ -198,7 +264,29 @@ def publish(principal, campaign_id: int) -> Campaign:
     db.session.commit()
     write_meta(campaign)
     schedule_audit(campaign)
+    if campaign.mode == "lottery":
+        schedule_draw(campaign)
     return campaign
+
+
+def pool_window(campaign: Campaign):
+    """When the engine pool takes reserves: the sale window, or for a lottery from the close
+    (only the draw and its waiting list reserve) on."""
+    if campaign.mode == "lottery":
+        return lottery.pool_window(campaign)
+    return campaign.starts_at, campaign.ends_at
+
+
+def schedule_draw(campaign: Campaign) -> None:
+    """Draw a lottery a few seconds after its beacon round is out (flashsale.jobs.draw_lottery)."""
+    from datetime import UTC
+
+    from .beacon import round_after, round_time
+    from .jobs import draw_lottery
+
+    at = datetime.fromtimestamp(round_time(round_after(campaign.ends_at.timestamp())) + 5, UTC)
+    get_queue("low").enqueue_at(at, draw_lottery, campaign.id,
+                                job_id=f"draw-campaign-{campaign.id}")  # fmt: skip
 
 
 def schedule_audit(campaign: Campaign) -> None:

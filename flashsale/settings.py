@@ -8,6 +8,7 @@
 | FLASHSALE_SOLDOUT_CACHE_SECONDS | 0.5 | the engine's in-process sold-out cache |
 | FLASHSALE_RECOVER_IDLE_MS | 30000 | pending outbox entries older than this are taken over |
 | FLASHSALE_RETIRE_AFTER_SECONDS | 3600 | an audited sale's pool is deleted so long after it ended |
+| FLASHSALE_QUEUE_STATUS_BUDGET | 2000 | status calls per second one waiting room may cause |
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ DEFAULTS = {
     "FLASHSALE_SOLDOUT_CACHE_SECONDS": 0.5,
     "FLASHSALE_RECOVER_IDLE_MS": 30_000,
     "FLASHSALE_RETIRE_AFTER_SECONDS": 3600.0,
+    "FLASHSALE_QUEUE_STATUS_BUDGET": 2000.0,
 }
 
 

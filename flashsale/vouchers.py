@@ -74,5 +74,9 @@ def cancel(principal, code: str) -> Voucher:
     if campaign.retired_at is None:
         with contextlib.suppress(ClaimNotFound, PoolNotFound):
             get_engine().cancel(campaign.pool_id, voucher.claim_id)
+            if campaign.mode == "lottery":  # the ticket goes to the next on the waiting list
+                from .lottery import pass_on
+
+                pass_on(campaign)
     db.session.refresh(voucher)
     return voucher

@@ -57,6 +57,8 @@ ACTIONS: dict[str, Action] = {
     # Members
     "sale.browse": Action(MEMBER, "List and open flash sales"),
     "claim.create": Action(MEMBER, "Claim a flash-sale voucher"),
+    "queue.join": Action(MEMBER, "Join a sale's waiting room and see one's place"),
+    "lottery.enter": Action(MEMBER, "Register for a lottery sale and see one's entry"),
     "voucher.own": Action(MEMBER, "See and cancel one's own vouchers"),
     "directory.browse": Action(MEMBER, "Browse the merchant directory and discount offers"),
     "offer.favourite": Action(MEMBER, "Save offers as favourites and list them"),
@@ -83,6 +85,8 @@ ACTIONS: dict[str, Action] = {
     "sale.top_up": _merchant(OWNER, "Add tickets to a sale, live ones included", selling=True),
     "sale.duplicate": _merchant(OWNER, "Copy a sale as a draft, weeks later", selling=True),
     "sale.cancel": _merchant(OWNER, "Withdraw a sale (allowed while suspended)"),
+    "sale.queue_rate": _merchant(OWNER, "Change a waiting room's admission rate, also while live"),
+    "sale.draw": _merchant(OWNER, "Run a lottery sale's draw (once, after registration closes)"),
     "sale.export": _merchant(OWNER, "Export a sale's vouchers and redemptions as CSV"),
     "cover.upload": _merchant(OWNER, "Upload a sale's cover picture", selling=True),
     "staff.manage": _merchant(OWNER, "List, add and remove clerks"),

@@ -12,6 +12,7 @@ from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    FloatField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -122,6 +123,23 @@ class SaleForm(FlaskForm):
         validators=[Optional(), Length(max=2000)],
     )
     require_active_card = BooleanField(_l("Only members with an activated card"), default=True)
+    mode = SelectField(
+        _l("How tickets are handed out (fixed once published)"),
+        choices=[
+            SelectChoice("first_come", _l("First come, first served")),
+            SelectChoice("queue", _l("Waiting room (random order for early arrivals)")),
+        ],
+        default="first_come",
+    )
+    queue_opens_at = DateTimeLocalField(
+        _l("Waiting room opens (empty: 15 minutes before the sale)"),
+        format=LOCAL_FORMAT,
+        validators=[Optional()],
+    )
+    admission_rate = FloatField(
+        _l("Waiting room: members admitted per second (empty: 20)"),
+        validators=[Optional(), NumberRange(min=0.1, max=100_000)],
+    )
     cover = FileField(_l("Cover picture (JPEG, PNG or WebP, at most 512 KB)"))
 
     def validate_ends_at(self, field):
@@ -135,6 +153,8 @@ class SaleForm(FlaskForm):
             raise ValidationError(_l("Vouchers must stay valid at least until the sale closes."))
 
     def validate_per_member_limit(self, field):
+        if self.mode.data == "queue" and field.data != 1:
+            raise ValidationError(_l("A waiting-room sale gives one ticket per member."))
         if self.total_stock.data and field.data and field.data > self.total_stock.data:
             raise ValidationError(_l("A member cannot get more tickets than the stock."))
 
@@ -164,6 +184,9 @@ class SaleForm(FlaskForm):
             "cancel_deadline": to_utc(self.cancel_deadline.data),
             "regions": self.region_list() or None,
             "require_active_card": bool(self.require_active_card.data),
+            "mode": self.mode.data,
+            "queue_opens_at": to_utc(self.queue_opens_at.data),
+            "admission_rate": self.admission_rate.data,
         }
 
     def fill(self, campaign) -> None:
@@ -176,9 +199,14 @@ class SaleForm(FlaskForm):
             "total_stock",
             "per_member_limit",
             "require_active_card",
+            "mode",
+            "admission_rate",
         ):
             getattr(self, name).data = getattr(campaign, name)
-        for name in ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline"):
+        for name in (
+            "starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline",
+            "queue_opens_at",
+        ):  # fmt: skip
             getattr(self, name).data = to_local(getattr(campaign, name))
         self.regions.data = ", ".join(campaign.regions or [])
 

@@ -163,6 +163,8 @@ def sale_edit(campaign_id: int):
     campaign = sales.own_sale(g.principal, campaign_id, "sale.edit")
     merchant = campaign.merchant
     form = SaleForm()
+    if campaign.status != "draft":  # the mode is fixed once published (the form hides it)
+        form.mode.data = campaign.mode
     if request.method == "GET":
         form.fill(campaign)
     elif form.validate_on_submit():

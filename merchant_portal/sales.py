@@ -22,9 +22,10 @@ from .models import CoverImage
 
 COPIED = (
     "title", "title_en", "description", "description_en", "category", "venue", "image_url",
-    "total_stock", "per_member_limit", "require_active_card", "regions",
+    "total_stock", "per_member_limit", "require_active_card", "regions", "mode",
+    "admission_rate", "over_admission",
 )  # fmt: skip
-TIMES = ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline")
+TIMES = ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline", "queue_opens_at")
 IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 

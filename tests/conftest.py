@@ -97,6 +97,7 @@ def app_config(database_url, redis_server_url, instance_dir):
         "RQ_REDIS_URL": os.environ.get("TEST_RQ_REDIS_URL") or rq_url_for(redis_server_url),
         "INSTANCE_DIR": str(instance_dir),
         "LOG_LEVEL": "WARNING",
+        "LOTTERY_BEACON": "fixed",  # lottery draws: no network (flashsale/beacon.py)
     }
 
 
@@ -112,6 +113,7 @@ def server_env(config: dict) -> dict:
         SHIHUI_INSTANCE=config["INSTANCE_DIR"],
         SHIHUI_TESTING="1",
         LOG_LEVEL="WARNING",
+        LOTTERY_BEACON="fixed",
     )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return env

@@ -58,19 +58,23 @@
   var messages = {
     sold_out: "msgSoldOut", limit_reached: "msgLimit", not_started: "msgNotStarted",
     ended: "msgEnded", card_inactive: "msgCard", not_eligible: "msgRegion",
-    rate_limited: "msgSlow"
+    rate_limited: "msgSlow", pass_required: "msgPassRequired", pass_invalid: "msgPassRequired",
+    pass_expired: "msgPassExpired"
   };
+  var queuePass = null; // the waiting room's pass, once admitted (queue-mode sales)
   button.addEventListener("click", function () {
     if (button.disabled) return;
     button.disabled = true;
     pendingKey = pendingKey || newKey();
+    var headers = {
+      "Authorization": "Bearer " + sale.dataset.token,
+      "Idempotency-Key": pendingKey,
+      "Accept": "application/json"
+    };
+    if (queuePass) headers["Queue-Pass"] = queuePass;
     fetch("/api/v1/flashsales/" + sale.dataset.campaignId + "/claims", {
       method: "POST",
-      headers: {
-        "Authorization": "Bearer " + sale.dataset.token,
-        "Idempotency-Key": pendingKey,
-        "Accept": "application/json"
-      }
+      headers: headers
     }).then(function (resp) {
       pendingKey = null; // an answer arrived: the next press is a new request
       return resp.json().then(function (body) {
@@ -87,4 +91,113 @@
       button.disabled = false;
     });
   });
+
+  // Lottery sales: register, then see the ticket and, after the draw, the outcome.
+  var lotteryEl = document.getElementById("lottery");
+  if (lotteryEl) {
+    var entries = "/api/v1/flashsales/" + sale.dataset.campaignId + "/entries";
+    var registerButton = document.getElementById("register");
+    var showEntry = function (entry) {
+      registerButton.hidden = true;
+      document.getElementById("lottery-ticket").textContent = entry.ticket;
+      var key = { registered: "msgRegistered", won: "msgWon", waiting: "msgWaiting" }[entry.state];
+      document.getElementById("lottery-state").textContent = lotteryEl.dataset[key] || entry.state;
+    };
+    var authHeaders = { "Authorization": "Bearer " + sale.dataset.token, "Accept": "application/json" };
+    fetch(entries + "/me", { headers: authHeaders }).then(function (resp) {
+      return resp.json().then(function (body) {
+        if (resp.status === 200) showEntry(body); else registerButton.hidden = false;
+      });
+    });
+    registerButton.addEventListener("click", function () {
+      registerButton.disabled = true;
+      fetch(entries, { method: "POST", headers: authHeaders }).then(function (resp) {
+        return resp.json().then(function (body) {
+          if (resp.status === 200 || resp.status === 201) showEntry(body);
+          else document.getElementById("lottery-state").textContent = body.detail || sale.dataset.msgError;
+        });
+      }).finally(function () { registerButton.disabled = false; });
+    });
+  }
+
+  // The waiting room (queue-mode sales): join, then poll the member's status as often as the
+  // server says; the claim button appears by itself once the member is admitted.
+  var roomEl = document.getElementById("room");
+  if (!roomEl) return;
+  var base = "/api/v1/flashsales/" + sale.dataset.campaignId + "/queue";
+  var joinButton = document.getElementById("join");
+  var stateEl = document.getElementById("room-state");
+  var waitEl = document.getElementById("room-wait");
+  var progress = document.getElementById("room-progress");
+  var timer = null, firstAhead = null, waitUntil = null, passUntil = null;
+  var say = {
+    not_joined: "msgNotJoined", admitted: "msgAdmitted", claimed: "msgClaimed",
+    expired: "msgExpired", sold_out: "msgSoldOut", closed: "msgClosed"
+  };
+  function call(method, url) {
+    return fetch(url, {
+      method: method,
+      headers: { "Authorization": "Bearer " + sale.dataset.token, "Accept": "application/json" }
+    }).then(function (resp) { return resp.json(); });
+  }
+  function render(body) {
+    roomEl.dataset.state = body.state;
+    joinButton.hidden = body.state !== "not_joined";
+    button.hidden = body.state !== "admitted";
+    queuePass = body.state === "admitted" ? body.pass : null;
+    offset = body.server_time_ms - Date.now();
+    passUntil = body.pass_expires_at_ms;
+    var text;
+    if (body.state === "waiting") {
+      text = body.place ? roomEl.dataset.msgWaiting : roomEl.dataset.msgDrawnAtStart;
+    } else {
+      text = roomEl.dataset[say[body.state]] || body.state;
+    }
+    stateEl.textContent = text;
+    document.getElementById("room-place").textContent = body.place || "–";
+    document.getElementById("room-ahead").textContent =
+      body.ahead === null || body.ahead === undefined ? "–" : body.ahead;
+    if (body.place) {
+      if (firstAhead === null || body.ahead > firstAhead) firstAhead = Math.max(body.ahead, 1);
+      progress.value = body.state === "waiting" ?
+        Math.round(100 * (1 - body.ahead / firstAhead)) : 100;
+    }
+    waitUntil = body.estimated_wait_seconds === null ? null :
+      now() + body.estimated_wait_seconds * 1000;
+    if (body.likely_sold_out) stateEl.textContent += " " + roomEl.dataset.msgLikelySoldOut;
+    countdown();
+  }
+  function countdown() {
+    var state = roomEl.dataset.state;
+    if (state === "admitted" && passUntil) {
+      waitEl.textContent = fmt(passUntil - now());
+    } else if (state === "waiting" && waitUntil !== null) {
+      waitEl.textContent = roomEl.dataset.msgWait + " " + fmt(waitUntil - now());
+    } else {
+      waitEl.textContent = "";
+    }
+  }
+  setInterval(countdown, 250);
+  function poll() {
+    clearTimeout(timer);
+    call("GET", base + "/me").then(function (body) {
+      if (!body.state) return;
+      render(body);
+      if (body.poll_after_seconds > 0 && body.state !== "not_joined") {
+        timer = setTimeout(poll, body.poll_after_seconds * 1000);
+      }
+    }).catch(function () { timer = setTimeout(poll, 3000); });
+  }
+  joinButton.addEventListener("click", function () {
+    joinButton.disabled = true;
+    call("POST", base).then(function (body) {
+      if (body.state) {
+        render(body);
+        timer = setTimeout(poll, body.poll_after_seconds * 1000);
+      } else {
+        stateEl.textContent = body.detail || sale.dataset.msgError;
+      }
+    }).finally(function () { joinButton.disabled = false; });
+  });
+  poll();
 })();

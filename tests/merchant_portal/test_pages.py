@@ -198,3 +198,31 @@ def test_admin_freezes_a_card(web, admin, member):
     assert web.post("/admin/cards/freeze", {"card_no": card.card_no}).status_code == 302
     db.session.refresh(card)
     assert card.status == "frozen"
+
+
+def test_sale_form_sets_the_mode_then_only_the_admission_rate_can_change(web, shop):
+    """The portal's form: a waiting-room sale with its rate; once published the mode is fixed
+    (not offered, and kept whatever is posted) while the rate can still change."""
+    from flashsale import room
+    from marketplace.extensions import get_redis
+
+    web.login("owner1")
+    queue = SALE | {"mode": "queue", "per_member_limit": "1", "admission_rate": "12.5",
+                    "queue_opens_at": "2030-06-01T09:30"}  # fmt: skip
+    two = web.post("/merchant/sales/new?lang=en", queue | {"per_member_limit": "2"})
+    assert two.status_code == 422
+    assert "A waiting-room sale gives one ticket per member." in two.get_data(as_text=True)
+    assert web.post("/merchant/sales/new", queue).status_code == 302
+    campaign = db.session.scalars(db.select(Campaign)).one()
+    assert (campaign.mode, campaign.admission_rate) == ("queue", 12.5)
+    assert campaign.queue_opens_at == datetime(2030, 6, 1, 1, 30, tzinfo=UTC)
+    assert web.post(f"/merchant/sales/{campaign.id}/publish").status_code == 302
+    edit = web.get(f"/merchant/sales/{campaign.id}/edit?lang=en").get_data(as_text=True)
+    assert 'data-testid="mode-fixed"' in edit and 'name="mode"' not in edit
+    resp = web.post(f"/merchant/sales/{campaign.id}/edit",
+                    queue | {"mode": "first_come", "admission_rate": "40"})  # fmt: skip
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    db.session.expire_all()
+    campaign = db.session.get(Campaign, campaign.id)
+    assert (campaign.mode, campaign.admission_rate) == ("queue", 40.0)
+    assert float(get_redis().hget(room.room_keys(campaign.id)[0], "rate")) == 40.0

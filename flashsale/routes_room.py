@@ -1,0 +1,108 @@
+"""The waiting room's API (docs/flashsale.md "Waiting room"): join, the member's status, and
+the merchant's admission rate.
+
+``GET /flashsales/<id>/queue/me`` is what every waiting phone polls: no SQL, one Redis round trip
+(one ``room.lua`` call, which also lets in whoever is due), and a body built with ``json.dumps``
+(no schema), so it costs little more than the token check.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from marketplace.auth import auth_required, current_principal
+from marketplace.errors import Conflict, Forbidden, NotFound
+
+from . import room, services
+from .hotpath import campaign_meta
+from .routes_merchant import merchant
+from .settings import setting
+
+bp = Blueprint("flashsale_room", __name__, url_prefix="/api/v1", description="Waiting rooms")
+
+
+class RoomStatusSchema(Schema):
+    state = fields.String(metadata={"enum": list(room.STATES)})
+    place = fields.Integer(allow_none=True, metadata={"description": "null before the start"})
+    ahead = fields.Integer(allow_none=True)
+    admitted = fields.Integer()
+    queued = fields.Integer()
+    remaining = fields.Integer()
+    estimated_wait_seconds = fields.Integer(allow_none=True)
+    likely_sold_out = fields.Boolean()
+    poll_after_seconds = fields.Float()
+    # "pass" is a Python keyword: the field is declared by name below.
+    pass_expires_at_ms = fields.Integer(allow_none=True)
+    starts_at_ms = fields.Integer()
+    server_time_ms = fields.Integer()
+
+
+RoomStatusSchema._declared_fields["pass"] = fields.String(
+    allow_none=True, metadata={"description": "send it as the Queue-Pass header of the claim"}
+)
+
+
+def _answer(state, campaign_id: int, member_id: int) -> Response:
+    body = room.as_json(state, campaign_id, member_id,
+                        float(setting("FLASHSALE_QUEUE_STATUS_BUDGET")))  # fmt: skip
+    return Response(json.dumps(body), mimetype="application/json",
+                    headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+@bp.route("/flashsales/<int:campaign_id>/queue")
+class Queue(MethodView):
+    @auth_required("queue.join")
+    @bp.response(200, RoomStatusSchema)
+    def post(self, campaign_id):
+        """Join the sale's waiting room (idempotent: a member keeps the first place).
+
+        Open from ``queue_opens_at``; members who join before the start get a uniformly random
+        place at the start, later ones line up in arrival order. Same eligibility as a claim.
+        """
+        principal = current_principal()
+        meta = campaign_meta(campaign_id)
+        if meta is None:
+            raise NotFound("No such flash sale.", code="not_found")
+        if meta.mode != "queue":
+            raise Conflict("This sale has no waiting room.", code="not_queue_sale")
+        if meta.require_active_card and not principal.card_active:
+            raise Forbidden("Activate your union card to take part.", code="card_inactive")
+        if meta.regions and principal.region not in meta.regions:
+            raise Forbidden("This sale is for members of other regions.", code="not_eligible")
+        if not meta.available:
+            raise Conflict("The sale is over.", code="queue_closed")
+        state = room.joined(room.require_room(room.join(campaign_id, principal.member_id)))
+        return _answer(state, campaign_id, principal.member_id)
+
+
+@bp.route("/flashsales/<int:campaign_id>/queue/me")
+class QueueMe(MethodView):
+    @auth_required("queue.join")
+    @bp.response(200, RoomStatusSchema)
+    def get(self, campaign_id):
+        """The member's state in the room: ``waiting`` (place, ahead, estimated wait),
+        ``admitted`` (with the pass), ``claimed``, ``expired``, ``sold_out``, ``closed`` or
+        ``not_joined``; poll again after ``poll_after_seconds``. No SQL, one Redis call."""
+        member_id = current_principal().member_id
+        state = room.require_room(room.status(campaign_id, member_id))
+        return _answer(state, campaign_id, member_id)
+
+
+class RateSchema(Schema):
+    admission_rate = fields.Float(required=True, validate=validate.Range(min=0.1, max=100_000))
+
+
+@bp.route("/merchant/campaigns/<int:campaign_id>/queue/rate")
+class QueueRate(MethodView):
+    @auth_required("sale.queue_rate")
+    @bp.arguments(RateSchema)
+    @bp.response(200, RateSchema)
+    def post(self, data, campaign_id):
+        """Change the waiting room's admissions per second, also while the sale runs."""
+        campaign = services.set_admission_rate(merchant(), campaign_id, data["admission_rate"])
+        return {"admission_rate": campaign.admission_rate}
