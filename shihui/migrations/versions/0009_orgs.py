@@ -1,0 +1,75 @@
+"""union organisations: orgs tree, members.org_id, accounts.org_id and the branch_admin role
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-30 02:30:00.000000
+
+Existing members are attached to the tree by ``shihui orgs seed`` (new roster imports attach
+their rows as they insert them).
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import marketplace.models  # noqa: F401  (custom column types)
+
+
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+OLD_ROLES = "role IN ('member', 'merchant_owner', 'merchant_clerk', 'admin')"
+NEW_ROLES = "role IN ('member', 'merchant_owner', 'merchant_clerk', 'admin', 'branch_admin')"
+
+
+def upgrade():
+    op.create_table(
+        'orgs',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('parent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+        sa.Column('kind', sa.String(length=10), nullable=False),
+        sa.Column('name', sa.String(length=100), nullable=False),
+        sa.Column('region', sa.String(length=6), nullable=True),
+        sa.Column('path', sa.String(length=255), nullable=False),
+        sa.Column('created_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("kind IN ('city', 'district', 'branch')", name=op.f('ck_orgs_kind')),
+        sa.ForeignKeyConstraint(['parent_id'], ['orgs.id'], name=op.f('fk_orgs_parent_id_orgs')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_orgs')),
+        sa.UniqueConstraint('parent_id', 'name', name='uq_orgs_parent_name'),
+    )
+    op.create_index('ix_orgs_path', 'orgs', ['path'])
+    op.create_index('ix_orgs_region', 'orgs', ['region'])
+    op.create_index(op.f('ix_orgs_parent_id'), 'orgs', ['parent_id'])
+    op.create_index('uq_orgs_one_city', 'orgs', ['kind'], unique=True,
+                    sqlite_where=sa.text("kind = 'city'"),
+                    postgresql_where=sa.text("kind = 'city'"))
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
+        batch_op.create_index(batch_op.f('ix_members_org_id'), ['org_id'])
+        batch_op.create_foreign_key(batch_op.f('fk_members_org_id_orgs'), 'orgs', ['org_id'], ['id'])
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
+        batch_op.create_index(batch_op.f('ix_accounts_org_id'), ['org_id'])
+        batch_op.create_foreign_key(batch_op.f('fk_accounts_org_id_orgs'), 'orgs', ['org_id'], ['id'])
+        batch_op.drop_constraint(batch_op.f('ck_accounts_role'), type_='check')
+        batch_op.create_check_constraint('role', NEW_ROLES)
+        batch_op.create_check_constraint('branch_admin_org', "role <> 'branch_admin' OR org_id IS NOT NULL")
+
+
+def downgrade():
+    with op.batch_alter_table('accounts', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_accounts_branch_admin_org'), type_='check')
+        batch_op.drop_constraint(batch_op.f('ck_accounts_role'), type_='check')
+        batch_op.create_check_constraint('role', OLD_ROLES)
+        batch_op.drop_constraint(batch_op.f('fk_accounts_org_id_orgs'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_accounts_org_id'))
+        batch_op.drop_column('org_id')
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_members_org_id_orgs'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_members_org_id'))
+        batch_op.drop_column('org_id')
+    op.drop_index('uq_orgs_one_city', table_name='orgs')
+    op.drop_index(op.f('ix_orgs_parent_id'), table_name='orgs')
+    op.drop_index('ix_orgs_region', table_name='orgs')
+    op.drop_index('ix_orgs_path', table_name='orgs')
+    op.drop_table('orgs')
