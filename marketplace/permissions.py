@@ -74,6 +74,7 @@ ACTIONS: dict[str, Action] = {
     "cover.own": Action(MEMBER, "See one's free covers and policy periods, report incidents"),
     "job.browse": Action(MEMBER, "Browse and filter union job listings, say interested"),
     "service.book": Action(MEMBER, "Hold, confirm and cancel course seats and appointments"),
+    "message.read": Action(MEMBER, "Read one's inbox of announcements, mark them read"),
     # Merchant staff (owners and clerks), for their own merchant
     "portal.enter": _merchant(STAFF, "Log in to the merchant portal, see its home page"),
     "merchant.view_own": _merchant(STAFF, "See the merchant and its status"),
@@ -125,6 +126,9 @@ ACTIONS: dict[str, Action] = {
     "org.manage": Action(ADMIN, "Create, rename, move and delete organisations; add branch admins"),
     "org.view": Action(UNION, "See the organisation tree (a branch admin: its subtree)", "org"),
     "org.members": Action(UNION, "List an organisation's members, ID numbers masked", "org"),
+    "announcement.manage": Action(
+        UNION, "Write, list and withdraw announcements to one's subtree; see who read", "org"
+    ),
 }
 
 # Endpoints anyone may call without logging in (Flask endpoint names), and why.

@@ -1,4 +1,5 @@
-"""union organisations: orgs tree, members.org_id, accounts.org_id and the branch_admin role
+"""messages (issue #16): union organisations (orgs tree, members.org_id, accounts.org_id, the
+branch_admin role) and announcements with their read markers
 
 Revision ID: 0009
 Revises: 0008
@@ -54,9 +55,54 @@ def upgrade():
         batch_op.drop_constraint(batch_op.f('ck_accounts_role'), type_='check')
         batch_op.create_check_constraint('role', NEW_ROLES)
         batch_op.create_check_constraint('branch_admin_org', "role <> 'branch_admin' OR org_id IS NOT NULL")
+    big = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+    op.create_table(
+        'announcements',
+        sa.Column('id', big, nullable=False),
+        sa.Column('title', sa.String(length=200), nullable=False),
+        sa.Column('body_md', sa.Text(), nullable=False),
+        sa.Column('body_html', sa.Text(), nullable=False),
+        sa.Column('audience', sa.String(length=10), nullable=False),
+        sa.Column('audience_org_id', big, nullable=True),
+        sa.Column('audience_region', sa.String(length=6), nullable=True),
+        sa.Column('audience_key', sa.String(length=40), nullable=False),
+        sa.Column('activated_only', sa.Boolean(), nullable=False),
+        sa.Column('link_kind', sa.String(length=10), nullable=True),
+        sa.Column('link_id', big, nullable=True),
+        sa.Column('cover_type', sa.String(length=20), nullable=True),
+        sa.Column('cover', sa.LargeBinary(), nullable=True),
+        sa.Column('author_id', big, nullable=True),
+        sa.Column('author_org_id', big, nullable=False),
+        sa.Column('publish_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('withdrawn_at', marketplace.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('created_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("audience IN ('all', 'org', 'region')", name=op.f('ck_announcements_audience')),
+        sa.CheckConstraint("link_kind IS NULL OR link_kind IN ('sale', 'offer', 'groupbuy')", name=op.f('ck_announcements_link_kind')),
+        sa.ForeignKeyConstraint(['audience_org_id'], ['orgs.id'], name=op.f('fk_announcements_audience_org_id_orgs')),
+        sa.ForeignKeyConstraint(['author_id'], ['accounts.id'], name=op.f('fk_announcements_author_id_accounts')),
+        sa.ForeignKeyConstraint(['author_org_id'], ['orgs.id'], name=op.f('fk_announcements_author_org_id_orgs')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_announcements')),
+    )
+    op.create_index('ix_announcements_audience_key_publish_at', 'announcements', ['audience_key', 'publish_at'])
+    op.create_index('ix_announcements_author_org_id', 'announcements', ['author_org_id'])
+    op.create_table(
+        'announcement_reads',
+        sa.Column('member_id', big, nullable=False),
+        sa.Column('announcement_id', big, nullable=False),
+        sa.Column('read_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['announcement_id'], ['announcements.id'], name=op.f('fk_announcement_reads_announcement_id_announcements'), ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_announcement_reads_member_id_members')),
+        sa.PrimaryKeyConstraint('member_id', 'announcement_id', name=op.f('pk_announcement_reads')),
+    )
+    op.create_index('ix_announcement_reads_announcement_id', 'announcement_reads', ['announcement_id'])
 
 
 def downgrade():
+    op.drop_index('ix_announcement_reads_announcement_id', table_name='announcement_reads')
+    op.drop_table('announcement_reads')
+    op.drop_index('ix_announcements_author_org_id', table_name='announcements')
+    op.drop_index('ix_announcements_audience_key_publish_at', table_name='announcements')
+    op.drop_table('announcements')
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_accounts_branch_admin_org'), type_='check')
         batch_op.drop_constraint(batch_op.f('ck_accounts_role'), type_='check')
