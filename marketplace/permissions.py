@@ -75,6 +75,7 @@ ACTIONS: dict[str, Action] = {
     "job.browse": Action(MEMBER, "Browse and filter union job listings, say interested"),
     "service.book": Action(MEMBER, "Hold, confirm and cancel course seats and appointments"),
     "message.read": Action(MEMBER, "Read one's inbox of announcements, mark them read"),
+    "conversation.own": Action(MEMBER, "Ask one's branch union in a conversation, read replies"),
     # Merchant staff (owners and clerks), for their own merchant
     "portal.enter": _merchant(STAFF, "Log in to the merchant portal, see its home page"),
     "merchant.view_own": _merchant(STAFF, "See the merchant and its status"),
@@ -128,6 +129,9 @@ ACTIONS: dict[str, Action] = {
     "org.members": Action(UNION, "List an organisation's members, ID numbers masked", "org"),
     "announcement.manage": Action(
         UNION, "Write, list and withdraw announcements to one's subtree; see who read", "org"
+    ),
+    "conversation.handle": Action(
+        UNION, "Answer, assign and close conversations of one's subtree; saved replies", "org"
     ),
 }
 

@@ -9,21 +9,27 @@ def init_app(app) -> None:
     from marketplace.extensions import api
     from marketplace.navigation import Link, add_link
 
-    from . import pages, routes
+    from . import conversation_routes, pages, routes
 
     api.register_blueprint(routes.admin_bp)
     api.register_blueprint(routes.member_bp)
+    api.register_blueprint(conversation_routes.member_bp)
+    api.register_blueprint(conversation_routes.admin_bp)
     app.register_blueprint(pages.member_pages)
     app.register_blueprint(pages.admin_pages)
+    app.register_blueprint(pages.conv_pages)
     add_link(app, "member", Link("messaging_pages.inbox", lambda: str(_l("Messages")),
                                  "nav-messages", ("member",), badge=_unread))  # fmt: skip
     add_link(app, "admin", Link("messaging_admin_pages.admin_list",
                                 lambda: str(_l("Announcements")), "nav-announcements",
                                 ("admin", "branch_admin")))  # fmt: skip
+    add_link(app, "admin", Link("messaging_conv_pages.inbox",
+                                lambda: str(_l("Conversations")), "nav-conversations",
+                                ("admin", "branch_admin")))  # fmt: skip
 
 
 def _unread() -> int | None:
-    """The navigation badge: the member's unread announcements (none: no badge)."""
+    """The navigation badge: unread announcements and replies (none: no badge)."""
     from flask import g, request
     from flask_login import current_user
 
@@ -34,6 +40,10 @@ def _unread() -> int | None:
     cached = request.environ.get("shihui.unread")  # once per request, however many navs
     if cached is None:
         principal = g.get("principal") or principal_for(current_user.account)
-        cached = unread_count(principal) if principal.member_id else 0
+        cached = 0
+        if principal.member_id:
+            from .conversations import member_unread
+
+            cached = unread_count(principal) + member_unread(principal)
         request.environ["shihui.unread"] = cached
     return cached or None

@@ -19,6 +19,7 @@ from marketplace.models import utcnow
 from marketplace.pagination import page_arg
 
 from . import announcements
+from . import conversations as convs
 
 member_pages = Blueprint(
     "messaging_pages", __name__, url_prefix="/m/messages", template_folder="templates"
@@ -49,6 +50,10 @@ PROBLEMS = {
     "unsupported_image": lambda: _("The picture must be a JPEG, PNG or WebP file."),
     "already_withdrawn": lambda: _("This announcement is already withdrawn."),
     "validation_error": lambda: _("Please check the form."),
+    "rate_limited": lambda: _("You are sending too fast. Please wait a minute."),
+    "no_branch": lambda: _("You belong to no union branch yet."),
+    "already_closed": lambda: _("This conversation is already closed."),
+    "bad_assignee": lambda: _("That colleague cannot see this conversation."),
 }
 
 
@@ -63,7 +68,8 @@ def _say(exc: Problem) -> str:
 @member_page("message.read")
 def inbox():
     page = announcements.inbox(g.principal, page_arg(), 20)
-    return render_template("messaging/inbox.html", page=page)
+    threads = convs.member_list(g.principal, 1, 50).items
+    return render_template("messaging/inbox.html", page=page, threads=threads)
 
 
 @member_pages.get("/a/<int:announcement_id>")
@@ -202,3 +208,156 @@ def admin_withdraw(announcement_id: int):
             raise
         flash(_say(exc), "error")
     return redirect(url_for("messaging_admin_pages.admin_detail", announcement_id=announcement_id))
+
+
+# --------------------------------------------------------------------------- conversations
+
+conv_pages = Blueprint(
+    "messaging_conv_pages", __name__, url_prefix="/admin/conversations",
+    template_folder="templates",
+)  # fmt: skip
+
+
+def _form_message():
+    photos = [f.read(convs.PHOTO_MAX_BYTES + 1) for f in request.files.getlist("photos") if f]
+    return request.form.get("body", ""), [p for p in photos if p]
+
+
+@member_pages.route("/c/new", methods=["GET", "POST"])
+@member_page("conversation.own")
+def conversation_new():
+    status = 200
+    if request.method == "POST":
+        try:
+            body, photos = _form_message()
+            conv = convs.open_conversation(g.principal, body, photos)
+            return redirect(url_for("messaging_pages.conversation", conversation_id=conv.id))
+        except Problem as exc:
+            flash(_say(exc), "error")
+            status = exc.status
+    return render_template("messaging/conversation_new.html", form=request.form), status
+
+
+@member_pages.route("/c/<int:conversation_id>", methods=["GET", "POST"])
+@member_page("conversation.own")
+def conversation(conversation_id: int):
+    conv = convs.member_conversation(g.principal, conversation_id)
+    status = 200
+    if request.method == "POST":
+        try:
+            body, photos = _form_message()
+            convs.member_send(g.principal, conv.id, body, photos)
+            return redirect(url_for("messaging_pages.conversation", conversation_id=conv.id))
+        except Problem as exc:
+            flash(_say(exc), "error")
+            status = exc.status
+    convs.seen_by_member(conv)
+    msgs = convs.messages(conv)
+    return render_template("messaging/conversation.html", conv=conv, msgs=msgs,
+                           photos=convs.photos_of([m.id for m in msgs])), status  # fmt: skip
+
+
+@member_pages.get("/photos/<int:photo_id>")
+@member_page("conversation.own")
+def member_photo(photo_id: int):
+    photo = convs.photo_for_member(g.principal, photo_id)
+    return Response(photo.data, mimetype=photo.content_type, headers={
+        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+@conv_pages.get("", endpoint="inbox")
+@admin_page("conversation.handle")
+def staff_inbox():
+    status = request.args.get("status", "open")
+    status = status if status in ("open", "closed", "all") else "open"
+    mine = request.args.get("mine") == "1"
+    page = convs.staff_inbox(g.principal, status, mine, page_arg(), 30)
+    return render_template("messaging/admin/conversations.html", page=page, status=status,
+                           mine=mine, now=utcnow())  # fmt: skip
+
+
+@conv_pages.get("/<int:conversation_id>")
+@admin_page("conversation.handle")
+def thread(conversation_id: int):
+    conv = convs.staff_conversation(g.principal, conversation_id)
+    convs.seen_by_staff(conv)
+    msgs = convs.messages(conv)
+    from marketplace.extensions import db
+    from marketplace.members.models import Member
+
+    return render_template(
+        "messaging/admin/conversation.html", conv=conv, msgs=msgs,
+        photos=convs.photos_of([m.id for m in msgs]), member=db.session.get(Member, conv.member_id),
+        colleagues=convs.colleagues(conv), saved=convs.saved_replies(g.principal),
+    )  # fmt: skip
+
+
+def _back(conversation_id: int):
+    return redirect(url_for("messaging_conv_pages.thread", conversation_id=conversation_id))
+
+
+def _act(conversation_id: int, done: str, change):
+    try:
+        change()
+        flash(done, "success")
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        flash(_say(exc), "error")
+    return _back(conversation_id)
+
+
+@conv_pages.post("/<int:conversation_id>/reply")
+@admin_page("conversation.handle")
+def reply(conversation_id: int):
+    saved = request.form.get("saved_reply_id", type=int)
+    return _act(conversation_id, _("Reply sent."), lambda: convs.reply(
+        g.principal, conversation_id, request.form.get("body", ""), saved))  # fmt: skip
+
+
+@conv_pages.post("/<int:conversation_id>/assign")
+@admin_page("conversation.handle")
+def assign(conversation_id: int):
+    account_id = request.form.get("account_id", type=int)
+    return _act(conversation_id, _("Assigned."), lambda: convs.assign(
+        g.principal, conversation_id, account_id))  # fmt: skip
+
+
+@conv_pages.post("/<int:conversation_id>/close")
+@admin_page("conversation.handle")
+def close(conversation_id: int):
+    return _act(conversation_id, _("Conversation closed."),
+                lambda: convs.close(g.principal, conversation_id))  # fmt: skip
+
+
+@conv_pages.get("/photos/<int:photo_id>")
+@admin_page("conversation.handle")
+def staff_photo(photo_id: int):
+    photo = convs.photo_for_staff(g.principal, photo_id)
+    return Response(photo.data, mimetype=photo.content_type, headers={
+        "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+@conv_pages.route("/saved-replies", methods=["GET", "POST"])
+@admin_page("conversation.handle")
+def saved_replies():
+    status = 200
+    if request.method == "POST":
+        try:
+            convs.add_saved_reply(g.principal, request.form.get("title", ""),
+                                  request.form.get("body", ""))  # fmt: skip
+            flash(_("Saved."), "success")
+            return redirect(url_for("messaging_conv_pages.saved_replies"))
+        except Problem as exc:
+            flash(_say(exc), "error")
+            status = exc.status
+    return render_template("messaging/admin/saved_replies.html",
+                           saved=convs.saved_replies(g.principal)), status  # fmt: skip
+
+
+@conv_pages.post("/saved-replies/<int:reply_id>/delete")
+@admin_page("conversation.handle")
+def saved_reply_delete(reply_id: int):
+    convs.delete_saved_reply(g.principal, reply_id)
+    flash(_("Deleted."), "success")
+    return redirect(url_for("messaging_conv_pages.saved_replies"))

@@ -1,5 +1,5 @@
 """messages (issue #16): union organisations (orgs tree, members.org_id, accounts.org_id, the
-branch_admin role) and announcements with their read markers
+branch_admin role), announcements with their read markers, conversations
 
 Revision ID: 0009
 Revises: 0008
@@ -95,9 +95,79 @@ def upgrade():
         sa.PrimaryKeyConstraint('member_id', 'announcement_id', name=op.f('pk_announcement_reads')),
     )
     op.create_index('ix_announcement_reads_announcement_id', 'announcement_reads', ['announcement_id'])
+    dt = marketplace.models.UTCDateTime(timezone=True)
+    op.create_table(
+        'conversations',
+        sa.Column('id', big, nullable=False),
+        sa.Column('member_id', big, nullable=False),
+        sa.Column('org_id', big, nullable=False),
+        sa.Column('subject', sa.String(length=200), nullable=False),
+        sa.Column('status', sa.String(length=10), nullable=False),
+        sa.Column('assignee_id', big, nullable=True),
+        sa.Column('staff_unread', sa.Integer(), nullable=False),
+        sa.Column('member_unread', sa.Integer(), nullable=False),
+        sa.Column('waiting_since', dt, nullable=True),
+        sa.Column('last_message_at', dt, nullable=False),
+        sa.Column('created_at', dt, nullable=False),
+        sa.Column('closed_at', dt, nullable=True),
+        sa.CheckConstraint("status IN ('open', 'closed')", name=op.f('ck_conversations_status')),
+        sa.ForeignKeyConstraint(['assignee_id'], ['accounts.id'], name=op.f('fk_conversations_assignee_id_accounts')),
+        sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_conversations_member_id_members')),
+        sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_conversations_org_id_orgs')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_conversations')),
+    )
+    op.create_index('ix_conversations_org_status_last', 'conversations', ['org_id', 'status', 'last_message_at'])
+    op.create_index('ix_conversations_member_last', 'conversations', ['member_id', 'last_message_at'])
+    op.create_table(
+        'conversation_messages',
+        sa.Column('id', big, nullable=False),
+        sa.Column('conversation_id', big, nullable=False),
+        sa.Column('author_kind', sa.String(length=10), nullable=False),
+        sa.Column('author_id', big, nullable=True),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('created_at', dt, nullable=False),
+        sa.CheckConstraint("author_kind IN ('member', 'staff')", name=op.f('ck_conversation_messages_author_kind')),
+        sa.ForeignKeyConstraint(['author_id'], ['accounts.id'], name=op.f('fk_conversation_messages_author_id_accounts')),
+        sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_conversation_messages_conversation_id_conversations'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation_messages')),
+    )
+    op.create_index('ix_conversation_messages_conversation_id', 'conversation_messages', ['conversation_id', 'id'])
+    op.create_table(
+        'conversation_photos',
+        sa.Column('id', big, nullable=False),
+        sa.Column('message_id', big, nullable=False),
+        sa.Column('content_type', sa.String(length=20), nullable=False),
+        sa.Column('size', sa.Integer(), nullable=False),
+        sa.Column('data', sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(['message_id'], ['conversation_messages.id'], name=op.f('fk_conversation_photos_message_id_conversation_messages'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation_photos')),
+    )
+    op.create_index(op.f('ix_conversation_photos_message_id'), 'conversation_photos', ['message_id'])
+    op.create_table(
+        'saved_replies',
+        sa.Column('id', big, nullable=False),
+        sa.Column('org_id', big, nullable=False),
+        sa.Column('title', sa.String(length=100), nullable=False),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('created_by', big, nullable=True),
+        sa.Column('created_at', dt, nullable=False),
+        sa.ForeignKeyConstraint(['created_by'], ['accounts.id'], name=op.f('fk_saved_replies_created_by_accounts')),
+        sa.ForeignKeyConstraint(['org_id'], ['orgs.id'], name=op.f('fk_saved_replies_org_id_orgs')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_replies')),
+    )
+    op.create_index(op.f('ix_saved_replies_org_id'), 'saved_replies', ['org_id'])
 
 
 def downgrade():
+    op.drop_index(op.f('ix_saved_replies_org_id'), table_name='saved_replies')
+    op.drop_table('saved_replies')
+    op.drop_index(op.f('ix_conversation_photos_message_id'), table_name='conversation_photos')
+    op.drop_table('conversation_photos')
+    op.drop_index('ix_conversation_messages_conversation_id', table_name='conversation_messages')
+    op.drop_table('conversation_messages')
+    op.drop_index('ix_conversations_member_last', table_name='conversations')
+    op.drop_index('ix_conversations_org_status_last', table_name='conversations')
+    op.drop_table('conversations')
     op.drop_index('ix_announcement_reads_announcement_id', table_name='announcement_reads')
     op.drop_table('announcement_reads')
     op.drop_index('ix_announcements_author_org_id', table_name='announcements')
