@@ -12,6 +12,7 @@ from marketplace.errors import Problem
 from marketplace.orgs.routes import create_branch_admin, org_members, visible_orgs
 from marketplace.pagination import page_arg
 from marketplace.permissions import Actor
+from marketplace.validation import form_id
 
 from .admin_pages import admin_page, bp
 from .forms import ActionForm
@@ -59,7 +60,7 @@ def org_create():
     return _edit(
         _("Organisation added."),
         lambda: orgs.create_org(
-            form.get("parent_id", type=int), form.get("kind", ""), form.get("name", "")
+            form_id(form.get("parent_id")), form.get("kind", ""), form.get("name", "")
         ),
     )
 
@@ -88,7 +89,7 @@ def branch_admin_create():
         lambda: create_branch_admin(
             form.get("username", ""),
             form.get("password", ""),
-            form.get("org_id", type=int) or 0,
+            form_id(form.get("org_id")) or 0,
             Actor(g.principal),
         ),
     )

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from marketplace.auth import auth_required, current_principal
 from marketplace.errors import ValidationFailed
 from marketplace.pagination import PageArgsSchema, page_schema
+from marketplace.validation import TEXT_ERROR, bad_text, id_field
 
 from . import conversations as convs
 
@@ -44,7 +45,10 @@ def read_message() -> tuple[str, list[bytes]]:
     request.max_content_length = convs.MAX_PHOTOS * convs.PHOTO_MAX_BYTES + 64 * 1024
     if request.mimetype == "multipart/form-data":
         photos = [f.read(convs.PHOTO_MAX_BYTES + 1) for f in request.files.getlist("photos")]
-        return request.form.get("body", ""), photos
+        body = request.form.get("body", "")
+        if bad_text(body):  # the input guard leaves API uploads' text to the view
+            raise ValidationFailed(errors={"body": [TEXT_ERROR]})
+        return body, photos
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("body"), str):
         raise ValidationFailed(errors={"body": ["Missing data for required field."]})
@@ -84,11 +88,11 @@ class InboxArgs(PageArgsSchema):
 
 class ReplySchema(Schema):
     body = fields.String(validate=validate.Length(min=1, max=convs.MAX_BODY))
-    saved_reply_id = fields.Integer()
+    saved_reply_id = id_field()
 
 
 class AssignSchema(Schema):
-    account_id = fields.Integer(required=True, allow_none=True)
+    account_id = id_field(required=True, allow_none=True)
 
 
 class SavedReplySchema(Schema):

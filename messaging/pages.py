@@ -17,6 +17,7 @@ from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 from marketplace.models import utcnow
 from marketplace.pagination import page_arg
+from marketplace.validation import form_id
 
 from . import announcements
 from . import conversations as convs
@@ -126,7 +127,7 @@ def _form_data(form) -> dict:
     data = {"title": form.get("title", ""), "body": form.get("body", ""),
             "activated_only": form.get("activated_only") == "y"}  # fmt: skip
     if audience.startswith("org:"):
-        data |= {"audience": "org", "audience_org_id": int(audience[4:] or 0)}
+        data |= {"audience": "org", "audience_org_id": form_id(audience[4:])}
     elif audience.startswith("region:"):
         data |= {"audience": "region", "audience_region": audience[7:]}
     elif audience == "all":
@@ -139,8 +140,8 @@ def _form_data(form) -> dict:
             raise Problem("Bad time", status=422, code="validation_error") from None
         data["publish_at"] = local.astimezone(UTC)
     kind, link_id = form.get("link_kind", ""), form.get("link_id", "").strip()
-    if kind and link_id.isdigit():
-        data |= {"link_kind": kind, "link_id": int(link_id)}
+    if kind and form_id(link_id):
+        data |= {"link_kind": kind, "link_id": form_id(link_id)}
     elif kind or link_id:
         raise Problem("Bad link", status=422, code="validation_error")
     return data
@@ -310,7 +311,7 @@ def _act(conversation_id: int, done: str, change):
 @conv_pages.post("/<int:conversation_id>/reply")
 @admin_page("conversation.handle")
 def reply(conversation_id: int):
-    saved = request.form.get("saved_reply_id", type=int)
+    saved = form_id(request.form.get("saved_reply_id"))
     return _act(conversation_id, _("Reply sent."), lambda: convs.reply(
         g.principal, conversation_id, request.form.get("body", ""), saved))  # fmt: skip
 
@@ -318,7 +319,7 @@ def reply(conversation_id: int):
 @conv_pages.post("/<int:conversation_id>/assign")
 @admin_page("conversation.handle")
 def assign(conversation_id: int):
-    account_id = request.form.get("account_id", type=int)
+    account_id = form_id(request.form.get("account_id"))
     return _act(conversation_id, _("Assigned."), lambda: convs.assign(
         g.principal, conversation_id, account_id))  # fmt: skip
 

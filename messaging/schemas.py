@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from marketplace.validation import id_field
+
 from .models import AUDIENCES, LINK_KINDS
 
 
@@ -19,14 +21,14 @@ class AnnouncementCreateSchema(Schema):
         metadata={"description": "all / region: the city admin only; org: a node of one's "
                   "subtree (default: one's own node)"},
     )  # fmt: skip
-    audience_org_id = fields.Integer(allow_none=True)
+    audience_org_id = id_field(allow_none=True)
     audience_region = fields.String(allow_none=True, validate=validate.Length(equal=6))
     activated_only = fields.Boolean(load_default=False)
     publish_at = fields.AwareDateTime(
         allow_none=True, metadata={"description": "Omitted or past: now; at most a year ahead"}
     )
     link_kind = fields.String(allow_none=True, validate=validate.OneOf(LINK_KINDS))
-    link_id = fields.Integer(allow_none=True)
+    link_id = id_field(allow_none=True)
 
 
 class AnnouncementSchema(Schema):
@@ -35,7 +37,7 @@ class AnnouncementSchema(Schema):
     body_html = fields.String(metadata={"description": "Sanitised HTML"})
     body = fields.String(attribute="body_md")
     audience = fields.String()
-    audience_org_id = fields.Integer(allow_none=True)
+    audience_org_id = id_field(allow_none=True)
     audience_region = fields.String(allow_none=True)
     activated_only = fields.Boolean()
     link_kind = fields.String(allow_none=True)

@@ -11,7 +11,7 @@ from ..auth import auth_required, current_principal
 from ..extensions import db
 from ..pagination import PageArgsSchema, page_schema, paginate
 from ..permissions import Actor
-from ..validation import password_field
+from ..validation import id_field, password_field
 from . import tree
 from .models import KINDS, Org
 
@@ -35,7 +35,7 @@ class OrgSchema(Schema):
 
 
 class OrgCreateSchema(Schema):
-    parent_id = fields.Integer(required=True)
+    parent_id = id_field(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(("district", "branch")))
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     region = fields.String(load_default=None, validate=validate.Length(equal=6))
@@ -43,7 +43,7 @@ class OrgCreateSchema(Schema):
 
 class OrgPatchSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=100))
-    parent_id = fields.Integer()
+    parent_id = id_field()
 
 
 class OrgMemberSchema(Schema):
@@ -59,7 +59,7 @@ class OrgMemberSchema(Schema):
 class BranchAdminCreateSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = password_field(required=True)
-    org_id = fields.Integer(required=True)
+    org_id = id_field(required=True)
 
 
 class BranchAdminSchema(Schema):

@@ -122,3 +122,29 @@ def test_page_forms_refuse_non_images_and_fast_senders(client, world):
         fresh_g()
         statuses.append(client.post(url, data={"csrf_token": token, "body": f"{i}"}).status_code)
     assert statuses == [302, 302, 302, 302, 429]  # 5 a minute, the opening included
+
+
+def test_out_of_range_ids_in_forms_are_refused_not_500(client, world):
+    token = session_for(client, world, "branch_admin")
+    c = world["ids"]["c"]
+    for url, data in ((f"/admin/conversations/{c}/assign", {"account_id": str(2**70)}),
+                      (f"/admin/conversations/{c}/reply", {"saved_reply_id": str(2**70)}),
+                      ("/admin/announcements/new", {"title": "t", "body": "b",
+                                                    "audience": f"org:{2**70}"}),
+                      ("/admin/announcements/new", {"title": "t", "body": "b", "link_kind": "sale",
+                                                    "link_id": str(2**70)})):  # fmt: skip
+        fresh_g()
+        resp = client.post(url, data={"csrf_token": token, **data})
+        assert resp.status_code in (302, 422), (url, resp.status_code)
+
+
+def test_api_upload_text_is_checked(client, world):
+    from tests.members.helpers import bearer
+
+    member = db.session.scalar(db.select(Account).where(Account.member_id == world["members"][1]))
+    from tests.flashsale.factories import token_for
+
+    resp = client.post("/api/v1/messages/conversations", headers=bearer(token_for(member)),
+                       data={"body": "bad \x00 text", "photos": [(io.BytesIO(PNG), "p.png")]},
+                       content_type="multipart/form-data")  # fmt: skip
+    assert (resp.status_code, resp.get_json()["code"]) == (422, "validation_error")

@@ -143,3 +143,18 @@ def test_city_admin_edits_through_the_pages(client, world):
     )
     made = db.session.scalar(db.select(Account).where(Account.username == "wang"))
     assert (made.role, made.org_id) == ("branch_admin", t["C"])
+
+
+def test_out_of_range_ids_in_forms_are_refused_not_500(client, world):
+    token = session_for(client, world, "admin")
+    for data in ({"parent_id": str(2**70), "kind": "branch", "name": "x"},
+                 {"parent_id": "-1", "kind": "branch", "name": "x"},
+                 {"parent_id": "１２", "kind": "branch", "name": "x"}):  # fmt: skip
+        fresh_g()
+        resp = client.post("/admin/orgs", data={"csrf_token": token, **data})
+        assert resp.status_code == 302, data
+    fresh_g()
+    resp = client.post("/admin/branch-admins", data={"csrf_token": token, "username": "big",
+                       "password": "branch-pass-1", "org_id": str(2**64)})  # fmt: skip
+    assert resp.status_code == 302
+    assert db.session.scalar(db.select(Account).where(Account.username == "big")) is None
