@@ -236,7 +236,8 @@ def move_org(org: Org, parent_id: int) -> Org:
 
 
 def delete_org(org: Org) -> None:
-    """Delete an empty node: no children, no members, no admin bound to it (else 409)."""
+    """Delete an empty node: no children, members or admins, and nothing else naming it
+    (announcements, conversations: the foreign keys say so) — else 409 ``org_not_empty``."""
     from ..auth.models import Account
     from ..members.models import Member
 
@@ -253,4 +254,11 @@ def delete_org(org: Org) -> None:
             code="org_not_empty",
         )
     db.session.delete(org)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # still named by announcements, conversations, saved replies...
+        db.session.rollback()
+        raise Conflict(
+            "This organisation is still referred to (announcements, conversations).",
+            code="org_not_empty",
+        ) from None

@@ -244,3 +244,16 @@ def test_authorization_matrix(client, world, role, method, url, action, body):
         assert resp.status_code not in (401, 403, 404), (role, resp.get_json())
     else:
         assert (resp.status_code, resp.get_json()["code"]) == (403, "forbidden"), role
+
+
+def test_an_org_named_by_an_announcement_cannot_be_deleted(client, world):
+    from marketplace import orgs
+
+    h = bearer(world["city"])
+    empty = client.post(ADMIN_URL.replace("announcements", "orgs"), headers=h,
+                        json={"parent_id": world["orgs"]["d2"], "kind": "branch",
+                              "name": "空分会"}).get_json()  # fmt: skip
+    publish(client, world["city"], audience="org", audience_org_id=empty["id"])
+    resp = client.delete(f"/api/v1/admin/orgs/{empty['id']}", headers=h)
+    assert (resp.status_code, resp.get_json()["code"]) == (409, "org_not_empty")
+    assert db.session.get(orgs.Org, empty["id"]) is not None
