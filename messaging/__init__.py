@@ -35,15 +35,13 @@ def _unread() -> int | None:
 
     from marketplace.auth.tokens import principal_for
 
-    from .announcements import unread_count
-
     cached = request.environ.get("shihui.unread")  # once per request, however many navs
     if cached is None:
         principal = g.get("principal") or principal_for(current_user.account)
         cached = 0
         if principal.member_id:
-            from .conversations import member_unread
+            from . import badge
 
-            cached = unread_count(principal) + member_unread(principal)
+            cached = badge.count(principal)
         request.environ["shihui.unread"] = cached
     return cached or None

@@ -23,7 +23,7 @@ from marketplace.orgs import Org
 from marketplace.pagination import Page
 from marketplace.permissions import Actor
 
-from . import markdown
+from . import badge, markdown
 from .models import LINK_KINDS, Announcement, AnnouncementRead
 
 COVER_MAX_BYTES = 512 * 1024
@@ -130,6 +130,7 @@ def mark_read(member_id: int, announcement_id: int) -> None:
         .on_conflict_do_nothing()
     )
     db.session.commit()
+    badge.forget(member_id)
 
 
 # --------------------------------------------------------------------------- admins

@@ -21,6 +21,7 @@ from marketplace.orgs import Org
 from marketplace.pagination import Page
 from marketplace.permissions import Actor
 
+from . import badge
 from .models import Conversation, ConversationMessage, ConversationPhoto, SavedReply
 
 MAX_BODY = 2000
@@ -160,6 +161,7 @@ def seen_by_member(conv: Conversation) -> None:
     if conv.member_unread:
         conv.member_unread = 0
         db.session.commit()
+        badge.forget(conv.member_id)
 
 
 def photo_for_member(principal, photo_id: int) -> ConversationPhoto:
@@ -232,6 +234,7 @@ def reply(principal, conversation_id: int, body=None, saved_reply_id: int | None
     message = _add_message(conv, "staff", principal.account_id, _body(body), [])
     conv.staff_unread = 0
     db.session.commit()
+    badge.forget(conv.member_id)  # the member's badge shows the reply on their next page
     return message
 
 

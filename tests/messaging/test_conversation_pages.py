@@ -148,3 +148,18 @@ def test_api_upload_text_is_checked(client, world):
                        data={"body": "bad \x00 text", "photos": [(io.BytesIO(PNG), "p.png")]},
                        content_type="multipart/form-data")  # fmt: skip
     assert (resp.status_code, resp.get_json()["code"]) == (422, "validation_error")
+
+
+def test_a_reply_shows_on_the_badge_at_once_despite_the_cache(client, world):
+    session_for(client, world, "member")
+    fresh_g()
+    assert "nav-messages-badge" not in client.get("/m/card").get_data(as_text=True)  # cached: 0
+    ba = db.session.scalar(db.select(Account).where(Account.username == "admin-a"))
+    convs.reply(P(ba.id, "branch_admin"), world["ids"]["c"], "已收到")
+    fresh_g()
+    html = client.get("/m/card").get_data(as_text=True)
+    assert 'data-testid="nav-messages-badge">1<' in html
+    fresh_g()
+    client.get(f"/m/messages/c/{world['ids']['c']}")  # seen
+    fresh_g()
+    assert "nav-messages-badge" not in client.get("/m/card").get_data(as_text=True)
