@@ -126,8 +126,8 @@ def import_models() -> None:
     import marketplace.models  # noqa: F401
     import marketplace.orgs.models  # noqa: F401
     import merchant_portal.models  # noqa: F401
-    import unionservices.models  # noqa: F401
     import messaging.models  # noqa: F401
+    import unionservices.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,8 +1,8 @@
 """messages (issue #16): union organisations (orgs tree, members.org_id, accounts.org_id, the
 branch_admin role), announcements with their read markers, conversations
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 02:30:00.000000
 
 Existing members are attached to the tree by ``shihui orgs seed`` (new roster imports attach
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import marketplace.models  # noqa: F401  (custom column types)
 
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
