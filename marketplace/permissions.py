@@ -7,6 +7,9 @@ the table below says which roles may do it. Two rules are stated here once and n
   own merchant only. The caller's merchant comes from :func:`merchant_for`; objects are looked up
   through :func:`own`, so another merchant's sale, offer, voucher or clerk answers 404, as if it
   did not exist.
+- **Organisation scope.** Actions with ``scope="org"`` are done by the city admin for the whole
+  city and by a branch admin for the subtree of the organisation node it is bound to
+  (:func:`marketplace.orgs.scope_of`); a node, member or object outside it answers 404.
 - **Selling.** Actions with ``selling=True`` need an approved merchant: a suspended merchant gets
   403 ``merchant_suspended``, a pending or rejected one 403 ``merchant_not_active``
   (:func:`check_selling`). A suspended merchant may still read, withdraw its sales and, when the
@@ -23,18 +26,20 @@ from dataclasses import dataclass
 
 from .errors import Forbidden, NotFound
 
-ROLES = ("member", "merchant_owner", "merchant_clerk", "admin")
+ROLES = ("member", "merchant_owner", "merchant_clerk", "admin", "branch_admin")
 ROLE_NAMES = {
     "member": "member",
     "merchant_owner": "merchant owner",
     "merchant_clerk": "merchant clerk",
-    "admin": "branch/union admin",
+    "admin": "city union admin",
+    "branch_admin": "branch admin",
 }
 
 MEMBER = ("member",)
 OWNER = ("merchant_owner",)
 STAFF = ("merchant_owner", "merchant_clerk")
 ADMIN = ("admin",)
+UNION = ("admin", "branch_admin")  # the city admin everywhere, a branch admin in its subtree
 ANYONE = ROLES  # any logged-in account
 
 
@@ -42,7 +47,9 @@ ANYONE = ROLES  # any logged-in account
 class Action:
     roles: tuple[str, ...]
     summary: str
-    scope: str | None = None  # "merchant": the caller's own merchant's objects only (else 404)
+    scope: str | None = None  # "merchant": the caller's own merchant's objects only (else 404);
+    # "org": a branch admin acts in its organisation's subtree only (else 404), the city admin
+    # everywhere (see marketplace.orgs.scope_of)
     selling: bool = False  # the merchant must be approved (else 403, see check_selling)
 
 
@@ -69,6 +76,8 @@ ACTIONS: dict[str, Action] = {
     "cover.own": Action(MEMBER, "See one's free covers and policy periods, report incidents"),
     "job.browse": Action(MEMBER, "Browse and filter union job listings, say interested"),
     "service.book": Action(MEMBER, "Hold, confirm and cancel course seats and appointments"),
+    "message.read": Action(MEMBER, "Read one's inbox of announcements, mark them read"),
+    "conversation.own": Action(MEMBER, "Ask one's branch union in a conversation, read replies"),
     # Merchant staff (owners and clerks), for their own merchant
     "portal.enter": _merchant(STAFF, "Log in to the merchant portal, see its home page"),
     "merchant.view_own": _merchant(STAFF, "See the merchant and its status"),
@@ -97,8 +106,8 @@ ACTIONS: dict[str, Action] = {
     "offer.publish": _merchant(OWNER, "Publish an offer (on create or edit)", selling=True),
     "groupbuy.create": _merchant(OWNER, "Create a group-buy", selling=True),
     "groupbuy.cancel": _merchant(OWNER, "Call an open group-buy off"),
-    # Branch/union admins
-    "console.enter": Action(ADMIN, "Log in to the admin console, see its home page"),
+    # City union admins (and branch admins where marked)
+    "console.enter": Action(UNION, "Log in to the admin console, see its home page"),
     "merchant.review": Action(ADMIN, "List, approve and reject merchant applications"),
     "merchant.view_any": Action(ADMIN, "List and open any merchant"),
     "merchant.suspend": Action(ADMIN, "Suspend and reinstate merchants"),
@@ -118,6 +127,15 @@ ACTIONS: dict[str, Action] = {
     # Applicant (own applications only, else 404) and reviewers in scope (unionservices.review)
     "service.document": Action(
         ("member", "admin"), "Open an application or incident and download its documents"
+    ),
+    "org.manage": Action(ADMIN, "Create, rename, move and delete organisations; add branch admins"),
+    "org.view": Action(UNION, "See the organisation tree (a branch admin: its subtree)", "org"),
+    "org.members": Action(UNION, "List an organisation's members, ID numbers masked", "org"),
+    "announcement.manage": Action(
+        UNION, "Write, list and withdraw announcements to one's subtree; see who read", "org"
+    ),
+    "conversation.handle": Action(
+        UNION, "Answer, assign and close conversations of one's subtree; saved replies", "org"
     ),
 }
 
@@ -239,6 +257,9 @@ def as_markdown() -> str:
         "",
         "- **scope = merchant**: owners and clerks act for their own merchant only; another",
         "  merchant's objects answer 404, as if they did not exist.",
+        "- **scope = org**: the city admin acts everywhere; a branch admin in the subtree of the",
+        "  organisation it is bound to (a district admin: all branches under the district);",
+        "  nodes and members outside it answer 404.",
         "- **selling**: the merchant must be approved; suspended: 403 `merchant_suspended`,",
         "  pending or rejected: 403 `merchant_not_active`. A suspended merchant may still read,",
         "  withdraw its sales and, when the admin kept its vouchers valid, redeem them.",

@@ -35,6 +35,15 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, BIGINT_MAX if max is None else max, signed)
 
 
+def form_id(value) -> int | None:
+    """A form field as a database id: None unless a whole number in 1..BIGINT_MAX."""
+    value = value.strip() if isinstance(value, str) else ""
+    if not value.isascii() or not value.isdigit():
+        return None
+    number = int(value)
+    return number if 1 <= number <= BIGINT_MAX else None
+
+
 def id_field(**kwargs) -> fields.Integer:
     """An integer that refers to a row: positive and within BIGINT (documented in the schema)."""
     return fields.Integer(validate=validate.Range(min=1, max=BIGINT_MAX), **kwargs)

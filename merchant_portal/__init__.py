@@ -15,6 +15,7 @@ def init_app(app) -> None:
         admin_pages,
         catalogue_pages,  # noqa: F401  (adds its routes to merchant_pages.bp)
         merchant_pages,
+        org_pages,  # noqa: F401  (adds its routes to admin_pages.bp)
         routes_admin,
         routes_merchant,
     )

@@ -58,6 +58,8 @@ def logout():
 @bp.get("/")
 @admin_page("console.enter")
 def home():
+    if g.principal.role != "admin":  # a branch admin: its organisation pages only
+        return render_template("merchant_portal/admin/home.html", counts={})
     counts = dict(db.session.execute(
         select(Merchant.status, func.count()).group_by(Merchant.status)).all())  # fmt: skip
     return render_template("merchant_portal/admin/home.html", counts=counts)

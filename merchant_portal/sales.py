@@ -15,6 +15,7 @@ from flashsale.models import Campaign
 from marketplace import permissions
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.extensions import db
+from marketplace.images import sniff_image
 from marketplace.models import record_audit, utcnow
 from marketplace.permissions import Actor
 
@@ -26,7 +27,6 @@ COPIED = (
     "admission_rate", "over_admission",
 )  # fmt: skip
 TIMES = ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline", "queue_opens_at")
-IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
 def own_sale(principal, campaign_id: int, action: str = "sale.view") -> Campaign:
@@ -85,15 +85,6 @@ def duplicate(principal, campaign_id: int) -> Campaign:
                  merchant_id=campaign.merchant_id, data={"from": source.id})  # fmt: skip
     db.session.commit()
     return campaign
-
-
-def sniff_image(data: bytes) -> str | None:
-    for magic, mime in IMAGE_TYPES.items():
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def save_cover(principal, data: bytes) -> CoverImage:

@@ -81,6 +81,9 @@ def register_extensions(app: Flask) -> None:
     from marketplace.auth.session import init_login
 
     init_login(app)
+    from marketplace import navigation
+
+    navigation.register(app)
 
     from flask import request
 
@@ -121,7 +124,9 @@ def import_models() -> None:
     import marketplace.members.models  # noqa: F401
     import marketplace.merchants  # noqa: F401
     import marketplace.models  # noqa: F401
+    import marketplace.orgs.models  # noqa: F401
     import merchant_portal.models  # noqa: F401
+    import messaging.models  # noqa: F401
     import unionservices.models  # noqa: F401
 
 
@@ -131,6 +136,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.members import admin_routes as members_admin
     from marketplace.members import pages as members_pages
     from marketplace.members import routes as members_routes
+    from marketplace.orgs import routes as orgs_routes
 
     from . import web
 
@@ -148,8 +154,11 @@ def register_blueprints(app: Flask) -> None:
     from unionservices import init_app as init_unionservices
 
     init_unionservices(app)
+    from messaging import init_app as init_messaging
+
+    init_messaging(app)
     app.register_blueprint(members_pages.bp)
-    for blp in (auth_routes.bp, members_routes.bp, members_admin.bp):
+    for blp in (auth_routes.bp, members_routes.bp, members_admin.bp, orgs_routes.bp):
         api.register_blueprint(blp)
 
 

@@ -28,6 +28,8 @@ class Account(db.Model):
     )
     # Staff of a merchant (owners, clerks); the foreign key came in migration 0006.
     merchant_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("merchants.id"), index=True)
+    # Branch admins: the union organisation whose subtree they manage (marketplace.orgs).
+    org_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     token_version: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
@@ -37,8 +39,10 @@ class Account(db.Model):
 
     __table_args__ = (
         CheckConstraint(
-            "role IN ('member', 'merchant_owner', 'merchant_clerk', 'admin')", name="role"
+            "role IN ('member', 'merchant_owner', 'merchant_clerk', 'admin', 'branch_admin')",
+            name="role",
         ),
+        CheckConstraint("role <> 'branch_admin' OR org_id IS NOT NULL", name="branch_admin_org"),
     )
 
     def __repr__(self) -> str:

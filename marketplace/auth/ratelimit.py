@@ -28,6 +28,7 @@ DEFAULTS = {
     "ACTIVATION_CARD_LIMIT": "50/15minutes",
     "ACTIVATION_SLOW_LIMIT": "1/minute",
     "ACTIVATION_IP_LIMIT": "30/15minutes",
+    "MESSAGE_SEND_LIMIT": "5/minute",  # conversation messages a member may send (messaging)
 }
 
 

@@ -73,6 +73,7 @@ def create_account(
     *,
     merchant_id: int | None = None,
     member_id: int | None = None,
+    org_id: int | None = None,
     actor=None,
 ) -> Account:
     if role not in ROLES:
@@ -81,6 +82,10 @@ def create_account(
     if not username or len(username) > 64 or username.isdigit():
         # All-digit names are card numbers, which belong to members.
         raise ValidationFailed(errors={"username": ["1 to 64 characters, not only digits."]})
+    if (role == "branch_admin") != (org_id is not None):
+        raise ValidationFailed(
+            errors={"org_id": ["A branch admin, and only one, is bound to an org."]}
+        )
     check_password_policy(password)
     if find_account(username) is not None:
         raise Conflict(f"The username {username!r} is taken.", code="username_taken")
@@ -90,10 +95,13 @@ def create_account(
         password_hash=hash_password(password),
         merchant_id=merchant_id,
         member_id=member_id,
+        org_id=org_id,
     )
     db.session.add(account)
     db.session.flush()
-    record_audit("account.created", "account", account.id, actor=actor, data={"role": role})
+    record_audit(
+        "account.created", "account", account.id, actor=actor, data={"role": role, "org_id": org_id}
+    )
     db.session.commit()
     publish_version(account.id, account.token_version)
     return account

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import func, insert, select
 
+from .. import orgs
 from ..auth.models import Account
 from ..auth.tokens import Principal, publish_versions
 from ..extensions import db
@@ -64,6 +65,7 @@ def create_members(
     key = current_app.config["ID_HASH_KEY"].encode()
     start = next_sequence(spec) if start is None else start
     now = utcnow()
+    org_id = orgs.ensure_branch(spec.region, spec.branch)
     for chunk_start in range(start, start + count, CHUNK):
         people = [
             person(spec, s) for s in range(chunk_start, min(chunk_start + CHUNK, start + count))
@@ -81,6 +83,7 @@ def create_members(
                         "phone": p["phone"],
                         "branch": p["branch"],
                         "region": p["region"],
+                        "org_id": org_id,
                         "created_at": now,
                     }
                     for p in people

@@ -72,5 +72,9 @@ def create_admin(username: str, password: str | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from ..orgs.cli import create_branch_admin, orgs
+
+    admin.add_command(create_branch_admin)
     app.cli.add_command(members)
     app.cli.add_command(admin)
+    app.cli.add_command(orgs)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import insert, select
 
+from .. import orgs
 from ..extensions import db
 from ..models import utcnow
 from . import identity
@@ -215,12 +216,20 @@ def _classify(candidates, seen_cards: dict[str, str], seen_people: set[str]):
     return fresh, skipped, rejected
 
 
-def _insert(imp: MemberImport, fresh: list[dict], rejected: list[Rejected]) -> None:
+def _insert(
+    imp: MemberImport, fresh: list[dict], rejected: list[Rejected], org_cache: dict | None = None
+) -> None:
     now = utcnow()
     if fresh:
+        org_cache = {} if org_cache is None else org_cache
         member_rows = [
             {k: c[k] for k in ("name", "id_hash", "id_last4", "phone", "branch", "region")}
-            | {"import_id": imp.id, "created_at": now}
+            | {
+                "import_id": imp.id,
+                "created_at": now,
+                # The row's branch under its region's district, created on first sight.
+                "org_id": orgs.ensure_branch(c["region"], c["branch"], org_cache),
+            }
             for c in fresh
         ]
         ids = (
@@ -277,6 +286,7 @@ def run_import(
     key = current_app.config["ID_HASH_KEY"].encode()
     seen_cards: dict[str, str] = {}
     seen_people: set[str] = set()
+    org_cache: dict = {}
     for start in range(imp.processed, len(rows), batch_size):
         batch = rows[start : start + batch_size]
         checked = [check_row(n, row, key, encoding) for n, row in batch]
@@ -287,7 +297,7 @@ def run_import(
         )
         rejected += duplicates
         rejected.sort(key=lambda r: r.row_no)
-        _insert(imp, fresh, rejected)
+        _insert(imp, fresh, rejected, org_cache)
         imp.processed = start + len(batch)
         imp.created += len(fresh)
         imp.skipped_existing += skipped

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..auth.models import Account  # noqa: F401  (accounts reference members; one metadata)
 from ..extensions import db
 from ..models import BigId, UTCDateTime, utcnow
+from ..orgs.models import Org  # noqa: F401  (members.org_id references orgs)
 
 CARD_STATUSES = ("issued", "active", "frozen", "cancelled")
 # A person holds at most one *live* card. A reissue freezes the old card (it stays on record,
@@ -31,6 +32,8 @@ class Member(db.Model):
     branch: Mapped[str] = mapped_column(String(100), nullable=False, default="")
     region: Mapped[str] = mapped_column(String(6), nullable=False, index=True)
     import_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("member_imports.id"))
+    # The union organisation (a branch; the district when the roster named none): marketplace.orgs
+    org_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     cards: Mapped[list[Card]] = relationship(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from .. import orgs
 from ..auth import ratelimit
 from ..auth.models import Account
 from ..auth.passwords import hash_password
@@ -73,6 +74,7 @@ def register_member(
         phone=phone,
         branch=branch.strip(),
         region=region,
+        org_id=orgs.ensure_branch(region, branch.strip()[:100]),
     )
     member.cards.append(Card(card_no=card_no, status="issued"))
     db.session.add(member)

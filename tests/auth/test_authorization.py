@@ -44,12 +44,16 @@ def tokens(app_ctx):
 
     ((_, member),) = make_members(1)
     _, owner, clerk = make_merchant(clerk="clerk1")
+    from marketplace import orgs
+
     admin = Account(username="root", role="admin", password_hash=_hash())
-    db.session.add(admin)
+    branch = Account(username="branch1", role="branch_admin", password_hash=_hash(),
+                     org_id=orgs.ensure_branch("130102", "一分会"))  # fmt: skip
+    db.session.add_all([admin, branch])
     db.session.commit()
-    publish_versions([(admin.id, 0)])
+    publish_versions([(admin.id, 0), (branch.id, 0)])
     return {"member": member, "merchant_owner": owner, "merchant_clerk": clerk,
-            "admin": token_for(admin)}  # fmt: skip
+            "admin": token_for(admin), "branch_admin": token_for(branch)}  # fmt: skip
 
 
 @pytest.mark.parametrize("role", ROLES)

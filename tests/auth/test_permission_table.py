@@ -67,7 +67,9 @@ def test_every_action_is_used_by_a_route_or_a_service(app):
 def test_the_table_names_only_real_roles():
     for name, rule in permissions.ACTIONS.items():
         assert rule.roles and set(rule.roles) <= set(permissions.ROLES), name
-        assert rule.scope in (None, "merchant"), name
+        assert rule.scope in (None, "merchant", "org"), name
+        if rule.scope == "org":
+            assert set(rule.roles) <= {"admin", "branch_admin"}, name
         if rule.scope == "merchant":
             assert set(rule.roles) <= {"merchant_owner", "merchant_clerk"}, name
         if rule.selling:

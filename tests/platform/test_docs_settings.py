@@ -20,6 +20,7 @@ SHIPPED = [
     "catalogue",
     "flashsale",
     "merchant_portal",
+    "messaging",
     "inventory",
     "loadtests",
 ]

@@ -1,0 +1,46 @@
+"""Navigation links that feature packages add to the shared page layouts.
+
+The member layout (``members/_macros.html``) and the admin console's layout cannot name a
+feature's pages (ground code and one feature's templates do not know the others), so a feature
+registers its links here when its blueprints are registered, with an optional badge (the unread
+count of the inbox, say), and the layouts loop over ``nav_links(area)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, current_app, url_for
+from flask_login import current_user
+
+
+@dataclass(frozen=True)
+class Link:
+    endpoint: str
+    label: Callable[[], str]
+    testid: str
+    roles: tuple[str, ...]
+    badge: Callable[[], int | None] | None = None
+
+
+def add_link(app: Flask, area: str, link: Link) -> None:
+    """Show ``link`` in the ``area`` ("member" or "admin") navigation to ``link.roles``."""
+    app.extensions.setdefault("shihui.nav", {}).setdefault(area, []).append(link)
+
+
+def nav_links(area: str) -> list[tuple[str, str, str, int | None]]:
+    """(url, label, test id, badge) of the links of ``area`` the current user may follow."""
+    if not current_user.is_authenticated:
+        return []
+    links = current_app.extensions.get("shihui.nav", {}).get(area, [])
+    out = []
+    for link in links:
+        if current_user.role in link.roles:
+            badge = link.badge() if link.badge else None
+            out.append((url_for(link.endpoint), link.label(), link.testid, badge))
+    return out
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals["nav_links"] = nav_links
