@@ -163,7 +163,7 @@ def _audience(scope: Org | None, data: dict) -> dict:
     org_id = data.get("audience_org_id") or (scope.id if scope is not None else None)
     org = db.session.get(Org, org_id) if org_id else None
     if org is None:
-        raise ValidationFailed(errors={"audience_org_id": ["No such organisation."]})
+        raise NotFound("No such organisation.")
     if not orgs.is_within(scope, org):
         raise AudienceOutOfScope("That organisation is outside the one you manage.")
     return {"audience": "org", "audience_org_id": org.id, "audience_key": f"org:{org.id}"}
@@ -177,7 +177,7 @@ def _link(data: dict) -> dict:
         raise ValidationFailed(errors={"link_kind": ["sale, offer or groupbuy, with link_id."]})
     table = db.metadata.tables[LINK_TABLES[kind]]
     if db.session.scalar(select(table.c.id).where(table.c.id == link_id)) is None:
-        raise ValidationFailed(errors={"link_id": [f"No such {kind}."]})
+        raise NotFound(f"No such {kind}.")
     return {"link_kind": kind, "link_id": link_id}
 
 

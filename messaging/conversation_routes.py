@@ -28,7 +28,9 @@ MESSAGE_BODY = {
     "required": True,
     "content": {
         "application/json": {"schema": {"type": "object", "required": ["body"], "properties": {
-            "body": {"type": "string", "minLength": 1, "maxLength": convs.MAX_BODY}}}},
+            "body": {"type": "string", "minLength": 1, "maxLength": convs.MAX_BODY,
+                     "description": "Surrounding spaces are trimmed: 1 to 2000 characters. "
+                     "No NUL characters."}}}},
         "multipart/form-data": {"schema": {"type": "object", "required": ["body"], "properties": {
             "body": {"type": "string", "minLength": 1, "maxLength": convs.MAX_BODY},
             "photos": {"type": "array", "items": {"type": "string", "format": "binary"},
@@ -87,18 +89,32 @@ class InboxArgs(PageArgsSchema):
 
 
 class ReplySchema(Schema):
-    body = fields.String(validate=validate.Length(min=1, max=convs.MAX_BODY))
+    body = fields.String(
+        validate=validate.Length(min=1, max=convs.MAX_BODY),
+        metadata={"description": "Unless saved_reply_id is given; trimmed: 1 to 2000 characters. "
+                  "No NUL characters."},
+    )  # fmt: skip
     saved_reply_id = id_field()
 
 
 class AssignSchema(Schema):
-    account_id = id_field(required=True, allow_none=True)
+    account_id = id_field(
+        required=True,
+        allow_none=True,
+        metadata={"description": "null: nobody. Else a city admin, or a branch admin of the "
+                  "conversation's node or above: Not an admin who can see this conversation."},
+    )  # fmt: skip
 
 
 class SavedReplySchema(Schema):
     id = fields.Integer(dump_only=True)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    body = fields.String(required=True, validate=validate.Length(min=1, max=convs.MAX_BODY))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                          metadata={"description": "Trimmed: 1 to 100 characters."})  # fmt: skip
+    body = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=convs.MAX_BODY),
+        metadata={"description": "Trimmed: 1 to 2000 characters. No NUL characters."},
+    )
     org_id = fields.Integer(dump_only=True)
 
 

@@ -10,24 +10,40 @@ from .models import AUDIENCES, LINK_KINDS
 
 
 class AnnouncementCreateSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Surrounding spaces are trimmed: 1 to 200 characters."},
+    )
     body = fields.String(
         required=True,
         validate=validate.Length(min=1, max=20_000),
-        metadata={"description": "Markdown; rendered to sanitised HTML (no raw HTML, no script)"},
-    )
+        metadata={"description": "Markdown; rendered to sanitised HTML (no raw HTML, no script). "
+                  "Surrounding spaces are trimmed: 1 to 20000 characters."},
+    )  # fmt: skip
     audience = fields.String(
         validate=validate.OneOf(AUDIENCES),
         metadata={"description": "all / region: the city admin only; org: a node of one's "
                   "subtree (default: one's own node)"},
     )  # fmt: skip
     audience_org_id = id_field(allow_none=True)
-    audience_region = fields.String(allow_none=True, validate=validate.Length(equal=6))
+    audience_region = fields.String(
+        allow_none=True,
+        validate=validate.Length(equal=6),
+        metadata={"description": "With audience region: a code of the regions served, else "
+                  "'Unknown region code.'"},
+    )  # fmt: skip
     activated_only = fields.Boolean(load_default=False)
     publish_at = fields.AwareDateTime(
-        allow_none=True, metadata={"description": "Omitted or past: now; at most a year ahead"}
+        allow_none=True,
+        metadata={"description": "Omitted or past: now. At most a year ahead."},
     )
-    link_kind = fields.String(allow_none=True, validate=validate.OneOf(LINK_KINDS))
+    link_kind = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(LINK_KINDS),
+        metadata={"description": "With link_id (an existing one, else 404): "
+                  "sale, offer or groupbuy, with link_id."},
+    )  # fmt: skip
     link_id = id_field(allow_none=True)
 
 

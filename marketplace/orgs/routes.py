@@ -34,16 +34,31 @@ class OrgSchema(Schema):
     depth = fields.Integer(dump_only=True)
 
 
+PARENT_RULE = (
+    "A district hangs under a city. A branch hangs under a district. "
+    "The city federation has no parent."
+)
+NAME_RULE = "Trimmed: 1-100 characters, no control characters."
+
+
 class OrgCreateSchema(Schema):
-    parent_id = id_field(required=True)
+    parent_id = id_field(required=True, metadata={"description": PARENT_RULE})
     kind = fields.String(required=True, validate=validate.OneOf(("district", "branch")))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    region = fields.String(load_default=None, validate=validate.Length(equal=6))
+    name = fields.String(
+        required=True, validate=validate.Length(min=1, max=100), metadata={"description": NAME_RULE}
+    )
+    region = fields.String(
+        load_default=None,
+        validate=validate.Length(equal=6),
+        metadata={"description": "A district's region code, else 'Unknown region code.'"},
+    )
 
 
 class OrgPatchSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=100))
-    parent_id = id_field()
+    name = fields.String(
+        validate=validate.Length(min=1, max=100), metadata={"description": NAME_RULE}
+    )
+    parent_id = id_field(metadata={"description": PARENT_RULE})
 
 
 class OrgMemberSchema(Schema):
@@ -57,7 +72,11 @@ class OrgMemberSchema(Schema):
 
 
 class BranchAdminCreateSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    username = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Trimmed: 1 to 64 characters, not only digits."},
+    )
     password = password_field(required=True)
     org_id = id_field(required=True)
 

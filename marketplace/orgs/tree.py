@@ -167,16 +167,20 @@ def assign_members() -> int:
 def _clean_name(name) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name or len(name) > 100 or _CONTROL.search(name):
-        raise ValidationFailed(errors={"name": ["1-100 characters, no control characters."]})
+        raise ValidationFailed(
+            errors={"name": ["Trimmed: 1-100 characters, no control characters."]}
+        )
     return name
 
 
 def _check_parent(kind: str, parent: Org | None) -> None:
     if kind not in PARENT_KIND:
-        raise ValidationFailed(errors={"kind": ["Only districts and branches can be created."]})
+        raise ValidationFailed(
+            errors={"parent_id": ["The city federation has no parent."]}, code="bad_parent"
+        )
     if parent is None or parent.kind != PARENT_KIND[kind]:
         raise ValidationFailed(
-            errors={"parent_id": [f"A {kind} hangs under a {PARENT_KIND[kind]}."]},
+            errors={"parent_id": [f"A {kind} hangs under a {PARENT_KIND[kind]}."]},  # documented
             code="bad_parent",
         )
 
