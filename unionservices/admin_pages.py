@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
+from marketplace import permissions
 from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 
@@ -270,7 +271,7 @@ def slots(service_id: int):
 
 
 @bp.get("/slots/<int:slot_id>/roster")
-@admin_page("slot.manage")
+@admin_page("slot.roster")
 def roster(slot_id: int):
     slot, bookings = seats.roster(g.principal, slot_id)
     return render_template("unionservices/admin_roster.html", slot=slot, bookings=bookings,
@@ -278,15 +279,18 @@ def roster(slot_id: int):
 
 
 @bp.get("/covers")
-@admin_page("cover.manage")
+@admin_page("cover.review")
 def cover_incidents():
-    cover_services = [s for s in catalog.all_services() if s.kind == "cover"]
+    # The insurer's export is the city's (cover.manage); a branch admin reviews incidents only.
+    can_export = permissions.allows(g.principal.role, "cover.manage")
+    cover_services = [s for s in catalog.all_services() if s.kind == "cover"] if can_export else []
     return render_template("unionservices/admin_covers.html", incidents=covers.queue(g.principal),
-                           services=cover_services, form=CsrfForm())  # fmt: skip
+                           services=cover_services, can_export=can_export,
+                           form=CsrfForm())  # fmt: skip
 
 
 @bp.post("/covers/incidents/<int:incident_id>/status")
-@admin_page("cover.manage")
+@admin_page("cover.review")
 def incident_status(incident_id: int):
     covers.get_for(g.principal, incident_id)
     if not CsrfForm().validate_on_submit():
