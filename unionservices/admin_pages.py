@@ -12,7 +12,7 @@ from marketplace import permissions
 from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 
-from . import applications, catalog, covers, funds, jobboard, payouts, seats
+from . import applications, catalog, covers, funds, jobboard, payouts, review, seats
 from .pages import CsrfForm, reason_text
 from .routes import file_response
 from .schemas import FundInSchema, JobInSchema, ServiceInSchema, SlotInSchema
@@ -106,8 +106,10 @@ def queue():
 @admin_page("service.review")
 def application(application_id: int, status: int = 200, error=None):
     app = applications.for_reviewer(g.principal, application_id)
+    step = review.STEP_OF_STATUS.get(app.status)  # a branch admin sees no city decision form
+    can_decide = step is not None and review.can_review(g.principal, app, step)
     return render_template("unionservices/application.html", app=app, form=CsrfForm(),
-                           reviewer=True, error=error, submitted=None,
+                           reviewer=True, can_decide=can_decide, error=error, submitted=None,
                            max_kb=0), status  # fmt: skip
 
 
