@@ -118,15 +118,24 @@ ACTIONS: dict[str, Action] = {
     "card.freeze": Action(ADMIN, "Freeze a card"),
     "card.reissue": Action(ADMIN, "Reissue a member's card"),
     "service.manage": Action(ADMIN, "Configure union services and funds"),
-    "service.review": Action(ADMIN, "Review applications (branch check, city decision), queue"),
+    "service.review": Action(
+        UNION,
+        "Review applications, queue (a branch admin: the branch check of its subtree's members)",
+        "org",
+    ),
     "fund.view": Action(ADMIN, "See funds: budget, committed, paid, chart, payout batches"),
-    "cover.manage": Action(ADMIN, "Review cover incidents, export enrolments for the insurer"),
+    "cover.manage": Action(ADMIN, "Export cover enrolments for the insurer"),
+    "cover.review": Action(UNION, "Review cover incidents (a branch admin: its subtree's)", "org"),
     "job.manage": Action(ADMIN, "Publish and close job listings, see who is interested"),
-    "slot.manage": Action(ADMIN, "Add course sessions and appointment slots, see rosters"),
+    "slot.manage": Action(ADMIN, "Add course sessions and appointment slots"),
+    "slot.roster": Action(
+        UNION, "See a slot's roster (a branch admin: its subtree's members)", "org"
+    ),
     "fund.payout": Action(ADMIN, "Export payout batches for the bank and confirm them paid"),
     # Applicant (own applications only, else 404) and reviewers in scope (unionservices.review)
     "service.document": Action(
-        ("member", "admin"), "Open an application or incident and download its documents"
+        ("member", "admin", "branch_admin"),
+        "Open an application or incident and download its documents",
     ),
     "org.manage": Action(ADMIN, "Create, rename, move and delete organisations; add branch admins"),
     "org.view": Action(UNION, "See the organisation tree (a branch admin: its subtree)", "org"),

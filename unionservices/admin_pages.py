@@ -8,10 +8,11 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
+from marketplace import permissions
 from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 
-from . import applications, catalog, covers, funds, jobboard, payouts, seats
+from . import applications, catalog, covers, funds, jobboard, payouts, review, seats
 from .pages import CsrfForm, reason_text
 from .routes import file_response
 from .schemas import FundInSchema, JobInSchema, ServiceInSchema, SlotInSchema
@@ -105,8 +106,10 @@ def queue():
 @admin_page("service.review")
 def application(application_id: int, status: int = 200, error=None):
     app = applications.for_reviewer(g.principal, application_id)
+    step = review.STEP_OF_STATUS.get(app.status)  # a branch admin sees no city decision form
+    can_decide = step is not None and review.can_review(g.principal, app, step)
     return render_template("unionservices/application.html", app=app, form=CsrfForm(),
-                           reviewer=True, error=error, submitted=None,
+                           reviewer=True, can_decide=can_decide, error=error, submitted=None,
                            max_kb=0), status  # fmt: skip
 
 
@@ -270,7 +273,7 @@ def slots(service_id: int):
 
 
 @bp.get("/slots/<int:slot_id>/roster")
-@admin_page("slot.manage")
+@admin_page("slot.roster")
 def roster(slot_id: int):
     slot, bookings = seats.roster(g.principal, slot_id)
     return render_template("unionservices/admin_roster.html", slot=slot, bookings=bookings,
@@ -278,15 +281,18 @@ def roster(slot_id: int):
 
 
 @bp.get("/covers")
-@admin_page("cover.manage")
+@admin_page("cover.review")
 def cover_incidents():
-    cover_services = [s for s in catalog.all_services() if s.kind == "cover"]
+    # The insurer's export is the city's (cover.manage); a branch admin reviews incidents only.
+    can_export = permissions.allows(g.principal.role, "cover.manage")
+    cover_services = [s for s in catalog.all_services() if s.kind == "cover"] if can_export else []
     return render_template("unionservices/admin_covers.html", incidents=covers.queue(g.principal),
-                           services=cover_services, form=CsrfForm())  # fmt: skip
+                           services=cover_services, can_export=can_export,
+                           form=CsrfForm())  # fmt: skip
 
 
 @bp.post("/covers/incidents/<int:incident_id>/status")
-@admin_page("cover.manage")
+@admin_page("cover.review")
 def incident_status(incident_id: int):
     covers.get_for(g.principal, incident_id)
     if not CsrfForm().validate_on_submit():

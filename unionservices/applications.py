@@ -317,7 +317,7 @@ def queue(principal, step: str | None = None, limit: int = 200) -> list[Applicat
     return list(db.session.scalars(
         select(Application)
         .where(Application.status.in_(statuses),
-               review.branch_filter(principal, Application.branch))
+               review.member_filter(principal, Application.member_id))
         .order_by(Application.waiting_since, Application.id).limit(limit)))  # fmt: skip
 
 

@@ -174,7 +174,7 @@ def queue(principal) -> list[CoverIncident]:
     return list(
         db.session.scalars(
             select(CoverIncident)
-            .where(review.branch_filter(principal, CoverIncident.branch))
+            .where(review.member_filter(principal, CoverIncident.member_id))
             .order_by(CoverIncident.status != "reported", CoverIncident.reported_at)
             .limit(500)
         )

@@ -360,7 +360,7 @@ class AdminSlots(MethodView):
 
 @bp.route("/admin/slots/<int:slot_id>/roster")
 class Roster(MethodView):
-    @auth_required("slot.manage")
+    @auth_required("slot.roster")
     @bp.response(200, BookingSchema(many=True))
     def get(self, slot_id):
         """Confirmed and held bookings of a slot (the reviewer's branches)."""
@@ -502,7 +502,7 @@ def incident_document(incident_id, document_id):
 
 @bp.route("/admin/cover-incidents")
 class IncidentQueue(MethodView):
-    @auth_required("cover.manage")
+    @auth_required("cover.review")
     @bp.response(200, IncidentSchema(many=True))
     def get(self):
         """Incidents of the reviewer's branches, open ones first."""
@@ -511,7 +511,7 @@ class IncidentQueue(MethodView):
 
 @bp.route("/cover-incidents/<int:incident_id>/status")
 class IncidentStatus(MethodView):
-    @auth_required("cover.manage")
+    @auth_required("cover.review")
     @bp.arguments(IncidentStatusSchema)
     @bp.response(200, IncidentSchema)
     def post(self, body, incident_id):

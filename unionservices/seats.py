@@ -145,7 +145,7 @@ def roster(principal, slot_id: int) -> tuple[Slot, list[Booking]]:
     slot = get_slot(slot_id)
     stmt = select(Booking).where(Booking.slot_id == slot.id,
                                  Booking.state.in_(("held", "confirmed")),
-                                 review.branch_filter(principal, Booking.branch))  # fmt: skip
+                                 review.member_filter(principal, Booking.member_id))  # fmt: skip
     return slot, list(db.session.scalars(stmt.order_by(Booking.id)))
 
 

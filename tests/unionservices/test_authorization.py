@@ -1,5 +1,7 @@
 """Authorization matrix of every union-services route: no login, the applicant, another member,
-a reviewer (admin) and a merchant owner. Another member's application answers 404."""
+a reviewer (admin), a merchant owner and two branch admins: the applicant's branch (BA) and
+another branch (BB). Another member's application answers 404; so does an application, incident
+or document of a member outside a branch admin's subtree; the city-only actions answer 403."""
 
 from __future__ import annotations
 
@@ -11,13 +13,26 @@ from tests.catalogue import factories as f
 from .conftest import apply, bearer, create_service, make_member
 
 A, M, OTHER, R, X = "anon", "applicant", "other", "reviewer", "merchant"
+BA, BB = "branch_admin", "other_branch_admin"
 
 
 @pytest.fixture
 def world(client, admin, aid):
     fund, service = aid
-    _m, applicant, _c = make_member()
+    from marketplace import orgs
+    from marketplace.auth.services import create_account
+    from marketplace.extensions import db
+    from marketplace.members.models import Member
+    from tests.orgs.helpers import PASSWORD, login
+
+    applicant_id, applicant, _c = make_member()
     _m, other, other_card = make_member()
+    branch_a = orgs.ensure_branch("130102", "一分会")
+    branch_b = orgs.ensure_branch("130102", "二分会")
+    db.session.get(Member, applicant_id).org_id = branch_a
+    db.session.commit()
+    create_account("admin-a", PASSWORD, "branch_admin", org_id=branch_a)
+    create_account("admin-b", PASSWORD, "branch_admin", org_id=branch_b)
     _shop, owner, _clerk = f.merchant()
     app = apply(client, applicant, service["id"], amount_cents=1000).get_json()
     from .test_seats import COURSE, slot_body
@@ -39,7 +54,8 @@ def world(client, admin, aid):
     job = client.post("/api/v1/admin/jobs", headers=bearer(admin), json={
         "employer": "厂", "position": "车工", "district": "130102", "salary_min": 1,
         "salary_max": 2, "contact": "王"}).get_json()  # fmt: skip
-    tokens = {A: None, M: applicant, OTHER: other, R: admin, X: owner}
+    tokens = {A: None, M: applicant, OTHER: other, R: admin, X: owner,
+              BA: login(client, "admin-a"), BB: login(client, "admin-b")}  # fmt: skip
     return {"fund": fund, "service": service, "app": app, "doc": app["documents"][0]["id"],
             "course": course, "slot": slot, "booking": booking, "cover": cover,
             "enrolment": enrolment, "incident": incident, "job": job,
@@ -49,9 +65,15 @@ def world(client, admin, aid):
 def routes(w):
     s, a, d, fund = w["service"]["id"], w["app"]["id"], w["doc"], w["fund"]["id"]
     doc = f"/api/v1/service-applications/{a}/documents/{d}"
-    member_only = {A: 401, M: 200, OTHER: 200, R: 403, X: 403}
-    admin_only = {A: 401, M: 403, OTHER: 403, R: 200, X: 403}
-    owner_or_reviewer = {A: 401, M: 200, OTHER: 404, R: 200, X: 403}
+    no_branch = {BA: 403, BB: 403}
+    member_only = {A: 401, M: 200, OTHER: 200, R: 403, X: 403} | no_branch
+    admin_only = {A: 401, M: 403, OTHER: 403, R: 200, X: 403} | no_branch
+    # the applicant's branch admin too; another branch's admin: 404, as another member
+    owner_or_reviewer = {A: 401, M: 200, OTHER: 404, R: 200, X: 403, BA: 200, BB: 404}
+    # branch admins in, each seeing its own subtree only (the lists are filtered)
+    union = admin_only | {BA: 200, BB: 200}
+    # (a bad body is refused before the lookup, whoever asks; another branch's admin gets 404
+    # for a valid decision or status: tests/unionservices/test_branch_review.py)
     return [
         ("GET", "/api/v1/services", None, "service.browse", member_only),
         ("GET", f"/api/v1/services/{s}", None, "service.browse", member_only),
@@ -60,12 +82,12 @@ def routes(w):
         ("GET", doc, None, "service.document", owner_or_reviewer),
         # no documents: 422 for the applicant; another member's application: 404
         ("POST", f"/api/v1/service-applications/{a}/resubmit", "multipart", "service.apply",
-         {A: 401, M: 409, OTHER: 404, R: 403, X: 403}),
+         {A: 401, M: 409, OTHER: 404, R: 403, X: 403} | no_branch),
         ("POST", f"/api/v1/services/{s}/applications", "multipart", "service.apply",
-         {A: 401, M: 422, OTHER: 422, R: 403, X: 403}),
-        ("GET", "/api/v1/service-reviews", None, "service.review", admin_only),
+         {A: 401, M: 422, OTHER: 422, R: 403, X: 403} | no_branch),
+        ("GET", "/api/v1/service-reviews", None, "service.review", union),
         ("POST", f"/api/v1/service-applications/{a}/decision", {"decision": "nonsense"},
-         "service.review", admin_only | {R: 422}),
+         "service.review", admin_only | {R: 422, BA: 422, BB: 422}),
         ("GET", "/api/v1/admin/services", None, "service.manage", admin_only),
         ("POST", "/api/v1/admin/services", {}, "service.manage", admin_only | {R: 422}),
         ("PATCH", f"/api/v1/admin/services/{s}", {"title": "新名"}, "service.manage",
@@ -83,25 +105,24 @@ def routes(w):
          member_only),
         ("POST", f"/api/v1/admin/services/{w['course']['id']}/slots", {}, "slot.manage",
          admin_only | {R: 422}),
-        ("GET", f"/api/v1/admin/slots/{w['slot']['id']}/roster", None, "slot.manage",
-         admin_only),
+        ("GET", f"/api/v1/admin/slots/{w['slot']['id']}/roster", None, "slot.roster", union),
         ("GET", "/api/v1/service-bookings", None, "service.book", member_only),
         # the applicant's held booking is confirmed; another member's answers 404
         ("POST", f"/api/v1/service-bookings/{w['booking']['id']}/confirm", None,
-         "service.book", {A: 401, M: 200, OTHER: 404, R: 403, X: 403}),
+         "service.book", {A: 401, M: 200, OTHER: 404, R: 403, X: 403} | no_branch),
         ("POST", f"/api/v1/service-bookings/{w['booking']['id']}/cancel", None,
-         "service.book", {A: 401, M: 200, OTHER: 404, R: 403, X: 403}),
+         "service.book", {A: 401, M: 200, OTHER: 404, R: 403, X: 403} | no_branch),
         ("GET", "/api/v1/covers", None, "cover.own", member_only),
         ("POST", f"/api/v1/covers/{w['enrolment']['id']}/incidents", "multipart", "cover.own",
-         {A: 401, M: 422, OTHER: 404, R: 403, X: 403}),
+         {A: 401, M: 422, OTHER: 404, R: 403, X: 403} | no_branch),
         ("GET", "/api/v1/cover-incidents", None, "cover.own", member_only),
         ("GET", f"/api/v1/cover-incidents/{w['incident']['id']}", None, "service.document",
          owner_or_reviewer),
         ("GET", w["incident"]["documents"][0]["url"], None, "service.document",
          owner_or_reviewer),
-        ("GET", "/api/v1/admin/cover-incidents", None, "cover.manage", admin_only),
+        ("GET", "/api/v1/admin/cover-incidents", None, "cover.review", union),
         ("POST", f"/api/v1/cover-incidents/{w['incident']['id']}/status", {"status": "x"},
-         "cover.manage", admin_only | {R: 422}),
+         "cover.review", admin_only | {R: 422, BA: 422, BB: 422}),
         ("GET", f"/api/v1/admin/services/{w['cover']['id']}/enrolments.csv", None,
          "cover.manage", admin_only),
         ("GET", "/api/v1/jobs", None, "job.browse", member_only),
@@ -117,7 +138,7 @@ def routes(w):
          admin_only),
         # booking last: the applicant already holds a seat, the other member gets one
         ("POST", f"/api/v1/slots/{w['slot']['id']}/bookings", None, "service.book",
-         {A: 401, M: 201, OTHER: 201, R: 403, X: 403}),
+         {A: 401, M: 201, OTHER: 201, R: 403, X: 403} | no_branch),
     ]  # fmt: skip
 
 
@@ -127,6 +148,7 @@ def test_api_matrix(client, world):
         roles = allowed_roles(action)
         assert ("member" in roles) == (expected[M] not in (401, 403)), path
         assert ("admin" in roles) == (expected[R] not in (401, 403)), path
+        assert ("branch_admin" in roles) == (expected[BA] not in (401, 403)), path
         for persona, token in world["tokens"].items():
             headers = bearer(token) if token else {}
             if body == "multipart":
@@ -176,3 +198,14 @@ def test_pages_matrix(client, world, admin):
     login(client, "cityadmin")
     assert {get(client, p).status_code for p in admin_pages} == {200}
     assert [get(client, p).status_code for p in member_pages] == [403, 403, 403, 200, 403, 200, 403]
+    # Branch admins: the review queue, rosters and incidents of their subtree; documents of
+    # their members only (another branch's: 404); the city's configuration, funds, slots,
+    # insurer export and jobs: 403.
+    login(client, "admin-a")
+    assert [get(client, p).status_code for p in admin_pages] == [
+        403, 200, 200, 200, 403, 403, 403, 403, 200, 200, 403, 403, 403]  # fmt: skip
+    assert [get(client, p).status_code for p in member_pages] == [403, 403, 403, 200, 403, 200, 403]
+    login(client, "admin-b")
+    assert [get(client, p).status_code for p in admin_pages] == [
+        403, 200, 404, 404, 403, 403, 403, 403, 200, 200, 403, 403, 403]  # fmt: skip
+    assert [get(client, p).status_code for p in member_pages] == [403, 403, 403, 404, 403, 404, 403]
