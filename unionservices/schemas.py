@@ -63,7 +63,7 @@ class ServiceInSchema(Schema):
 
     @validates_schema
     def _cross_field_rules(self, data, **kwargs):
-        names = [f["name"] for f in data.get("fields", [])]
+        names = [f.get("name") for f in data.get("fields", [])]
         if len(names) != len(set(names)):
             raise ValidationError(NAMES_DIFFER, "fields")
         rules = data.get("rules") or {}
@@ -75,7 +75,9 @@ class ServicePatchSchema(ServiceInSchema):
     """The same fields, each optional (the view keeps only those the body sent)."""
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, partial=True, **kwargs)
+        # Partial at the top level only: ``partial=True`` would reach into the nested field
+        # specs too, and a spec without its name would be stored (the fuzz suite found it).
+        super().__init__(*args, partial=tuple(self._declared_fields), **kwargs)
 
 
 class ServiceSchema(Schema):
@@ -262,7 +264,8 @@ class JobInSchema(Schema):
 
 class JobPatchSchema(JobInSchema):
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, partial=True, **kwargs)
+        # Partial at the top level only, like ServicePatchSchema.
+        super().__init__(*args, partial=tuple(self._declared_fields), **kwargs)
 
 
 class JobArgsSchema(Schema):

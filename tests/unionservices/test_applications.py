@@ -231,6 +231,10 @@ def test_admins_configure_services_as_data(client, admin):
     closed = client.patch(f"/api/v1/admin/services/{made['id']}", headers=bearer(admin),
                           json={"status": "closed"})  # fmt: skip
     assert closed.get_json()["status"] == "closed"
+    # A PATCH is partial at the top level only: a field spec still needs its name.
+    nameless = client.patch(f"/api/v1/admin/services/{made['id']}", headers=bearer(admin),
+                            json={"fields": [{"label": "0", "required": False}]})  # fmt: skip
+    assert nameless.status_code == 422 and "fields" in nameless.get_json()["errors"]
     _m, token, _c = make_member()
     assert client.get(f"/api/v1/services/{made['id']}", headers=bearer(token)).status_code == 404
     assert apply(client, token, made["id"], level="technician").get_json()["code"] == (
