@@ -49,6 +49,8 @@ def test_member_applies_through_the_pages(client, admin, aid):
     _fund, service = aid
     _m, _token, card = make_member()
     login(client, card)
+    home = get(client, "/m/messages").get_data(as_text=True)  # any member page's navigation
+    assert re.search(r'href="/m/services/?"[^>]*data-testid="nav-services"', home)
     hub = get(client, "/m/services").get_data(as_text=True)
     assert "医保二次救助" in hub and 'data-testid="eligible"' in hub and "住院发票" in hub
     page = f"/m/services/{service['id']}"
