@@ -16,6 +16,8 @@ different member token and Idempotency-Key per request); figures are medians ove
 - ``claim``     the platform's POST /api/v1/flashsales/<id>/claims with the drainer writing the
                 vouchers into SQL meanwhile; ``claim-nodrain`` the same with the drainer paused
 - ``soldout``   the claim endpoint on a sold-out sale, and ``bare``: GET /healthz of the platform
+- ``claim-flask``, ``soldout-flask``  the same with ``FASTLANE=0`` (marketplace/fastlane.py off:
+                every request through Flask's request machinery)
 - ``naive``     bench/naive_sql_app.py on PostgreSQL: one transaction per claim
 - ``claim-<class>-<n>`` (``--variants``) worker class and process count variants
 
@@ -253,6 +255,7 @@ def run_database(label: str, args) -> tuple[dict, dict]:
         naive_env = dict(
             env, BENCH_DATABASE_URL=args.naive_url.replace("postgresql://", "postgresql+psycopg://")
         )
+        flask_env = dict(env, FASTLANE="0")
         phases = {
             "ref": ("bench.ref_app:app", env, "/claim/1", "claims.lua", ["x", "member-header"]),
             "claim": ("shihui.wsgi:app", env, claim_path, "claims.lua", [tokens]),
@@ -260,6 +263,10 @@ def run_database(label: str, args) -> tuple[dict, dict]:
             "claim-nodrain": ("shihui.wsgi:app", env, claim_path, "claims.lua", [tokens]),
             "soldout": ("shihui.wsgi:app", env, soldout_path, "claims.lua", [tokens]),
             "bare": ("shihui.wsgi:app", env, "/healthz", "get.lua", []),
+            # the same two routes through Flask's request machinery (the fast lane off): the
+            # "before" of marketplace/fastlane.py in the same run
+            "claim-flask": ("shihui.wsgi:app", flask_env, claim_path, "claims.lua", [tokens]),
+            "soldout-flask": ("shihui.wsgi:app", flask_env, soldout_path, "claims.lua", [tokens]),
         }
         if naive_ok:
             phases["naive"] = ("bench.naive_sql_app:app", naive_env, "/claim/1", "claims.lua",

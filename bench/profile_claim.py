@@ -1,6 +1,7 @@
 """Where a claim's time goes: the claim endpoint in one process, under cProfile, by component.
 
     python bench/profile_claim.py [--requests 5000] [--out bench/results/profile-claim.json]
+    FASTLANE=0 python bench/profile_claim.py ...     # every request through Flask
 
 Builds the app on SQLite and a bundled Valkey, prepares a sale with as many members as
 requests (a fresh token and Idempotency-Key per request, as in bench/http_bench.py) and a sold-out
@@ -37,6 +38,10 @@ from inventory.server import EmbeddedRedis  # noqa: E402
 
 # (label, file suffix, function name): cumulative time of every function that matches.
 COMPONENTS = [
+    ("whole request in the fast lane", "marketplace/fastlane.py", "__call__"),
+    ("  lane: app context push/pop, token, handler", "marketplace/fastlane.py", "_serve"),
+    ("  lane: headers (request id, security)", "marketplace/security.py", "finish_headers"),
+    ("  lane: claim handler", "flashsale/routes_member.py", "fast_claim"),
     ("whole request (Flask.wsgi_app)", "flask/app.py", "wsgi_app"),
     ("  request context push/pop", "flask/ctx.py", "push"),
     ("  request context pop", "flask/ctx.py", "pop"),

@@ -159,15 +159,17 @@ def claim(principal, campaign_id: int, key: str, queue_pass: str | None = None) 
     _refuse("error", ServiceUnavailable(f"unexpected engine answer {status}"))
 
 
-def claim_response(body: dict) -> Response:
+def claim_document(body: dict) -> str:
     """The 201 of :func:`claim` as the document ``ClaimSchema`` describes (the fields it dumps,
     none other), serialised directly."""
     voucher = body["voucher"]
-    document = {
-        "claim_id": body["claim_id"],
-        "voucher": {k: voucher[k] for k in _VOUCHER_FIELDS},
-    }
-    return Response(json.dumps(document), status=201, mimetype="application/json")
+    return json.dumps(
+        {"claim_id": body["claim_id"], "voucher": {k: voucher[k] for k in _VOUCHER_FIELDS}}
+    )
+
+
+def claim_response(body: dict) -> Response:
+    return Response(claim_document(body), status=201, mimetype="application/json")
 
 
 _VOUCHER_FIELDS = ("code", "status", "campaign_id", "valid_from", "valid_until")

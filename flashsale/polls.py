@@ -79,8 +79,8 @@ def from_cache(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        body = _cache().get(_key())
-        if body is not None and body.expires > time.monotonic():
+        body = fresh(*_key())
+        if body is not None:
             return _respond(body)
         return view(*args, **kwargs)
 
@@ -102,11 +102,26 @@ def cached_json(build: Callable[[], tuple[object, dict[str, str]]]) -> Response:
 
 
 def _respond(body: Body) -> Response:
+    status, headers, content = answer(body, request.headers.get("If-None-Match"))
+    return Response(content if status == 200 else None, status=status, headers=headers)
+
+
+def answer(body: Body, if_none_match: str | None) -> tuple[int, list, bytes]:
+    """Status, headers and bytes of the answer from ``body`` (a 304 has no body)."""
     now = _server_time()
-    if _matches(request.headers.get("If-None-Match"), body.etag):
-        return Response(status=304, headers=[*body.not_modified, ("Server-Time", now)])
+    if _matches(if_none_match, body.etag):
+        return 304, [*body.not_modified, ("Server-Time", now)], b""
     content = b'"%s"' % now.encode() if len(body.parts) > 1 else b""
-    return Response(content.join(body.parts), headers=[*body.headers, ("Server-Time", now)])
+    return 200, [*body.headers, ("Server-Time", now)], content.join(body.parts)
+
+
+def fresh(path: str, query_string: bytes) -> Body | None:
+    """The cached body of ``path`` and query, unless missing or expired (the fast lane's hit;
+    a miss goes through the view, which builds it)."""
+    body = _cache().get((path, query_string))
+    if body is not None and body.expires > time.monotonic():
+        return body
+    return None
 
 
 def _matches(header: str | None, etag: str) -> bool:

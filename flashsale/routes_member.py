@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from marketplace import fastlane
 from marketplace.auth import auth_required, current_principal
 from marketplace.errors import NotFound, Problem, problem_response
 from marketplace.pagination import PageArgsSchema, page_schema, paginate
@@ -94,6 +95,39 @@ class Claims(MethodView):
         except Problem as refusal:
             return problem_response(refusal)
         return claims.claim_response(body)
+
+
+# The same route in the fast lane (marketplace/fastlane.py): a claim without a body or query
+# string, with a valid member token, is answered here without Flask's request machinery; every
+# other request reaches the view above. tests/flashsale/test_fastlane.py holds the two equal.
+CLAIM_PATH = r"/api/v1/flashsales/([1-9][0-9]{0,17})/claims"
+CLAIM_RULE = "/api/v1/flashsales/<int:campaign_id>/claims"
+
+
+def fast_claim(req: dict, match) -> fastlane.Answer:
+    body = claims.claim(
+        current_principal(), int(match[1]), req.get("HTTP_IDEMPOTENCY_KEY"),
+        fastlane.header(req, room.PASS_HEADER),
+    )  # fmt: skip
+    return 201, [("Content-Type", "application/json")], claims.claim_document(body).encode()
+
+
+def fast_poll(req: dict, match) -> fastlane.Answer:
+    """A sale or sale-list page from the process's micro-cache (flashsale/polls.py); a miss
+    goes to the view, which builds and caches it."""
+    body = polls.fresh(req["PATH_INFO"], req.get("QUERY_STRING", "").encode("latin-1"))
+    if body is None:
+        raise fastlane.Fallback
+    return polls.answer(body, req.get("HTTP_IF_NONE_MATCH"))
+
+
+def init_fast_lane(app) -> None:
+    fastlane.route(app, "POST", CLAIM_PATH, rule=CLAIM_RULE, action="claim.create")(fast_claim)
+    fastlane.route(app, "GET", r"/api/v1/flashsales", rule="/api/v1/flashsales",
+                   action="sale.browse", query=True)(fast_poll)  # fmt: skip
+    fastlane.route(app, "GET", r"/api/v1/flashsales/[1-9][0-9]{0,17}",
+                   rule="/api/v1/flashsales/<int:campaign_id>",
+                   action="sale.browse")(fast_poll)  # fmt: skip
 
 
 @bp.route("/me/vouchers")

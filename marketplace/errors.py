@@ -145,13 +145,19 @@ def _string_keys(value):
     return value
 
 
-def problem_response(problem: Problem):
+def problem_json(problem: Problem, request_id: str | None) -> str:
+    """The problem+json document of ``problem`` (with the request id, when there is one)."""
     body = _string_keys(problem.to_dict())
-    request_id = getattr(g, "request_id", None)
     if request_id:
         body.setdefault("request_id", request_id)
+    return json.dumps(body, ensure_ascii=False)
+
+
+def problem_response(problem: Problem):
     response = Flask.response_class(
-        json.dumps(body, ensure_ascii=False), status=problem.status, mimetype=PROBLEM_MIME
+        problem_json(problem, getattr(g, "request_id", None)),
+        status=problem.status,
+        mimetype=PROBLEM_MIME,
     )
     for key, value in problem.headers.items():
         response.headers[key] = value
@@ -272,18 +278,21 @@ def handle_store_unavailable(exc: Exception):
     log.warning(
         "%s unavailable on %s %s: %s", store, request.method, request.path, type(exc).__name__
     )
-    headers = {"Retry-After": str(STORE_RETRY_AFTER)}
     if wants_html():
         # Not error.html: rendering any template loads the user, which may need the very store
         # that is down. Both languages, since choosing one may need it too.
+        headers = {"Retry-After": str(STORE_RETRY_AFTER)}
         return UNAVAILABLE_PAGE, 503, {**headers, "Content-Type": "text/html; charset=utf-8"}
-    return problem_response(
-        ServiceUnavailable(
-            "A data store is briefly unavailable; retry after the indicated delay.",
-            code="store_unavailable" if store == "redis" else "database_unavailable",
-            headers=headers,
-            retry_after=STORE_RETRY_AFTER,
-        )
+    return problem_response(store_unavailable(store))
+
+
+def store_unavailable(store: str) -> ServiceUnavailable:
+    """The API's answer while ``store`` (``redis`` or ``database``) does not answer."""
+    return ServiceUnavailable(
+        "A data store is briefly unavailable; retry after the indicated delay.",
+        code="store_unavailable" if store == "redis" else "database_unavailable",
+        headers={"Retry-After": str(STORE_RETRY_AFTER)},
+        retry_after=STORE_RETRY_AFTER,
     )
 
 

@@ -107,7 +107,8 @@ def configure_logging(app: Flask) -> None:
 _REQUEST_CHILDREN: dict[tuple[str, str, int], tuple] = {}
 
 
-def _children(method: str, endpoint: str, status: int) -> tuple:
+def request_metrics(method: str, endpoint: str, status: int) -> tuple:
+    """The request counter and latency histogram children of one route and status."""
     key = (method, endpoint, status)
     found = _REQUEST_CHILDREN.get(key)
     if found is None:
@@ -131,7 +132,7 @@ def register_request_hooks(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        count, latency = _children(request.method, endpoint, response.status_code)
+        count, latency = request_metrics(request.method, endpoint, response.status_code)
         count.inc()
         latency.observe(elapsed)
         return response

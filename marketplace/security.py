@@ -55,6 +55,17 @@ def _private(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in PRIVATE_PREFIXES)
 
 
+def finish_headers(headers: list[tuple[str, str]], path: str, scheme: str) -> None:
+    """What the after-request hook below adds, for an answer built outside Flask (a header
+    list of the fast lane, marketplace/fastlane.py)."""
+    present = {name.lower() for name, _ in headers}
+    headers.extend([(n, v) for n, v in _HEADER_ITEMS if n.lower() not in present])
+    if scheme == "https":
+        headers.append(("Strict-Transport-Security", HSTS))
+    if _private(path) and "cache-control" not in present:
+        headers.append(("Cache-Control", "no-store"))
+
+
 def register_security_headers(app: Flask) -> None:
     @app.after_request
     def _security_headers(response):

@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import marketplace
+from marketplace import fastlane
 from marketplace.config import load_config
 from marketplace.errors import register_errorhandlers
 from marketplace.extensions import api, babel, csrf, db, migrate
@@ -38,6 +39,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.instance_path = app.config["INSTANCE_DIR"]
     app.session_interface = _SessionInterface()
     register_input_guard(app)  # before any blueprint: routes use its bounded <int:> converter
+    fastlane.init_app(app)  # before the features, which add their hot routes to it; any later
+    # WSGI middleware (ProxyFix) wraps it, so the lane sees the corrected environ
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)  # after Api.init_app so problem+json wins over smorest's JSON
@@ -58,6 +61,13 @@ class _SessionInterface(SecureCookieSessionInterface):
             cached = (app.secret_key, super().get_signing_serializer(app))
             app._shihui_session_serializer = cached
         return cached[1]
+
+    def open_session(self, app, request):
+        # The API authenticates with bearer tokens: a call without a session cookie gets the
+        # null session, which Flask neither signs nor saves (and so adds no ``Vary: Cookie``).
+        if request.path.startswith("/api/") and self.get_cookie_name(app) not in request.cookies:
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def register_extensions(app: Flask) -> None:
@@ -160,6 +170,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(members_pages.bp)
     for blp in (auth_routes.bp, members_routes.bp, members_admin.bp, orgs_routes.bp):
         api.register_blueprint(blp)
+    auth_routes.init_fast_lane(app)
 
 
 def register_commands(app: Flask) -> None:

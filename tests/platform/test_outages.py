@@ -253,7 +253,15 @@ def test_requests_while_redis_is_down_get_503_not_500(stack, own_redis):
         sess["_fresh"] = True
     assert client.get(f"/m/sales/{sale}").status_code == 200
 
+    from marketplace.auth.refresh import start_family
+    from marketplace.auth.tokens import decode_token
+
+    refresh = start_family(decode_token(members[1][1]))["refresh_token"]
     own_redis.stop()
+    # the token renewal (fast lane, not idempotent: it must not fall back to Flask) says 503
+    renewal = client.post("/api/v1/auth/refresh", json={"refresh_token": refresh})
+    assert renewal.status_code == 503, renewal.get_data(as_text=True)
+    assert renewal.get_json()["code"] == "store_unavailable"
     api = claim(client, sale, members[1][1])
     assert api.status_code == 503
     assert api.mimetype == "application/problem+json"
@@ -273,6 +281,8 @@ def test_requests_while_redis_is_down_get_503_not_500(stack, own_redis):
 
     own_redis.start()
     assert claim(client, sale, members[1][1]).status_code == 201
+    renewal = client.post("/api/v1/auth/refresh", json={"refresh_token": refresh})
+    assert renewal.status_code == 200, renewal.get_data(as_text=True)  # nothing was spent
 
 
 def test_requests_while_the_database_is_down_get_503(app_ctx, app_config):
