@@ -9,6 +9,7 @@ import pytest
 
 from inventory import RESERVED, SOLD_OUT
 
+from .conftest import NAMESPACE
 from .helpers import open_now
 
 
@@ -85,3 +86,32 @@ def test_a_pool_with_stock_is_never_answered_from_a_snapshot(backend):
     assert engine.reserve("p", "m1", 1, "r1").status == RESERVED
     assert engine.has_request("p", "m1", "r1", snapshot=True)
     assert not engine.has_request("p", "m2", "r2", snapshot=True)
+
+
+@pytest.mark.parametrize("buckets", [1, 4])
+def test_redis_back_from_older_data_drops_the_snapshot(backend, buckets):
+    """Redis restarts from an older AOF (the last claim lost) and the lost ticket is won again
+    by someone else through another process: the snapshot taken before the restart must not
+    answer "not a winner" to them. Claim sequences follow the server clock, so the new claim's
+    sequence differs from every one the snapshot saw, however much data was lost."""
+    here = backend.engine(local_cache_ttl=0.3)
+    there = backend.engine(local_cache_ttl=0.3)
+    client = backend.client
+    open_now(here, "p", 3 * buckets, 1, buckets=buckets)
+    for i in range(3 * buckets - 1):
+        assert here.reserve("p", f"w{i}", 1, f"r{i}").status == RESERVED
+    older = {key: client.dump(key) for key in client.scan_iter(match=f"{NAMESPACE}:*")}
+    assert len(older) >= buckets  # the pool's keys: the old AOF
+    assert here.reserve("p", "last", 1, "r-last").status == RESERVED
+    assert here.reserve("p", "loser", 1, "x").status == SOLD_OUT
+    assert not here.has_request("p", "late", "late-1", snapshot=True)  # snapshot taken here
+    for key in client.scan_iter(match=f"{NAMESPACE}:*"):  # the restart: only the older data is back
+        if key not in older:
+            client.delete(key)
+    for key, value in older.items():
+        client.restore(key, 0, value, replace=True)
+    assert there.reserve("p", "late", 1, "late-1").status == RESERVED  # the lost ticket, again
+    time.sleep(0.35)  # this process's sold-out flag expires ...
+    assert here.reserve("p", "someone", 1, "s-1").status == SOLD_OUT  # ... Redis says so again
+    assert here.has_request("p", "late", "late-1", snapshot=True)  # the snapshot was dropped
+    assert not here.has_request("p", "someone", "s-1", snapshot=True)
