@@ -10,13 +10,14 @@ def init_app(app) -> None:
     """Register the API blueprints and the member pages."""
     from marketplace.extensions import api
 
-    from . import pages, routes_lottery, routes_member, routes_merchant, routes_room
+    from . import pages, routes_lottery, routes_member, routes_merchant, routes_quota, routes_room
     from .memory import SaleMemoryCollector
 
     api.register_blueprint(routes_member.bp)
     api.register_blueprint(routes_merchant.bp)
     api.register_blueprint(routes_room.bp)
     api.register_blueprint(routes_lottery.bp)
+    api.register_blueprint(routes_quota.bp)
     app.register_blueprint(pages.bp)
     # Redis bytes per sale on /metrics, measured at scrape time (flashsale.memory).
     app.extensions.setdefault("metrics.collectors", []).append(SaleMemoryCollector())
