@@ -22,8 +22,8 @@ from tests.conftest import gunicorn_server
 
 from .factories import bearer, create_sale, make_members, make_merchant
 from .quota_racers import device
-from .test_cluster_e2e import cluster_app  # noqa: F401 - the fixture
 from .test_claim_path_sql import sql_log  # noqa: F401 - the fixture
+from .test_cluster_e2e import cluster_app  # noqa: F401 - the fixture
 from .test_merchant_api import admin_token
 
 
@@ -236,8 +236,11 @@ def quota_race(config, client, owner):
     ctx = multiprocessing.get_context("fork")
     with gunicorn_server(config, threads=4, workers=2) as base:
         barrier, out = ctx.Barrier(DEVICES), ctx.Queue()
-        procs = [ctx.Process(target=device, args=(base, sales[d:] + sales[:d], members, d, 2,
-                                                  barrier, out)) for d in range(DEVICES)]  # fmt: skip
+        orders = [sales[d:] + sales[:d] for d in range(DEVICES)]  # each device its own order
+        procs = [
+            ctx.Process(target=device, args=(base, orders[d], members, d, 2, barrier, out))
+            for d in range(DEVICES)
+        ]
         for p in procs:
             p.start()
         results = [r for _ in procs for r in out.get(timeout=180)]
