@@ -25,7 +25,7 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.vouchercodes import CODE_RE
 
-from . import lottery, services
+from . import lottery, quotas, services
 from .models import LotteryDraw, Voucher
 from .settings import setting
 from .vouchers import display_status, own_vouchers
@@ -123,6 +123,7 @@ def my_vouchers():
             vouchers=items,
             qr=qr_svg,
             status_of=lambda v: display_status(v, now),
+            bans=quotas.bans(account.member_id),
         )  # fmt: skip
     )
 

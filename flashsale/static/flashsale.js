@@ -59,7 +59,7 @@
     sold_out: "msgSoldOut", limit_reached: "msgLimit", not_started: "msgNotStarted",
     ended: "msgEnded", card_inactive: "msgCard", not_eligible: "msgRegion",
     rate_limited: "msgSlow", pass_required: "msgPassRequired", pass_invalid: "msgPassRequired",
-    pass_expired: "msgPassExpired"
+    pass_expired: "msgPassExpired", quota_exceeded: "msgQuota", no_show_ban: "msgBan"
   };
   var queuePass = null; // the waiting room's pass, once admitted (queue-mode sales)
   button.addEventListener("click", function () {
@@ -82,7 +82,11 @@
           showVoucher(body.voucher);
         } else {
           var key = messages[body.code];
-          show(key ? sale.dataset[key] : sale.dataset.msgError, body.code || "error");
+          var text = key ? sale.dataset[key] : sale.dataset.msgError;
+          if (body.code === "no_show_ban" && body.until) {  // why and until when
+            text += " " + new Date(body.until).toLocaleString();
+          }
+          show(text, body.code || "error");
         }
       });
     }).catch(function () {

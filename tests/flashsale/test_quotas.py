@@ -305,3 +305,56 @@ def test_quota_race_on_the_redis_cluster(cluster_app, app_config, redis_cluster)
         assert any(a != b for a, b in pairs), pairs
         assert slot(quotas.member_keys(1, "202601")[0]) == slot(quotas.member_keys(1, "0")[1])
         print(f"cluster: {len(results)} claims, {won} won, quota {LIMIT} x {MEMBERS}")
+
+
+def test_admin_page_sets_a_rule_and_lifts_a_ban(app_ctx, client):
+    import re
+
+    from marketplace.auth.services import create_account
+    from tests.merchant_portal.conftest import fresh_g
+
+    account = create_account("boss2", "admin-pass-1", "admin")
+    with client.session_transaction() as sess:
+        sess["_user_id"] = f"{account.id}:{account.token_version}"
+        sess["_fresh"] = True
+    fresh_g()
+    page = client.get("/admin/sale-rules")
+    assert page.status_code == 200 and 'data-testid="rule-movie"' in page.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    form = {"csrf_token": token, "monthly_limit": "3", "no_show_limit": "2", "ban_days": "30"}
+    fresh_g()
+    assert client.post("/admin/sale-rules/movie", data=form).status_code == 302
+    assert [(r.scope, r.monthly_limit, r.ban_days) for r in quotas.rules()] == [("movie", 3, 30)]
+    fresh_g()
+    bad = client.post("/admin/sale-rules/movie", data={**form, "monthly_limit": "x"})
+    assert bad.status_code == 302
+    assert quotas.rules()[0].monthly_limit == 3  # bad input changed nothing
+    ban = NoShowBan(member_id=7, scope="movie", no_shows=2, until=utcnow() + timedelta(days=3))
+    db.session.add(ban)
+    db.session.commit()
+    fresh_g()
+    assert f'data-testid="ban-{ban.id}"' in client.get("/admin/sale-rules").get_data(as_text=True)
+    fresh_g()
+    lifted = client.post(f"/admin/sale-rules/bans/{ban.id}/lift",
+                         data={"csrf_token": token, "reason": "appeal upheld"})  # fmt: skip
+    assert lifted.status_code == 302
+    db.session.refresh(ban)
+    assert ban.lifted_at is not None and ban.lift_reason == "appeal upheld"
+
+
+def test_member_page_says_why_and_until_when(app_ctx, client):
+    from tests.merchant_portal.conftest import fresh_g
+
+    ((member_id, _),) = make_members(1)
+    from marketplace.auth.models import Account
+
+    account = db.session.scalar(select(Account).where(Account.member_id == member_id))
+    db.session.add(NoShowBan(member_id=member_id, scope="movie", no_shows=3,
+                             until=utcnow() + timedelta(days=3)))  # fmt: skip
+    db.session.commit()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = f"{account.id}:{account.token_version}"
+        sess["_fresh"] = True
+    fresh_g()
+    html = client.get("/m/vouchers").get_data(as_text=True)
+    assert 'data-testid="no-show-ban"' in html and "movie" in html
