@@ -68,3 +68,19 @@ def lift(ban_id: int):
     except Problem as exc:
         flash(_("Not lifted: %(why)s", why=exc.detail or exc.code), "error")
     return redirect(url_for(".rules"))
+
+
+@bp.post("/fairness")
+@admin_page("sale.fairness")
+def publish_fairness():
+    from . import fairness
+
+    raw = (request.form.get("campaign_id") or "").strip()
+    try:
+        if not raw.isdigit():
+            raise Problem("Give the sale's number.", code="validation_error")
+        fairness.publish(int(raw), Actor(g.principal))
+    except Problem as exc:
+        flash(_("Not published: %(why)s", why=exc.detail or exc.code), "error")
+        return redirect(url_for(".rules"))
+    return redirect(url_for("flashsale_pages.fairness_page", campaign_id=int(raw)))

@@ -265,3 +265,15 @@ class NoShowBan(db.Model):
 
     def active(self, now: datetime) -> bool:
         return self.lifted_at is None and self.until > now
+
+
+class SaleFairness(db.Model):
+    """The fairness figures the union published for one sale (flashsale/fairness.py)."""
+
+    __tablename__ = "sale_fairness"
+
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    figures: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+    campaign = relationship("Campaign")

@@ -205,6 +205,8 @@ ENDPOINTS = [
     ("delete", "/api/v1/admin/sale-rules/movie", "sale.rules"),
     ("get", "/api/v1/admin/no-show-bans", "sale.rules"),
     ("post", "/api/v1/admin/no-show-bans/1/lift", "sale.rules"),
+    ("get", "/api/v1/flashsales/{sale}/fairness", "sale.browse"),
+    ("post", "/api/v1/admin/sales/{sale}/fairness", "sale.fairness"),
 ]
 
 

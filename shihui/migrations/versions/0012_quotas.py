@@ -1,5 +1,5 @@
 """quotas (issue #14 item 4): union rules across sales (monthly ticket quotas, no-show limits)
-and the no-show bans they impose
+and the no-show bans they impose; the fairness figures published after a sale (item 5)
 
 Revision ID: 0012
 Revises: 0011
@@ -45,9 +45,18 @@ def upgrade():
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_no_show_bans_member', 'no_show_bans', ['member_id', 'scope'])
+    op.create_table(
+        'sale_fairness',
+        sa.Column('campaign_id', BIG, nullable=False),
+        sa.Column('published_at', marketplace.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('figures', sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id']),
+        sa.PrimaryKeyConstraint('campaign_id'),
+    )
 
 
 def downgrade():
+    op.drop_table('sale_fairness')
     op.drop_index('ix_no_show_bans_member', table_name='no_show_bans')
     op.drop_table('no_show_bans')
     op.drop_table('sale_rules')
