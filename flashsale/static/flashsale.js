@@ -138,11 +138,17 @@
     not_joined: "msgNotJoined", admitted: "msgAdmitted", claimed: "msgClaimed",
     expired: "msgExpired", sold_out: "msgSoldOut", closed: "msgClosed"
   };
+  var placeTicket = null; // sent back on every poll once the server gave one (cheaper polls)
   function call(method, url) {
+    var headers = { "Authorization": "Bearer " + sale.dataset.token, "Accept": "application/json" };
+    if (placeTicket) headers["Queue-Place"] = placeTicket;
     return fetch(url, {
       method: method,
-      headers: { "Authorization": "Bearer " + sale.dataset.token, "Accept": "application/json" }
-    }).then(function (resp) { return resp.json(); });
+      headers: headers
+    }).then(function (resp) { return resp.json(); }).then(function (body) {
+      if (body.place_ticket) placeTicket = body.place_ticket;
+      return body;
+    });
   }
   function render(body) {
     roomEl.dataset.state = body.state;
