@@ -207,9 +207,15 @@ def mark_used(campaign_id: int, member_id: str, place: int) -> None:
 # -- passes -----------------------------------------------------------------------------------
 
 
+_KEYS: dict[str, bytes] = {}  # SECRET_KEY -> derived key (a status poll signs or checks one)
+
+
 def _key() -> bytes:
-    return hashlib.sha256(b"shihui queue pass\x00" + current_app.config["SECRET_KEY"].encode())\
-        .digest()  # fmt: skip
+    secret = current_app.config["SECRET_KEY"]
+    key = _KEYS.get(secret)
+    if key is None:
+        key = _KEYS[secret] = hashlib.sha256(b"shihui queue pass\x00" + secret.encode()).digest()
+    return key
 
 
 def _sign(body: str) -> str:
@@ -280,7 +286,8 @@ def _wait_s(state: RoomState) -> float:
     return ahead / state.rate if state.rate > 0 else math.inf
 
 
-def as_json(state: RoomState, campaign_id: int, member_id: int, status_budget: float) -> dict:
+def as_json(state: RoomState, campaign_id: int, member_id: int, status_budget: float,
+            ticket: str | None = None) -> dict:  # fmt: skip
     out = {
         "state": state.state,
         "place": state.place or None,
@@ -297,8 +304,8 @@ def as_json(state: RoomState, campaign_id: int, member_id: int, status_budget: f
         "server_time_ms": state.now_ms,
         "place_ticket": None,
     }
-    if state.place and state.now_ms >= state.starts_ms:
-        out["place_ticket"] = place_ticket(campaign_id, member_id, state.place)
+    if state.place and state.now_ms >= state.starts_ms:  # ``ticket``: checked, for this place
+        out["place_ticket"] = ticket or place_ticket(campaign_id, member_id, state.place)
     if state.state == "waiting" and state.place:
         ahead = max(0, state.place - state.admitted - 1)
         out["ahead"] = ahead

@@ -50,9 +50,9 @@ RoomStatusSchema._declared_fields["pass"] = fields.String(
 )
 
 
-def _answer(state, campaign_id: int, member_id: int) -> Response:
+def _answer(state, campaign_id: int, member_id: int, ticket: str | None = None) -> Response:
     body = room.as_json(state, campaign_id, member_id,
-                        float(setting("FLASHSALE_QUEUE_STATUS_BUDGET")))  # fmt: skip
+                        float(setting("FLASHSALE_QUEUE_STATUS_BUDGET")), ticket)  # fmt: skip
     return Response(json.dumps(body), mimetype="application/json",
                     headers={"Cache-Control": "no-store"})  # fmt: skip
 
@@ -96,8 +96,9 @@ class QueueMe(MethodView):
         # of the room (no Redis call); everyone else by the script (flashsale/room.py).
         ticket = request.headers.get(room.PLACE_HEADER)
         state = ticket and room.fast_status(campaign_id, member_id, ticket)
-        if not state:
-            state = room.require_room(room.status(campaign_id, member_id))
+        if state:  # the ticket was checked for this member, sale and place: echoed back
+            return _answer(state, campaign_id, member_id, ticket)
+        state = room.require_room(room.status(campaign_id, member_id))
         return _answer(state, campaign_id, member_id)
 
 
