@@ -40,9 +40,13 @@ class RoomStatusSchema(Schema):
     pass_expires_at_ms = fields.Integer(allow_none=True)
     starts_at_ms = fields.Integer()
     server_time_ms = fields.Integer()
-    place_ticket = fields.String(allow_none=True, metadata={
-        "description": "after the start: send it back as the Queue-Place header of the next "
-                       "polls (a waiting member is then answered without a Redis call)"})
+    place_ticket = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "after the start: send it back as the Queue-Place header of the next "
+            "polls (a waiting member is then answered without a Redis call)"
+        },
+    )
 
 
 RoomStatusSchema._declared_fields["pass"] = fields.String(
