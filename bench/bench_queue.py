@@ -11,6 +11,9 @@ request, with the ratio to ``bare`` measured in the same run:
 
 - ``bare``    GET /healthz, the framework's floor (no token, no Redis)
 - ``queue``   GET /api/v1/flashsales/<id>/queue/me (token check, one room.lua call, JSON)
+- ``ticket``  the same call from a client that sends back its place ticket (``Queue-Place``), as
+              the member page and any client following the API do after the first answer: a
+              waiting member is answered from the process's snapshot of the room (no Redis call)
 - ``sale``    GET /api/v1/flashsales/<id> (the micro-cached sale, for comparison)
 
 Writes bench/results-queue-<date>.json.
@@ -63,12 +66,25 @@ def prepare(work: Path, members: int) -> tuple[int, Path]:
         time.sleep(max(0.0, wait + 0.5))
         probe = room.status(campaign.id, member_id)
         print(f"after the start, the last joiner: {probe}", flush=True)
-    return sale["campaign_id"], work / "sale" / "tokens.csv"
+        tokens = work / "sale" / "tokens.csv"
+        with_tickets = work / "sale" / "tickets.csv"
+        from marketplace.auth.tokens import decode_token
+
+        lines = ["card_no,token,place_ticket"]
+        for line in tokens.read_text().splitlines()[1:]:
+            card, token = line.split(",")[:2]
+            member = decode_token(token).member_id
+            place = room.status(campaign.id, member).place
+            lines.append(f"{card},{token},{room.place_ticket(campaign.id, member, place)}")
+        with_tickets.write_text("\n".join(lines) + "\n")
+    return sale["campaign_id"], tokens, with_tickets
 
 
 def phase(env, path, wargs, args) -> dict:
     with Server("shihui.wsgi:app", env, "gthread", 2, 8) as srv:
         script = "get.lua" if path == "/healthz" else "get_auth.lua"
+        if wargs and wargs[0].endswith("tickets.csv"):
+            script = "get_queue.lua"
         wrk(srv.url(path), script, wargs, 2, args.connections)  # warm-up (imports, pools)
         return measured_wrk(srv, path, script, wargs, args.duration, args.connections)
 
@@ -93,10 +109,11 @@ def main() -> int:
     try:
         subprocess.run([sys.executable, "-m", "shihui", "prepare", "--no-demo"], env=env,
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
-        sale, tokens = prepare(work, args.members)
+        sale, tokens, tickets = prepare(work, args.members)
         phases = {
             "bare": ("/healthz", []),
             "queue": (f"/api/v1/flashsales/{sale}/queue/me", [str(tokens)]),
+            "ticket": (f"/api/v1/flashsales/{sale}/queue/me", [str(tickets)]),
             "sale": (f"/api/v1/flashsales/{sale}", [str(tokens)]),
         }
         results: dict[str, list[dict]] = {}
@@ -114,6 +131,8 @@ def main() -> int:
         }  # fmt: skip
         ratios = [q["rps"] / b["rps"] for q, b in zip(results["queue"], results["bare"],
                                                        strict=True)]  # fmt: skip
+        ticket_ratios = [q["rps"] / b["rps"] for q, b in zip(results["ticket"], results["bare"],
+                                                              strict=True)]  # fmt: skip
         load = os.getloadavg()
         print(f"\nmedians of {args.rounds} rounds, {args.connections} connections, "
               f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}:")  # fmt: skip
@@ -123,9 +142,12 @@ def main() -> int:
                   f"{m['rps'] / med['bare']['rps']:.2f} of bare")  # fmt: skip
         print(f"queue/bare per round: {', '.join(f'{r:.2f}' for r in ratios)} "
               f"(median {statistics.median(ratios):.2f}; target >= 0.9)")  # fmt: skip
+        print(f"ticket/bare per round: {', '.join(f'{r:.2f}' for r in ticket_ratios)} "
+              f"(median {statistics.median(ticket_ratios):.2f})")  # fmt: skip
         Path(args.out).write_text(json.dumps({
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "loadavg": load, "args": vars(args), "medians": med, "ratios": ratios,
+            "ticket_ratios": ticket_ratios,
             "rounds": results,
         }, indent=2))  # fmt: skip
         print(f"wrote {args.out}")

@@ -31,7 +31,7 @@ from marketplace.errors import (
 from marketplace.observability import CLAIMS
 from marketplace.vouchercodes import new_voucher_code
 
-from . import room
+from . import quotas, room
 from .hotpath import campaign_meta, claim_budget, get_engine
 from .recovery import engine_ready
 
@@ -112,6 +112,15 @@ def claim(principal, campaign_id: int, key: str, queue_pass: str | None = None) 
     member = str(principal.member_id)
     code = new_voucher_code()
     rate, burst = claim_budget()
+    rules = quotas.hot_rules()
+    hold = None
+    if rules.active and not _known_sold_out(engine, pool, member, request_id):
+        # The member's quota and bans first (their slot), then the stock (the sale's slot); a
+        # refusal gives the hold back (docs/flashsale.md "Quotas and no-shows").
+        try:
+            hold = quotas.take(rules, meta, principal.member_id, request_id)
+        except Problem as exc:
+            _refuse(exc.code, exc)
     try:
         result = engine.reserve(pool, member, 1, request_id, {"code": code}, rate=rate, burst=burst)
         # A sold-out pool is refused from memory, unless this very request already won: the
@@ -120,9 +129,12 @@ def claim(principal, campaign_id: int, key: str, queue_pass: str | None = None) 
         if result.cached and _already_won(engine, pool, member, request_id):
             result = engine.reserve(pool, member, 1, request_id, {"code": code}, False)
     except PoolNotFound:
+        quotas.finish(hold)
         if time.time() >= meta.ends_at:  # over, and its pool retired (flashsale.retire)
             _refuse("ended", Gone("This sale has ended.", code="ended"))
         _refuse("error", ServiceUnavailable("The sale is not loaded; try again shortly."))
+    if result.status != RESERVED:  # a definite refusal: the ticket was not taken
+        quotas.finish(hold)
     status = result.status
     if status == RESERVED:
         if meta.mode == "queue":  # the pass is spent: it no longer holds a place in the room
@@ -188,6 +200,17 @@ def _already_won(engine, pool: str, member: str, request_id: str) -> bool:
     """Whether the engine recorded this member's request id: no Redis call for a member outside
     the process's snapshot of who won when the sale sold out, else one HEXISTS (no script)."""
     return engine.has_request(pool, member, request_id, snapshot=True)
+
+
+def _known_sold_out(engine, pool: str, member: str, request_id: str) -> bool:
+    """The process saw the pool sold out (its 0.5 s cache) and this request did not win: the
+    engine will refuse it from memory, so the quota is not asked (no Redis call at all)."""
+    cache = engine.cache
+    return (
+        cache is not None
+        and cache.is_sold_out(pool)
+        and not _already_won(engine, pool, member, request_id)
+    )
 
 
 def _not_started(meta) -> Problem:

@@ -70,6 +70,7 @@ class CampaignMeta:
     valid_from: str  # ISO 8601, what the 201 returns
     valid_until: str
     mode: str = "first_come"  # docs/flashsale.md "Sale modes"
+    category: str = ""  # what union quotas and no-show bans are counted by
 
     @property
     def available(self) -> bool:
@@ -107,6 +108,7 @@ def _meta_fields(campaign) -> dict:
         "valid_from": _iso(campaign.valid_from),
         "valid_until": _iso(campaign.valid_until),
         "mode": campaign.mode,
+        "category": campaign.category,
     }
 
 
@@ -126,6 +128,7 @@ def _parse(campaign_id: int, raw: dict) -> CampaignMeta:
         valid_from=f["valid_from"],
         valid_until=f["valid_until"],
         mode=f.get("mode", "first_come"),
+        category=f.get("category", ""),
     )
 
 

@@ -264,3 +264,17 @@ def audit_due() -> list[int]:
         audit_campaign(campaign_id)
         done.append(campaign_id)
     return done
+
+
+def sweep_no_shows() -> int:
+    """Bar members whose unused tickets reached a no-show rule (docs/flashsale.md)."""
+    from .quotas import sweep_no_shows as run
+
+    return len(run())
+
+
+def reconcile_quota_holds() -> dict:
+    """Settle quota holds a crash left pending between the quota and the stock step."""
+    from .quotas import reconcile_holds
+
+    return reconcile_holds()

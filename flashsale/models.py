@@ -227,3 +227,53 @@ class LotteryEntry(db.Model):
         Index("uq_lottery_entries_ticket", "campaign_id", "ticket", unique=True),
         Index("ix_lottery_entries_waiting", "campaign_id", "outcome", "position"),
     )
+
+
+class SaleRule(db.Model):
+    """A union rule across sales (docs/flashsale.md "Quotas and no-shows"), for one ``scope``:
+    ``*`` (every sale) or a category. ``monthly_limit``: tickets per member per calendar month
+    (the month the sale starts, Asia/Shanghai); ``no_show_limit`` no-shows within
+    ``no_show_window_days`` bar the member from the scope's sales for ``ban_days``."""
+
+    __tablename__ = "sale_rules"
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)
+    monthly_limit: Mapped[int | None] = mapped_column(Integer)
+    no_show_limit: Mapped[int | None] = mapped_column(Integer)
+    no_show_window_days: Mapped[int] = mapped_column(Integer, nullable=False, default=365)
+    ban_days: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_by: Mapped[int | None] = mapped_column(BigId)
+
+
+class NoShowBan(db.Model):
+    """A member barred from a scope's sales after too many unused free tickets, until ``until``
+    (or until an admin lifted it)."""
+
+    __tablename__ = "no_show_bans"
+    __table_args__ = (Index("ix_no_show_bans_member", "member_id", "scope"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    scope: Mapped[str] = mapped_column(String(20), nullable=False)
+    no_shows: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    until: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[int | None] = mapped_column(BigId)
+    lift_reason: Mapped[str | None] = mapped_column(String(200))
+
+    def active(self, now: datetime) -> bool:
+        return self.lifted_at is None and self.until > now
+
+
+class SaleFairness(db.Model):
+    """The fairness figures the union published for one sale (flashsale/fairness.py)."""
+
+    __tablename__ = "sale_fairness"
+
+    campaign_id: Mapped[int] = mapped_column(BigId, ForeignKey("campaigns.id"), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    figures: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+    campaign = relationship("Campaign")

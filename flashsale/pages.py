@@ -16,6 +16,7 @@ import time
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request, session
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -25,8 +26,8 @@ from marketplace.extensions import db
 from marketplace.models import utcnow
 from marketplace.vouchercodes import CODE_RE
 
-from . import lottery, services
-from .models import LotteryDraw, Voucher
+from . import lottery, quotas, services
+from .models import LotteryDraw, SaleFairness, Voucher
 from .settings import setting
 from .vouchers import display_status, own_vouchers
 
@@ -111,6 +112,25 @@ def sale(campaign_id: int):
     return _no_store(_now_ms(_cached_page(render)).replace(_AT_TOKEN, f'data-token="{token}"'))
 
 
+@bp.get("/sales/<int:campaign_id>/fairness")
+@page_required("sale.browse")
+def fairness_page(campaign_id: int):
+    """The fairness figures the union published for a sale, with two pygal charts."""
+    from . import fairness
+
+    row = db.session.get(SaleFairness, campaign_id)
+    if row is None:
+        abort(404)
+    figures = row.figures
+    # pygal escapes the labels (branch names) it writes into the SVG.
+    charts = {key: Markup(fairness.chart_svg(figures, label, key)) for key, label in (  # noqa: S704
+        ("by_branch", _("Win rate by branch (%)")),
+        ("by_prior_wins", _("Win rate by tickets won before (%)")),
+    )}  # fmt: skip
+    return render_template("flashsale/fairness.html", f=figures, row=row, charts=charts,
+                           campaign=row.campaign)  # fmt: skip
+
+
 @bp.get("/vouchers")
 @page_required("voucher.own")
 def my_vouchers():
@@ -123,6 +143,7 @@ def my_vouchers():
             vouchers=items,
             qr=qr_svg,
             status_of=lambda v: display_status(v, now),
+            bans=quotas.bans(account.member_id),
         )  # fmt: skip
     )
 

@@ -148,6 +148,9 @@ def check_restart(drain=None) -> list[dict] | None:
         if drain is not None:
             drain()
         reports = reconcile_pools()
+        from . import quotas  # rules, bans and this month's quota counts (docs/flashsale.md)
+
+        quotas.restore_after_restart()
         client.set(_key("run_id"), current)
         return reports
     finally:

@@ -8,7 +8,7 @@
 -- KEYS[4] batches zset: score F after an admission step, member "<F>:<deadline ms>"
 -- KEYS[5] used zset: member -> place, for passes that won a claim
 -- KEYS[6] the stock engine's pool hash (fields stock, closed)
--- ARGV[1] op: join | status | rate | used   ARGV[2] member ('' for rate)
+-- ARGV[1] op: join | status | rate | used | peek   ARGV[2] member ('' for rate and peek)
 -- ARGV[3] join: score (integer < 2^53) | rate: admissions per second | used: place
 -- Returns {state, place, F, total, stock, deadline ms, now ms, rate, starts ms}; state:
 --   no_room | not_open | not_joined | waiting | admitted | claimed | expired | sold_out | closed
@@ -82,6 +82,9 @@ local function reply(state, place, deadline)
 end
 if op == 'rate' then
   return reply('rate', 0, 0)
+end
+if op == 'peek' then  -- the room as a whole (a process's snapshot): state 'open' or 'closed'
+  return reply(closed and 'closed' or 'open', 0, 0)
 end
 if op == 'used' then
   redis.call('ZADD', USED, 'NX', tonumber(ARGV[3]), member)

@@ -38,6 +38,8 @@ from .hotpath import get_engine
 
 PASS_TTL_MS = 60_000
 PASS_HEADER = "Queue-Pass"  # noqa: S105 - a header name
+PLACE_HEADER = "Queue-Place"  # the place ticket a status answer hands out (fast_status)
+SNAPSHOT_TTL = 0.25  # seconds a process answers waiting members from its copy of the room
 STATES = ("not_joined", "waiting", "admitted", "claimed", "expired", "sold_out", "closed")
 
 
@@ -121,6 +123,74 @@ def status(campaign_id: int, member_id: int) -> RoomState | None:
     return _call(campaign_id, "status", str(member_id))
 
 
+def peek(campaign_id: int) -> RoomState | None:
+    """The room as a whole (admitted, queued, stock, open or closed), also letting in whoever
+    is due: one script call."""
+    return _call(campaign_id, "peek")
+
+
+# -- the status call without Redis, for members far back in the line ---------------------------
+# A place never changes once drawn, so after the start a status answer carries a signed *place
+# ticket*; a client that sends it back (``Queue-Place``) while its place is still beyond the
+# admitted ones is answered from the process's snapshot of the room (``peek``, refreshed every
+# ``SNAPSHOT_TTL``), with no Redis call. Everything else (admitted, expired, claimed, sold out,
+# closed, before the start, no or a bad ticket) takes the script call as before.
+
+
+def place_ticket(campaign_id: int, member_id: int, place: int) -> str:
+    body = f"p.{campaign_id}.{member_id}.{place}"
+    return f"{body}.{_sign(body)}"
+
+
+def ticket_place(ticket: str | None, campaign_id: int, member_id: int) -> int:
+    """The place a valid ticket of this member for this sale stands for; 0 otherwise."""
+    if not ticket or len(ticket) > 120:
+        return 0
+    parts = ticket.split(".")
+    if len(parts) != 5 or parts[0] != "p" or not all(p.isdigit() for p in parts[1:4]):
+        return 0
+    if int(parts[1]) != campaign_id or int(parts[2]) != member_id:
+        return 0
+    if not hmac.compare_digest(_sign(".".join(parts[:4])), parts[4]):
+        return 0
+    return int(parts[3])
+
+
+def snapshot(campaign_id: int) -> tuple[RoomState, float] | None:
+    """This process's copy of the room and the monotonic time it was read (at most
+    ``SNAPSHOT_TTL`` old); None: no room."""
+    cache = current_app.extensions.setdefault("flashsale.room_snapshots", {})
+    now = time.monotonic()
+    hit = cache.get(campaign_id)
+    if hit is not None and now - hit[1] < SNAPSHOT_TTL:
+        return hit
+    state = peek(campaign_id)
+    if state is None:
+        return None
+    if len(cache) > 1000:
+        cache.clear()
+    cache[campaign_id] = (state, now)
+    return state, now
+
+
+def fast_status(campaign_id: int, member_id: int, ticket: str | None) -> RoomState | None:
+    """A waiting member's state from the snapshot, or None (then ask the script)."""
+    place = ticket_place(ticket, campaign_id, member_id)
+    if not place:
+        return None
+    snap = snapshot(campaign_id)
+    if snap is None:
+        return None
+    room, read_at = snap
+    if room.state != "open" or room.now_ms < room.starts_ms or room.stock <= 0:
+        return None
+    if place <= room.admitted:  # let in (or lapsed, or claimed): the script knows which
+        return None
+    now_ms = room.now_ms + int((time.monotonic() - read_at) * 1000)
+    return RoomState("waiting", place, room.admitted, room.queued, room.stock, 0, now_ms,
+                     room.rate, room.starts_ms)  # fmt: skip
+
+
 def join(campaign_id: int, member_id: int) -> RoomState | None:
     return _call(campaign_id, "join", str(member_id), draw_score())
 
@@ -137,9 +207,15 @@ def mark_used(campaign_id: int, member_id: str, place: int) -> None:
 # -- passes -----------------------------------------------------------------------------------
 
 
+_KEYS: dict[str, bytes] = {}  # SECRET_KEY -> derived key (a status poll signs or checks one)
+
+
 def _key() -> bytes:
-    return hashlib.sha256(b"shihui queue pass\x00" + current_app.config["SECRET_KEY"].encode())\
-        .digest()  # fmt: skip
+    secret = current_app.config["SECRET_KEY"]
+    key = _KEYS.get(secret)
+    if key is None:
+        key = _KEYS[secret] = hashlib.sha256(b"shihui queue pass\x00" + secret.encode()).digest()
+    return key
 
 
 def _sign(body: str) -> str:
@@ -210,7 +286,8 @@ def _wait_s(state: RoomState) -> float:
     return ahead / state.rate if state.rate > 0 else math.inf
 
 
-def as_json(state: RoomState, campaign_id: int, member_id: int, status_budget: float) -> dict:
+def as_json(state: RoomState, campaign_id: int, member_id: int, status_budget: float,
+            ticket: str | None = None) -> dict:  # fmt: skip
     out = {
         "state": state.state,
         "place": state.place or None,
@@ -225,7 +302,10 @@ def as_json(state: RoomState, campaign_id: int, member_id: int, status_budget: f
         "pass_expires_at_ms": None,
         "starts_at_ms": state.starts_ms,
         "server_time_ms": state.now_ms,
+        "place_ticket": None,
     }
+    if state.place and state.now_ms >= state.starts_ms:  # ``ticket``: checked, for this place
+        out["place_ticket"] = ticket or place_ticket(campaign_id, member_id, state.place)
     if state.state == "waiting" and state.place:
         ahead = max(0, state.place - state.admitted - 1)
         out["ahead"] = ahead

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -40,6 +40,13 @@ class RoomStatusSchema(Schema):
     pass_expires_at_ms = fields.Integer(allow_none=True)
     starts_at_ms = fields.Integer()
     server_time_ms = fields.Integer()
+    place_ticket = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "after the start: send it back as the Queue-Place header of the next "
+            "polls (a waiting member is then answered without a Redis call)"
+        },
+    )
 
 
 RoomStatusSchema._declared_fields["pass"] = fields.String(
@@ -47,9 +54,9 @@ RoomStatusSchema._declared_fields["pass"] = fields.String(
 )
 
 
-def _answer(state, campaign_id: int, member_id: int) -> Response:
+def _answer(state, campaign_id: int, member_id: int, ticket: str | None = None) -> Response:
     body = room.as_json(state, campaign_id, member_id,
-                        float(setting("FLASHSALE_QUEUE_STATUS_BUDGET")))  # fmt: skip
+                        float(setting("FLASHSALE_QUEUE_STATUS_BUDGET")), ticket)  # fmt: skip
     return Response(json.dumps(body), mimetype="application/json",
                     headers={"Cache-Control": "no-store"})  # fmt: skip
 
@@ -89,6 +96,12 @@ class QueueMe(MethodView):
         ``admitted`` (with the pass), ``claimed``, ``expired``, ``sold_out``, ``closed`` or
         ``not_joined``; poll again after ``poll_after_seconds``. No SQL, one Redis call."""
         member_id = current_principal().member_id
+        # A waiting member who sends its place ticket is answered from this process's snapshot
+        # of the room (no Redis call); everyone else by the script (flashsale/room.py).
+        ticket = request.headers.get(room.PLACE_HEADER)
+        state = ticket and room.fast_status(campaign_id, member_id, ticket)
+        if state:  # the ticket was checked for this member, sale and place: echoed back
+            return _answer(state, campaign_id, member_id, ticket)
         state = room.require_room(room.status(campaign_id, member_id))
         return _answer(state, campaign_id, member_id)
 

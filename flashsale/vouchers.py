@@ -12,6 +12,7 @@ from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
 from marketplace.vouchercodes import normalise_code
 
+from . import quotas
 from .hotpath import get_engine
 from .models import Voucher
 
@@ -47,7 +48,8 @@ def cancel(principal, code: str) -> Voucher:
     """
     voucher = get_own(principal.member_id, code)
     campaign = voucher.campaign
-    if voucher.status == "cancelled":
+    if voucher.status == "cancelled":  # a retry after a crash still gives the quota back
+        quotas.refund(campaign, voucher.member_id, voucher.request_id)
         return voucher
     if voucher.status != "issued":
         raise Conflict(f"A {voucher.status} voucher cannot be cancelled.", code="not_cancellable")
@@ -78,5 +80,7 @@ def cancel(principal, code: str) -> Voucher:
                 from .lottery import pass_on
 
                 pass_on(campaign)
+    # The ticket no longer counts against the member's monthly quota (once: a refunded hold).
+    quotas.refund(campaign, voucher.member_id, voucher.request_id)
     db.session.refresh(voucher)
     return voucher

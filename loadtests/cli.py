@@ -79,15 +79,31 @@ def members(count: int, out: Path, password: str, region: str) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("loadtest-results/current"), show_default=True)  # fmt: skip
 @click.option("--region", default="130102", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["first_come", "queue"]),
+    default="first_come",
+    show_default=True,
+    help="queue: a sale with a waiting room, open from now.",
+)
+@click.option(
+    "--admission-rate",
+    type=click.FloatRange(0.1, 100_000),
+    default=50.0,
+    show_default=True,
+    help="Waiting room admissions per second (queue mode).",
+)
 @with_appcontext
-def prepare(members: int, stock: int, limit: int, starts_in: int, out: Path, region: str) -> None:
+def prepare(members: int, stock: int, limit: int, starts_in: int, out: Path, region: str,
+            mode: str, admission_rate: float) -> None:  # fmt: skip
     """Members with tokens, clerks, and a published sale opening in a few seconds."""
     from .prepare import prepare_sale
 
     started = time.perf_counter()
     with click.progressbar(length=members, label="creating members") as bar:
         sale = prepare_sale(members, stock, limit, starts_in, out, region=region,
-                            progress=bar.update)  # fmt: skip
+                            progress=bar.update, mode=mode,
+                            admission_rate=admission_rate)  # fmt: skip
     click.echo(
         f"sale {sale['campaign_id']}: {stock} tickets, limit {limit}, opens {sale['starts_at']}; "
         f"{members} members in {time.perf_counter() - started:.1f} s; files in {out}"

@@ -26,9 +26,11 @@ LOADTEST_PASSWORD = "loadtest-pass"  # noqa: S105 - load-test accounts only
 
 def prepare_sale(members: int, stock: int, limit: int, starts_in: int, out: Path,
                  region: str = "130102", duration: int = 3600, clerks: int = 4,
-                 progress: Callable[[int], None] | None = None) -> dict:  # fmt: skip
+                 progress: Callable[[int], None] | None = None, mode: str = "first_come",
+                 admission_rate: float | None = None) -> dict:  # fmt: skip
     """Create a merchant with clerks, ``members`` activated members with tokens, and a
-    published sale of ``stock`` tickets opening ``starts_in`` seconds from now."""
+    published sale of ``stock`` tickets opening ``starts_in`` seconds from now (``mode``
+    ``queue``: with a waiting room, open from now, admitting ``admission_rate`` per second)."""
     from flashsale import services as sales
     from marketplace.auth.passwords import hash_password
     from marketplace.auth.services import create_account
@@ -70,12 +72,15 @@ def prepare_sale(members: int, stock: int, limit: int, starts_in: int, out: Path
         "venue": "压测影城", "total_stock": stock, "per_member_limit": limit,
         "starts_at": starts, "ends_at": starts + timedelta(seconds=duration),
         "valid_from": starts, "valid_until": starts + timedelta(days=30),
-        "cancel_deadline": starts + timedelta(days=1), "regions": [],
+        "cancel_deadline": starts + timedelta(days=1), "regions": [], "mode": mode,
+        **({"queue_opens_at": datetime.now(UTC) - timedelta(seconds=1),
+            "admission_rate": admission_rate or 50.0} if mode == "queue" else {}),
     })  # fmt: skip
     sales.publish(owner_principal, campaign.id)
     sale = {
         "campaign_id": campaign.id, "merchant_id": merchant.id, "stock": stock, "limit": limit,
         "members": members, "starts_at": starts.isoformat(), "starts_at_epoch": starts.timestamp(),
+        "mode": mode,
     }  # fmt: skip
     (out / "sale.json").write_text(json.dumps(sale, indent=2))
     return sale

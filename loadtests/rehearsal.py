@@ -2,6 +2,8 @@
 Locust, audit every ticket, and write an HTML report with charts plus Locust's CSVs.
 
     python -m loadtests.rehearsal --members 50000 --stock 5000 --users 400 --run-time 60s
+    python -m loadtests.rehearsal --scenario room --members 3000 --stock 300 --users 3000 \
+        --spawn-rate 500 --starts-in 20 --admission-rate 50 --run-time 60s
 
 Everything it starts (the platform via ``shihui up``, Locust) is stopped when it ends.
 """
@@ -25,7 +27,10 @@ from inventory.server import free_port
 
 from .report import write_report
 
-LOCUSTFILE = Path(__file__).parent / "locustfiles" / "flash_rush.py"
+LOCUSTFILES = {
+    "rush": Path(__file__).parent / "locustfiles" / "flash_rush.py",
+    "room": Path(__file__).parent / "locustfiles" / "waiting_room.py",  # a queue-mode sale
+}
 
 
 def _get_json(url: str, token: str | None = None, timeout: float = 2.0):
@@ -71,6 +76,23 @@ class StockSampler(threading.Thread):
                 self.stop_event.wait(0.5)
 
 
+class RoomSampler(StockSampler):
+    """Samples the waiting room (members queued, places admitted, stock left) every half second
+    through the status call, as a member who never joins (``room.csv``)."""
+
+    def run(self) -> None:
+        with self.out.open("w") as fh:
+            while not self.stop_event.is_set():
+                try:
+                    body = _get_json(self.url, self.token)
+                    fh.write(f"{time.time():.2f},{body['queued']},{body['admitted']},"
+                             f"{body['remaining']}\n")  # fmt: skip
+                    fh.flush()
+                except (OSError, urllib.error.HTTPError, ValueError, KeyError):
+                    pass
+                self.stop_event.wait(0.5)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=50_000)
@@ -83,6 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--web-workers", type=int, default=None)
     parser.add_argument("--out", default="loadtest-results")
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(LOCUSTFILES),
+        default="rush",
+        help="rush: first come at the opening second; room: a waiting room",
+    )
+    parser.add_argument("--admission-rate", type=float, default=50.0, help="room: per second")
+    parser.add_argument(
+        "--max-poll", type=float, default=30.0, help="room: members poll at least this often (s)"
+    )
     args = parser.parse_args(argv)
 
     run_dir = Path(args.out).resolve() / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -105,15 +137,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"platform ready at {base}; preparing {args.members} members, {args.stock} tickets")
         subprocess.run([py, "-m", "shihui", "loadtest", "prepare", "--members",
                         str(args.members), "--stock", str(args.stock), "--limit", str(args.limit),
-                        "--starts-in", str(args.starts_in), "--out", str(run_dir)],
+                        "--starts-in", str(args.starts_in), "--out", str(run_dir),
+                        "--mode", "queue" if args.scenario == "room" else "first_come",
+                        "--admission-rate", str(args.admission_rate)],
                        env=env, check=True)  # fmt: skip
         sale = json.loads((run_dir / "sale.json").read_text())
-        first_token = (run_dir / "tokens.csv").read_text().splitlines()[1].split(",")[1]
-        sampler = StockSampler(f"{base}/api/v1/flashsales/{sale['campaign_id']}", first_token,
-                               run_dir / "stock.csv")  # fmt: skip
+        tokens = (run_dir / "tokens.csv").read_text().splitlines()
+        first_token = tokens[1].split(",")[1]
+        sale_url = f"{base}/api/v1/flashsales/{sale['campaign_id']}"
+        if args.scenario == "room":
+            # The last prepared member samples the room and is kept out of the rush.
+            (run_dir / "tokens.csv").write_text("\n".join(tokens[:-1]) + "\n")
+            sampler = RoomSampler(sale_url + "/queue/me", tokens[-1].split(",")[1],
+                                  run_dir / "room.csv")  # fmt: skip
+        else:
+            sampler = StockSampler(sale_url, first_token, run_dir / "stock.csv")
         sampler.start()
         print(f"rushing with {args.users} users for {args.run_time}")
-        subprocess.run([py, "-m", "locust", "-f", str(LOCUSTFILE),
+        extra = ["--max-poll", str(args.max_poll)] if args.scenario == "room" else []
+        subprocess.run([py, "-m", "locust", "-f", str(LOCUSTFILES[args.scenario]), *extra,
                         "--headless", "--only-summary", "-u", str(args.users), "-r",
                         str(args.spawn_rate), "-t", args.run_time, "--host", base,
                         "--csv", str(run_dir / "locust"), "--csv-full-history",
@@ -128,8 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             audit = {"ok": False, "error": audit_run.stdout[-2000:]}
         audit["exit_code"] = audit_run.returncode
-        settings = {k: getattr(args, k) for k in ("members", "stock", "limit", "users",
+        settings = {k: getattr(args, k) for k in ("scenario", "members", "stock", "limit", "users",
                                                   "run_time")}  # fmt: skip
+        if args.scenario == "room":
+            settings["admission_rate"] = args.admission_rate
         report = write_report(run_dir, settings, audit)
         print(f"report: {report}")
         print("audit:", "PASSED" if audit_run.returncode == 0 else "FAILED")

@@ -112,6 +112,10 @@ def write_report(run_dir: Path, settings: dict, audit: dict) -> Path:
         for r in stats
     )
     verdict = "PASSED" if audit.get("ok") else "FAILED"
+    from .room_report import section
+
+    sale_path = run_dir / "sale.json"
+    room_html, _ = section(run_dir, json.loads(sale_path.read_text()) if sale_path.exists() else {})
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Shihui sale rehearsal {html.escape(run_dir.name)}</title>
 <style>{STYLE}</style></head><body>
@@ -125,6 +129,7 @@ def write_report(run_dir: Path, settings: dict, audit: dict) -> Path:
 <figure>{stock_chart(samples) if samples else "<p>no stock samples</p>"}</figure>
 <figure>{outcome_chart(outcomes) if outcomes else "<p>no outcomes</p>"}</figure>
 </div>
+{room_html}
 <h2>Requests</h2><table><tr><th>name</th><th>requests</th><th>failures</th><th>req/s</th>
 <th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>{rows}</table>
 <p>Locust CSVs: locust_stats.csv, locust_stats_history.csv, locust_failures.csv in this folder.</p>

@@ -112,6 +112,8 @@ ACTIONS: dict[str, Action] = {
     "merchant.view_any": Action(ADMIN, "List and open any merchant"),
     "merchant.suspend": Action(ADMIN, "Suspend and reinstate merchants"),
     "sale.view_any": Action(ADMIN, "List every merchant's sales"),
+    "sale.rules": Action(ADMIN, "Set member quotas and no-show rules across sales, lift bans"),
+    "sale.fairness": Action(ADMIN, "Publish a sale's fairness figures after it ended"),
     "audit.view_any": Action(ADMIN, "Read the whole audit log"),
     "member.import": Action(ADMIN, "Import member rosters, follow them, download rejected rows"),
     "member.view": Action(ADMIN, "Look members and cards up"),

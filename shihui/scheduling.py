@@ -23,6 +23,9 @@ PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("flashsale.jobs.audit_due", 60, "low"),
     # Deletes the Redis pools of audited, persisted sales (Redis memory stays bounded).
     ("flashsale.jobs.retire_due", 300, "low"),
+    # Union quotas: no-show bans, and quota holds a crash left between quota and stock.
+    ("flashsale.jobs.sweep_no_shows", 600, "low"),
+    ("flashsale.jobs.reconcile_quota_holds", 300, "low"),
     # Decides group-buys and teams whose own enqueue_at job was lost or late.
     ("catalogue.jobs.sweep", 30, "default"),
     # Group-buys keep their record in SQL and read no outbox: their streams are emptied.

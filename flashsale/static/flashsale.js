@@ -59,7 +59,7 @@
     sold_out: "msgSoldOut", limit_reached: "msgLimit", not_started: "msgNotStarted",
     ended: "msgEnded", card_inactive: "msgCard", not_eligible: "msgRegion",
     rate_limited: "msgSlow", pass_required: "msgPassRequired", pass_invalid: "msgPassRequired",
-    pass_expired: "msgPassExpired"
+    pass_expired: "msgPassExpired", quota_exceeded: "msgQuota", no_show_ban: "msgBan"
   };
   var queuePass = null; // the waiting room's pass, once admitted (queue-mode sales)
   button.addEventListener("click", function () {
@@ -82,7 +82,11 @@
           showVoucher(body.voucher);
         } else {
           var key = messages[body.code];
-          show(key ? sale.dataset[key] : sale.dataset.msgError, body.code || "error");
+          var text = key ? sale.dataset[key] : sale.dataset.msgError;
+          if (body.code === "no_show_ban" && body.until) {  // why and until when
+            text += " " + new Date(body.until).toLocaleString();
+          }
+          show(text, body.code || "error");
         }
       });
     }).catch(function () {
@@ -134,11 +138,17 @@
     not_joined: "msgNotJoined", admitted: "msgAdmitted", claimed: "msgClaimed",
     expired: "msgExpired", sold_out: "msgSoldOut", closed: "msgClosed"
   };
+  var placeTicket = null; // sent back on every poll once the server gave one (cheaper polls)
   function call(method, url) {
+    var headers = { "Authorization": "Bearer " + sale.dataset.token, "Accept": "application/json" };
+    if (placeTicket) headers["Queue-Place"] = placeTicket;
     return fetch(url, {
       method: method,
-      headers: { "Authorization": "Bearer " + sale.dataset.token, "Accept": "application/json" }
-    }).then(function (resp) { return resp.json(); });
+      headers: headers
+    }).then(function (resp) { return resp.json(); }).then(function (body) {
+      if (body.place_ticket) placeTicket = body.place_ticket;
+      return body;
+    });
   }
   function render(body) {
     roomEl.dataset.state = body.state;

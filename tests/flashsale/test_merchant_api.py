@@ -199,6 +199,14 @@ ENDPOINTS = [
     ("get", "/api/v1/merchant/vouchers/{code}", "voucher.redeem"),
     ("post", "/api/v1/merchant/redemptions", "voucher.redeem"),
     ("post", "/api/v1/merchant/redemptions/1/revert", "redemption.revert"),
+    ("get", "/api/v1/me/sale-limits", "voucher.own"),
+    ("get", "/api/v1/admin/sale-rules", "sale.rules"),
+    ("put", "/api/v1/admin/sale-rules/movie", "sale.rules"),
+    ("delete", "/api/v1/admin/sale-rules/movie", "sale.rules"),
+    ("get", "/api/v1/admin/no-show-bans", "sale.rules"),
+    ("post", "/api/v1/admin/no-show-bans/1/lift", "sale.rules"),
+    ("get", "/api/v1/flashsales/{sale}/fairness", "sale.browse"),
+    ("post", "/api/v1/admin/sales/{sale}/fairness", "sale.fairness"),
 ]
 
 
