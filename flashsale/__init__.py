@@ -30,6 +30,7 @@ def init_app(app) -> None:
     api.register_blueprint(routes_fairness.bp)
     app.register_blueprint(pages.bp)
     routes_member.init_fast_lane(app)
+    routes_room.init_fast_lane(app)
     app.register_blueprint(admin_pages.bp)
     from flask_babel import lazy_gettext as _l
 

@@ -15,6 +15,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from marketplace import fastlane
 from marketplace.auth import auth_required, current_principal
 from marketplace.errors import Conflict, Forbidden, NotFound
 
@@ -54,10 +55,13 @@ RoomStatusSchema._declared_fields["pass"] = fields.String(
 )
 
 
+def _document(state, campaign_id: int, member_id: int, ticket: str | None = None) -> str:
+    budget = float(setting("FLASHSALE_QUEUE_STATUS_BUDGET"))
+    return json.dumps(room.as_json(state, campaign_id, member_id, budget, ticket))
+
+
 def _answer(state, campaign_id: int, member_id: int, ticket: str | None = None) -> Response:
-    body = room.as_json(state, campaign_id, member_id,
-                        float(setting("FLASHSALE_QUEUE_STATUS_BUDGET")), ticket)  # fmt: skip
-    return Response(json.dumps(body), mimetype="application/json",
+    return Response(_document(state, campaign_id, member_id, ticket), mimetype="application/json",
                     headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
@@ -96,14 +100,34 @@ class QueueMe(MethodView):
         ``admitted`` (with the pass), ``claimed``, ``expired``, ``sold_out``, ``closed`` or
         ``not_joined``; poll again after ``poll_after_seconds``. No SQL, one Redis call."""
         member_id = current_principal().member_id
-        # A waiting member who sends its place ticket is answered from this process's snapshot
-        # of the room (no Redis call); everyone else by the script (flashsale/room.py).
-        ticket = request.headers.get(room.PLACE_HEADER)
-        state = ticket and room.fast_status(campaign_id, member_id, ticket)
-        if state:  # the ticket was checked for this member, sale and place: echoed back
-            return _answer(state, campaign_id, member_id, ticket)
-        state = room.require_room(room.status(campaign_id, member_id))
-        return _answer(state, campaign_id, member_id)
+        document = _status(campaign_id, member_id, request.headers.get(room.PLACE_HEADER))
+        return Response(document, mimetype="application/json",
+                        headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+def _status(campaign_id: int, member_id: int, ticket: str | None) -> str:
+    # A waiting member who sends its place ticket is answered from this process's snapshot
+    # of the room (no Redis call); everyone else by the script (flashsale/room.py).
+    state = ticket and room.fast_status(campaign_id, member_id, ticket)
+    if state:  # the ticket was checked for this member, sale and place: echoed back
+        return _document(state, campaign_id, member_id, ticket)
+    state = room.require_room(room.status(campaign_id, member_id))
+    return _document(state, campaign_id, member_id)
+
+
+# The status poll in the fast lane (marketplace/fastlane.py); tests/flashsale/test_fastlane.py
+# holds it equal to the view above.
+def fast_status(req: dict, match) -> fastlane.Answer:
+    document = _status(int(match[1]), current_principal().member_id,
+                       fastlane.header(req, room.PLACE_HEADER))  # fmt: skip
+    headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+    return 200, headers, document.encode()
+
+
+def init_fast_lane(app) -> None:
+    fastlane.route(app, "GET", r"/api/v1/flashsales/([1-9][0-9]{0,17})/queue/me",
+                   rule="/api/v1/flashsales/<int:campaign_id>/queue/me",
+                   action="queue.join")(fast_status)  # fmt: skip
 
 
 class RateSchema(Schema):

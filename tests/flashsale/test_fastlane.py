@@ -233,3 +233,49 @@ def test_polls_of_a_draft_or_unknown_sale_are_flasks(app, client, world):
         r = get(client, "/api/v1/flashsales/987654", token)
         assert r.status_code == 404 and r.get_json()["code"] == "not_found"
     assert lane.served == 0
+
+
+def test_the_waiting_room_status_agrees(app, client, world):
+    from .roomkit import join, queue_sale
+
+    lane = app.extensions["fastlane"]
+    sale = queue_sale(client, world["owner"], total_stock=5, admission_rate=0.1)
+    tokens = world["members"]
+    for token in tokens:
+        assert join(client, sale, token).status_code == 200
+    path = f"/api/v1/flashsales/{sale}/queue/me"
+    moving = {"server_time_ms", "estimated_wait_seconds", "poll_after_seconds"}
+
+    def same(fast, slow):
+        f, s = fast.get_json(), slow.get_json()
+        assert {k: v for k, v in f.items() if k not in moving} == {
+            k: v for k, v in s.items() if k not in moving
+        }
+        skip = VOLATILE
+        assert {n.lower(): v for n, v in fast.headers if n.lower() not in skip} == {
+            n.lower(): v for n, v in slow.headers if n.lower() not in skip
+        }
+
+    for token in tokens:
+        lane.served = 0
+        fast = get(client, path, token)
+        app.config["FASTLANE"] = False
+        slow = get(client, path, token)
+        app.config["FASTLANE"] = True
+        assert lane.served == 1 and fast.status_code == slow.status_code == 200
+        same(fast, slow)
+        ticket = fast.get_json().get("place_ticket")
+        if ticket:  # a waiting member's poll with its place ticket, both lanes
+            fast = get(client, path, token, **{"Queue-Place": ticket})
+            app.config["FASTLANE"] = False
+            slow = get(client, path, token, **{"Queue-Place": ticket})
+            app.config["FASTLANE"] = True
+            same(fast, slow)
+    # not a queue sale: the same problem from both lanes
+    other = f"/api/v1/flashsales/{world['sale']}/queue/me"
+    fast = get(client, other, tokens[0])
+    app.config["FASTLANE"] = False
+    slow = get(client, other, tokens[0])
+    app.config["FASTLANE"] = True
+    assert fast.status_code == slow.status_code and fast.data == slow.data
+    assert fast.status_code >= 400
