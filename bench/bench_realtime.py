@@ -33,7 +33,7 @@ import urllib.request
 
 import redis
 
-SECRET = "bench-secret-key-that-is-long-enough-0123456789"
+SECRET = "bench-secret-key-that-is-long-enough-0123456789"  # noqa: S105 - a throwaway server
 NAMESPACE = "benchrt"
 TS = re.compile(rb"\"ts\": ?([0-9.]+)")
 
@@ -160,7 +160,8 @@ async def run(args) -> dict:
         served = json.load(urllib.request.urlopen(health, timeout=5))  # noqa: S310
         out["server_says_connections"] = served["connections"]
         grown = full["rss_kb"] - base["rss_kb"]
-        out["kb_per_connection"] = round(grown / max(1, full["connections"] - base["connections"]), 2)
+        added = max(1, full["connections"] - base["connections"])
+        out["kb_per_connection"] = round(grown / added, 2)
         out["p99_ratio_full_vs_baseline"] = round(
             full["targeted_p99_ms"] / max(base["targeted_p99_ms"], 0.01), 2
         )
@@ -174,7 +175,9 @@ async def run(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--redis", default=os.environ.get("RQ_REDIS_URL", "redis://127.0.0.1:6379/5"))
+    parser.add_argument(
+        "--redis", default=os.environ.get("RQ_REDIS_URL", "redis://127.0.0.1:6379/5")
+    )
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--baseline", type=int, default=100)
     parser.add_argument("--events", type=int, default=500)

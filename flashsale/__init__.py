@@ -18,5 +18,8 @@ def init_app(app) -> None:
     api.register_blueprint(routes_room.bp)
     api.register_blueprint(routes_lottery.bp)
     app.register_blueprint(pages.bp)
+    from . import notices  # reminders and expiry notices through the messages feature
+
+    notices.register(app)
     # Redis bytes per sale on /metrics, measured at scrape time (flashsale.memory).
     app.extensions.setdefault("metrics.collectors", []).append(SaleMemoryCollector())

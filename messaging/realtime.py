@@ -25,11 +25,13 @@ import logging
 
 import redis.exceptions
 from flask import current_app
+
 from marketplace.extensions import get_rq_redis
 
 from .realtime_server import channel_prefix, serializer
 
 log = logging.getLogger(__name__)
+
 
 def _prefix() -> str:
     return channel_prefix(current_app.config.get("REDIS_NAMESPACE", "shihui"))

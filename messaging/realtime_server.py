@@ -1,5 +1,5 @@
-"""The real-time process: Server-Sent Events for open pages (``python -m messaging.realtime_server``,
-started by ``shihui up`` as ``realtime``).
+"""The real-time process: Server-Sent Events for open pages
+(``python -m messaging.realtime_server``, started by ``shihui up`` as ``realtime``).
 
 One gevent process holds every open page's connection as a greenlet (a few KB each, no thread);
 one greenlet reads Redis pub/sub (``PSUBSCRIBE <namespace>:rt:*``) and puts each event on the
