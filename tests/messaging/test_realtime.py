@@ -68,7 +68,8 @@ def test_a_reply_reaches_the_members_open_stream_within_a_second(client, world):
              for k in ("adm_a", "adm_b", "adm_d1", "city")}  # fmt: skip
 
     sent = time.monotonic()
-    resp = client.post(f"{STAFF}/{cid}/replies", headers=bearer(world["adm_a"]), json={"body": "答"})
+    reply = {"body": "答"}
+    resp = client.post(f"{STAFF}/{cid}/replies", headers=bearer(world["adm_a"]), json=reply)
     assert resp.status_code == 201
     name, data, arrived = mine.next(1.0)
     assert (name, data) == ("message", {"type": "reply", "conversation_id": cid})
@@ -90,7 +91,8 @@ def test_a_reply_reaches_the_members_open_stream_within_a_second(client, world):
 
 
 def test_tokens_are_checked(client, world, rt):
-    for bad in ("", "nonsense", serializer("another-secret-key-of-enough-length-xx").dumps(["m:1"])):
+    forged = serializer("another-secret-key-of-enough-length-xx").dumps(["m:1"])
+    for bad in ("", "nonsense", forged):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{rt}/events?t={bad}", timeout=5)  # noqa: S310
         assert err.value.code == 401
