@@ -188,8 +188,10 @@ def main() -> None:
     need = args.connections + 100
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, need), hard))
+    load_before = os.getloadavg()[0]
     result = asyncio.run(run(args))
-    result["machine"] = {"cores": os.cpu_count()}
+    result["machine"] = {"cores": os.cpu_count(), "load_before": load_before,
+                         "load_after": os.getloadavg()[0]}  # fmt: skip
     b, f = result["baseline"], result["full"]
     print(f"connections held: {f['connections']} (asked {args.connections}, failed "
           f"{f['failed_connections']}, server counts {result['server_says_connections']}); "
@@ -201,7 +203,8 @@ def main() -> None:
               f"p99 {r['targeted_p99_ms']} ms ({r['targeted_received']}/{r['targeted_sent']}); "
               f"fan-out to all p50 {r['fanout_p50_ms']} ms p99 {r['fanout_p99_ms']} ms "
               f"({r['fanout_received']} deliveries)")  # fmt: skip
-    print(f"targeted p99 ratio full/baseline: {result['p99_ratio_full_vs_baseline']}")
+    print(f"targeted p99 ratio full/baseline: {result['p99_ratio_full_vs_baseline']}; "
+          f"load average {load_before:.1f} -> {result['machine']['load_after']:.1f}")  # fmt: skip
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(result, fh, indent=2)

@@ -141,3 +141,30 @@ def test_publishing_with_redis_unreachable_loses_the_event_not_the_request(clien
         assert realtime.to_member(world["members"][1], {"type": "x"}) == 0
     finally:
         app.extensions["shihui.rq_redis"] = real
+
+
+def test_a_lost_subscription_comes_back_and_tells_pages_to_resync(app_config, tmp_path):
+    import redis
+
+    from inventory.server import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path / "pubsub").start()
+    try:
+        with realtime_server(dict(app_config, RQ_REDIS_URL=server.url)) as base:
+            token = serializer(app_config["SECRET_KEY"]).dumps(["m:1"])
+            stream = Stream(f"{base}/events?t={token}")
+            assert stream.next(5)[0] == "ready"
+            server.stop()  # the realtime process loses its subscription
+            deadline = time.monotonic() + 10
+            while health(base)["subscribed"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not health(base)["subscribed"]
+            assert health(base)["connections"] == 1  # the page's stream stays open
+            server.start()  # same port: the process reconnects by itself
+            name, _data, _at = stream.next(15)
+            assert name == "resync"  # events were lost meanwhile: pages fetch their state
+            redis.Redis.from_url(server.url).publish("shihui:rt:m:1", b'{"type":"reply"}')
+            assert stream.next(2)[1] == {"type": "reply"}
+            stream.close()
+    finally:
+        server.stop()
