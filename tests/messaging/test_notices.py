@@ -16,7 +16,7 @@ from marketplace import permissions
 from marketplace.extensions import db, get_queue, get_rq_redis
 from marketplace.models import utcnow
 from messaging import jobs
-from messaging.models import Notice, Reminder
+from messaging.models import Notice, NoticePreference, Reminder
 from tests.flashsale.factories import bearer, create_sale, make_members, make_merchant
 
 NOTICES = "/api/v1/messages/notices"
@@ -245,3 +245,53 @@ def test_authorization_matrix(client, app_ctx, role, method, url, action, body):
         assert resp.status_code in (200, 204), (role, resp.get_data(as_text=True)[:300])
     else:
         assert (resp.status_code, resp.get_json()["code"]) == (403, "forbidden"), role
+
+
+PAGE_ROLES = ("anon", "member", "merchant_owner", "admin", "branch_admin")
+
+
+@pytest.mark.parametrize("role", PAGE_ROLES)
+def test_pages_matrix(client, app_ctx, role):
+    """The new pages: preferences (GET, POST) and the "remind me" form, for every role."""
+    from marketplace.auth.models import Account
+    from marketplace.auth.services import create_account
+    from tests.merchant_portal.conftest import fresh_g
+    from tests.messaging.test_conversation_pages import session_for
+    from tests.orgs.helpers import PASSWORD, build_tree
+
+    w = build_tree(client)
+    _m, owner = make_merchant()
+    create_account("root", PASSWORD, "admin")
+    create_account("admin-a", PASSWORD, "branch_admin", org_id=w["orgs"]["A"])
+    sale = create_sale(client, owner, starts_at=(utcnow() + timedelta(hours=1)).isoformat())
+    member = db.session.scalar(db.select(Account).where(Account.member_id == w["members"][1]))
+    w["accounts"] = {"member": member.username, "merchant_owner": "owner1", "admin": "root",
+                     "branch_admin": "admin-a"}  # fmt: skip
+    pages = [
+        ("GET", "/m/messages/preferences", None, "notice.own", 200),
+        ("POST", "/m/messages/preferences", {"results-inbox": "1"}, "notice.own", 302),
+        ("POST", f"/m/messages/remind/sale/{sale}", {}, "notice.own", 302),
+        ("POST", f"/m/messages/remind/sale/{sale}", {"action": "off"}, "notice.own", 302),
+    ]
+    token = session_for(client, w, role)
+    wrong = []
+    for method, url, data, action, ok in pages:
+        fresh_g()
+        if method == "GET":
+            resp = client.get(url)
+        else:
+            resp = client.post(url, data={"csrf_token": token, **data})
+        got = resp.status_code
+        if got == 302 and "/login" in resp.headers["Location"]:
+            got = "login"
+        want = "login" if role == "anon" else (ok if permissions.allows(role, action) else 403)
+        if got != want:
+            wrong.append((method, url, got, want))
+    assert wrong == []
+    if role == "member":  # the member's choices and reminder took effect
+        prefs = {p.category: p.inbox for p in db.session.scalars(db.select(NoticePreference))}
+        assert prefs["results"] is True and prefs["receipts"] is False
+        assert db.session.scalar(db.select(Reminder.status)) == "cancelled"
+        fresh_g()
+        resp = client.post("/m/messages/remind/offer/1", data={"csrf_token": token})
+        assert resp.status_code == 404
