@@ -39,6 +39,13 @@ def count(principal) -> int:
     return n
 
 
+def forget_many(member_ids: list[int]) -> None:
+    """Many members' counts changed (a lottery's entrants): one pipeline per thousand."""
+    with contextlib.suppress(redis.exceptions.RedisError):
+        for start in range(0, len(member_ids), 1000):
+            get_redis().delete(*[_key(m) for m in member_ids[start : start + 1000]])
+
+
 def forget(member_id: int) -> None:
     """The member's count changed: the next page counts again."""
     with contextlib.suppress(redis.exceptions.RedisError):

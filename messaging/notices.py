@@ -151,9 +151,9 @@ def deliver(member_ids: list[int], kind: str, payload: dict, key: str | None,
             stmt = dialect.insert(Notice).on_conflict_do_nothing().returning(Notice.member_id)
             written += [r[0] for r in conn.execute(stmt, rows)]
             outbound += _wants_outbound(chunk, category, conn)
-    for member_id in written:
-        badge.forget(member_id)
-        realtime.to_member(member_id, {"type": "notice", "kind": kind})
+    if written:  # in bulk: a lottery tells every entrant
+        badge.forget_many(written)
+        realtime.publish([f"m:{m}" for m in written], {"type": "notice", "kind": kind})
     wanted = set(outbound) & set(written)
     if wanted:
         _queue_outbound(sorted(wanted), kind, payload)

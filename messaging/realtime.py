@@ -41,10 +41,12 @@ def publish(channels: list[str], event: dict) -> int:
     """Send ``event`` (small, JSON, ids only) to ``channels``; returns how many were published."""
     data = json.dumps(event, separators=(",", ":"))
     try:
-        pipe = get_rq_redis().pipeline(transaction=False)
-        for ch in channels:
-            pipe.publish(_prefix() + ch, data)
-        pipe.execute()
+        prefix = _prefix()
+        for start in range(0, len(channels), 1000):
+            pipe = get_rq_redis().pipeline(transaction=False)
+            for ch in channels[start : start + 1000]:
+                pipe.publish(prefix + ch, data)
+            pipe.execute()
     except (redis.exceptions.RedisError, OSError) as exc:
         log.warning("real-time event not published (%s): pages catch up by polling", exc)
         return 0
