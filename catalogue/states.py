@@ -21,6 +21,7 @@ from inventory import ClaimNotFound, PoolNotFound
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
+from marketplace.notices import notify_many
 from marketplace.vouchercodes import new_voucher_code
 
 from .engine import get_engine
@@ -134,6 +135,10 @@ def _settle(deal: GroupBuy, people, *, won: bool, kind: str, team_id: int | None
                 for m in members
             ],
         )
+        # Also in the members' inbox, after this transaction commits (messaging/notices.py).
+        notify_many(members, "groupbuy." + ("succeeded" if won else "failed"),
+                    {"groupbuy_id": deal.id, "title": deal.title, "result": kind},
+                    key=f"groupbuy:{deal.id}:{team_id or 0}:{kind}")  # fmt: skip
     return len(people)
 
 

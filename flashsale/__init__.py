@@ -38,5 +38,8 @@ def init_app(app) -> None:
 
     label = lambda: str(_l("Quotas and no-shows"))  # noqa: E731
     add_link(app, "admin", Link("flashsale_admin_pages.rules", label, "nav-sale-rules", ("admin",)))
+    from . import notices  # reminders and expiry notices through the messages feature
+
+    notices.register(app)
     # Redis bytes per sale on /metrics, measured at scrape time (flashsale.memory).
     app.extensions.setdefault("metrics.collectors", []).append(SaleMemoryCollector())

@@ -30,6 +30,7 @@ from inventory import RESERVED, SOLD_OUT
 from marketplace.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
+from marketplace.notices import notify_many
 from marketplace.vouchercodes import new_voucher_code
 
 from . import beacon
@@ -205,6 +206,11 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
             "finish with `shihui draw run --resume`.",
             code="draw_incomplete",
         )
+    payload = {"campaign_id": campaign.id, "title": campaign.title}
+    won = {by_ticket[t][1] for t in drawn[:stock]}
+    notify_many(sorted(won), "lottery.won", payload, key=f"lottery:{campaign.id}")
+    notify_many(sorted({m for _e, m in by_ticket.values()} - won), "lottery.waiting", payload,
+                key=f"lottery:{campaign.id}")  # fmt: skip
     return draw
 
 

@@ -11,6 +11,7 @@ from marketplace import permissions
 from marketplace.errors import Conflict, Gone, NotFound
 from marketplace.extensions import db
 from marketplace.models import record_audit, utcnow
+from marketplace.notices import notify
 from marketplace.permissions import Actor
 from marketplace.vouchercodes import normalise_code
 
@@ -91,6 +92,9 @@ def redeem(principal, code: str, key: str) -> Redemption:
                 Redemption.account_id == principal.account_id, Redemption.idempotency_key == key
             )
         )
+    notify(voucher.member_id, "voucher.redeemed", {
+        "voucher_id": voucher.id, "title": voucher.campaign.title, "merchant": merchant.name_zh,
+        "redeemed_at": now.isoformat()}, key=f"redeemed:sale-voucher:{voucher.id}")  # fmt: skip
     return redemption
 
 

@@ -12,6 +12,7 @@ from marketplace import permissions
 from marketplace.errors import Conflict, ValidationFailed
 from marketplace.extensions import db, get_queue
 from marketplace.models import record_audit, utcnow
+from marketplace.notices import subject_changed
 from marketplace.permissions import Actor
 
 from . import lottery, room
@@ -197,6 +198,8 @@ def patch(principal, campaign_id: int, data: dict) -> Campaign:
     record_audit("campaign.patch", "campaign", campaign.id, actor=Actor(principal),
                  merchant_id=campaign.merchant_id, data=_jsonable(data))  # fmt: skip
     db.session.commit()
+    if "starts_at" in data:
+        subject_changed("sale", campaign.id)  # reminders follow the new opening time
     if status != "draft":
         write_meta(campaign)
         # A new rate applies from now on: what accrued so far is settled at the old one.
@@ -316,6 +319,7 @@ def cancel(principal, campaign_id: int) -> Campaign:
                  merchant_id=campaign.merchant_id)  # fmt: skip
     db.session.commit()
     write_meta(campaign)
+    subject_changed("sale", campaign.id)  # its "remind me" reminders are cancelled
     return campaign
 
 

@@ -105,6 +105,18 @@ PASSTHROUGH = (
     "ACTIVATION_SLOW_LIMIT",
     "ACTIVATION_IP_LIMIT",
     "MESSAGE_SEND_LIMIT",
+    # Messages (docs/messages.md): the browsers' Server-Sent Events URL, the polling interval
+    # without it, and the outbound channel (file, smtp, sms, wechat, none) with its SMTP server.
+    "REALTIME_URL",
+    "REALTIME_POLL_SECONDS",
+    "OUTBOUND_BACKEND",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_FROM",
+    "SMTP_RCPT",
+    "SMTP_STARTTLS",
+    "SMTP_USER",
+    "SMTP_PASSWORD",
     "ORG_ROOT_NAME",
     "TOKEN_VERSION_CACHE_SECONDS",
     "FLASHSALE_CLAIM_RATE",

@@ -153,7 +153,7 @@ class FastLane:
         if status != 304:  # as Werkzeug: a 304 carries no entity headers
             headers.append(("Content-Length", str(len(body))))
         headers.append(("X-Request-ID", request_id))
-        finish_headers(headers, req.get("PATH_INFO", ""), req["wsgi.url_scheme"])
+        finish_headers(self.app, headers, req.get("PATH_INFO", ""), req["wsgi.url_scheme"])
         count, latency = request_metrics(req["REQUEST_METHOD"], route.rule, status)
         count.inc()
         latency.observe(time.perf_counter() - started)

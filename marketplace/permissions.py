@@ -78,6 +78,7 @@ ACTIONS: dict[str, Action] = {
     "service.book": Action(MEMBER, "Hold, confirm and cancel course seats and appointments"),
     "message.read": Action(MEMBER, "Read one's inbox of announcements, mark them read"),
     "conversation.own": Action(MEMBER, "Ask one's branch union in a conversation, read replies"),
+    "notice.own": Action(MEMBER, "Read one's notices, choose which kinds, ask for sale reminders"),
     # Merchant staff (owners and clerks), for their own merchant
     "portal.enter": _merchant(STAFF, "Log in to the merchant portal, see its home page"),
     "merchant.view_own": _merchant(STAFF, "See the merchant and its status"),
@@ -155,6 +156,7 @@ PUBLIC: dict[str, str] = {
     "static": "static files",
     "flashsale_pages.static": "static files",
     "merchant_pages.static": "static files",
+    "messaging_pages.static": "static files (the real-time script)",
     "web.index": "landing page",
     "web.set_language": "language switch",
     "web.swagger_assets": "API docs",

@@ -55,24 +55,41 @@ def _private(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in PRIVATE_PREFIXES)
 
 
-def finish_headers(headers: list[tuple[str, str]], path: str, scheme: str) -> None:
+def finish_headers(app: Flask, headers: list[tuple[str, str]], path: str, scheme: str) -> None:
     """What the after-request hook below adds, for an answer built outside Flask (a header
     list of the fast lane, marketplace/fastlane.py)."""
     present = {name.lower() for name, _ in headers}
-    headers.extend([(n, v) for n, v in _HEADER_ITEMS if n.lower() not in present])
+    items = app.extensions["security.headers"]
+    headers.extend([(n, v) for n, v in items if n.lower() not in present])
     if scheme == "https":
         headers.append(("Strict-Transport-Security", HSTS))
     if _private(path) and "cache-control" not in present:
         headers.append(("Cache-Control", "no-store"))
 
 
+def _with_realtime(csp: str, url: str | None) -> str:
+    """Pages may also connect to the real-time process's origin (messaging/realtime.py)."""
+    if not url:
+        return csp
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return csp.replace("connect-src 'self'", f"connect-src 'self' {parts.scheme}://{parts.netloc}")
+
+
 def register_security_headers(app: Flask) -> None:
+    items = tuple(
+        (n, _with_realtime(v, app.config.get("REALTIME_URL")) if n == "Content-Security-Policy"
+         else v) for n, v in _HEADER_ITEMS
+    )  # fmt: skip
+    app.extensions["security.headers"] = items  # the fast lane's answers get the same
+
     @app.after_request
     def _security_headers(response):
         headers = response.headers
         present = {name.lower() for name, _ in headers.items()}
         # One extend instead of six setdefault scans of the header list.
-        headers.extend([(n, v) for n, v in _HEADER_ITEMS if n.lower() not in present])
+        headers.extend([(n, v) for n, v in items if n.lower() not in present])
         if request.is_secure:  # behind a proxy, ProxyFix makes X-Forwarded-Proto count
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         endpoint = request.endpoint or ""

@@ -9,12 +9,15 @@ def init_app(app) -> None:
     from marketplace.extensions import api
     from marketplace.navigation import Link, add_link
 
-    from . import conversation_routes, pages, routes
+    from . import conversation_routes, notice_routes, notices, pages, routes
 
     api.register_blueprint(routes.admin_bp)
     api.register_blueprint(routes.member_bp)
     api.register_blueprint(conversation_routes.member_bp)
     api.register_blueprint(conversation_routes.admin_bp)
+    api.register_blueprint(notice_routes.member_bp)
+    api.register_blueprint(notice_routes.admin_bp)
+    notices.connect(app)
     app.register_blueprint(pages.member_pages)
     app.register_blueprint(pages.admin_pages)
     app.register_blueprint(pages.conv_pages)

@@ -25,6 +25,7 @@ def _key(member_id: int) -> str:
 def count(principal) -> int:
     from .announcements import unread_count
     from .conversations import member_unread
+    from .notices import unread as notices_unread
 
     try:
         cached = get_redis().get(_key(principal.member_id))
@@ -32,10 +33,17 @@ def count(principal) -> int:
         cached = None
     if cached is not None:
         return int(cached)
-    n = unread_count(principal) + member_unread(principal)
+    n = unread_count(principal) + member_unread(principal) + notices_unread(principal.member_id)
     with contextlib.suppress(redis.exceptions.RedisError):
         get_redis().set(_key(principal.member_id), n, ex=BADGE_TTL)
     return n
+
+
+def forget_many(member_ids: list[int]) -> None:
+    """Many members' counts changed (a lottery's entrants): one pipeline per thousand."""
+    with contextlib.suppress(redis.exceptions.RedisError):
+        for start in range(0, len(member_ids), 1000):
+            get_redis().delete(*[_key(m) for m in member_ids[start : start + 1000]])
 
 
 def forget(member_id: int) -> None:

@@ -21,7 +21,7 @@ from marketplace.orgs import Org
 from marketplace.pagination import Page
 from marketplace.permissions import Actor
 
-from . import badge
+from . import badge, realtime
 from .models import Conversation, ConversationMessage, ConversationPhoto, SavedReply
 
 MAX_BODY = 2000
@@ -93,6 +93,7 @@ def open_conversation(principal, body, photos: list[bytes] = ()) -> Conversation
     db.session.flush()
     _add_message(conv, "member", principal.account_id, body, checked)
     db.session.commit()
+    _tell(conv, "message")
     return conv
 
 
@@ -110,6 +111,7 @@ def member_send(principal, conversation_id: int, body, photos: list[bytes] = ())
     _rate(principal)
     message = _add_message(conv, "member", principal.account_id, body, checked)
     db.session.commit()
+    _tell(conv, "message")
     return message
 
 
@@ -235,6 +237,7 @@ def reply(principal, conversation_id: int, body=None, saved_reply_id: int | None
     conv.staff_unread = 0
     db.session.commit()
     badge.forget(conv.member_id)  # the member's badge shows the reply on their next page
+    _tell(conv, "reply")
     return message
 
 
@@ -260,6 +263,7 @@ def assign(principal, conversation_id: int, account_id: int | None) -> Conversat
     record_audit("conversation.assign", "conversation", conv.id, actor=Actor(principal),
                  data={"to": account_id})  # fmt: skip
     db.session.commit()
+    _tell(conv, "assigned", member=False)
     return conv
 
 
@@ -286,7 +290,17 @@ def close(principal, conversation_id: int) -> Conversation:
     conv.status, conv.closed_at, conv.waiting_since = "closed", utcnow(), None
     record_audit("conversation.close", "conversation", conv.id, actor=Actor(principal))
     db.session.commit()
+    _tell(conv, "closed")
     return conv
+
+
+def _tell(conv: Conversation, what: str, member: bool = True) -> None:
+    """Open pages hear of it at once (messaging/realtime.py): the member's, and the admins' of
+    every node on the conversation's path."""
+    event = {"type": what, "conversation_id": conv.id}
+    if member:
+        realtime.to_member(conv.member_id, event)
+    realtime.to_org_path(db.session.get(Org, conv.org_id).path, event)
 
 
 def photo_for_staff(principal, photo_id: int) -> ConversationPhoto:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
@@ -161,3 +162,61 @@ class SavedReply(db.Model):
     body: Mapped[str] = mapped_column(Text, nullable=False)
     created_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+# --------------------------------------------------------------------------- notices (item 5)
+
+REMINDER_STATUSES = ("pending", "sent", "cancelled")
+
+
+class Notice(db.Model):
+    """Something the system told one member (a reminder, a result, a receipt): one row each.
+
+    ``payload`` is JSON of ids, names and times, rendered into text by the member's page in
+    their language (messaging/notices.py); ``key`` makes a delivery idempotent per member."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    key: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_notices_member_id_id", "member_id", "id"),
+        UniqueConstraint("member_id", "key", name="uq_notices_member_key"),
+    )
+
+
+class NoticePreference(db.Model):
+    """A member's choice for one category of notices (no row: the default, inbox on)."""
+
+    __tablename__ = "notice_preferences"
+
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(20), primary_key=True)
+    inbox: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    outbound: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class Reminder(db.Model):
+    """A "remind me" on a subject (a flash sale): an RQ job ``job_id`` runs at ``remind_at``."""
+
+    __tablename__ = "reminders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"), nullable=False)
+    subject_kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    subject_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'cancelled')", name="status"),
+        UniqueConstraint("member_id", "subject_kind", "subject_id", name="uq_reminders_member"),
+        Index("ix_reminders_subject", "subject_kind", "subject_id", "status"),
+    )

@@ -19,12 +19,13 @@ from marketplace.models import utcnow
 from marketplace.pagination import page_arg
 from marketplace.validation import form_id
 
-from . import announcements
+from . import announcements, notices, realtime, reminders
 from . import conversations as convs
 
 member_pages = Blueprint(
-    "messaging_pages", __name__, url_prefix="/m/messages", template_folder="templates"
-)
+    "messaging_pages", __name__, url_prefix="/m/messages", template_folder="templates",
+    static_folder="static", static_url_path="/static",
+)  # fmt: skip
 admin_pages = Blueprint(
     "messaging_admin_pages", __name__, url_prefix="/admin/announcements",
     template_folder="templates",
@@ -70,7 +71,52 @@ def _say(exc: Problem) -> str:
 def inbox():
     page = announcements.inbox(g.principal, page_arg(), 20)
     threads = convs.member_list(g.principal, 1, 50).items
-    return render_template("messaging/inbox.html", page=page, threads=threads)
+    member_notices = notices.member_notices(g.principal.member_id, 1, 20).items
+    html = render_template("messaging/inbox.html", page=page, threads=threads,
+                           notices=member_notices, text_of=notices.text_of,
+                           rt=realtime.page_settings(g.principal))  # fmt: skip
+    if any(n.read_at is None for n in member_notices):  # shown now: read
+        notices.mark_all_read(g.principal.member_id)
+    return html
+
+
+@member_pages.route("/preferences", methods=["GET", "POST"])
+@member_page("notice.own")
+def preferences():
+    member_id = g.principal.member_id
+    if request.method == "POST":
+        notices.set_preferences(member_id, [
+            {"category": c, "inbox": request.form.get(f"{c}-inbox") == "1",
+             "outbound": request.form.get(f"{c}-outbound") == "1"}
+            for c in notices.CATEGORIES
+        ])  # fmt: skip
+        flash(_("Your choices are saved."), "success")
+        return redirect(url_for("messaging_pages.preferences"))
+    return render_template("messaging/preferences.html", prefs=notices.preferences(member_id))
+
+
+@member_pages.post("/remind/<string:kind>/<int:subject_id>")
+@member_page("notice.own")
+def remind(kind: str, subject_id: int):
+    """The "remind me" button of a sale page (on) and its undo (``off``)."""
+    from marketplace import notices as shared
+    from marketplace.redirects import safe_path
+
+    if kind not in shared.subject_kinds():
+        abort(404)
+    back = safe_path(request.form.get("next"), url_for("messaging_pages.inbox"))
+    if request.form.get("action") == "off":
+        reminders.forget(g.principal.member_id, kind, subject_id)
+        flash(_("No reminder, then."), "success")
+        return redirect(back)
+    try:
+        reminders.remind_me(g.principal.member_id, kind, subject_id)
+        flash(_("We will remind you 10 minutes before it opens."), "success")
+    except Problem as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(_("This sale is already open, over or cancelled."), "error")
+    return redirect(back)
 
 
 @member_pages.get("/a/<int:announcement_id>")
@@ -255,7 +301,8 @@ def conversation(conversation_id: int):
     convs.seen_by_member(conv)
     msgs = convs.messages(conv)
     return render_template("messaging/conversation.html", conv=conv, msgs=msgs,
-                           photos=convs.photos_of([m.id for m in msgs])), status  # fmt: skip
+                           photos=convs.photos_of([m.id for m in msgs]),
+                           rt=realtime.page_settings(g.principal)), status  # fmt: skip
 
 
 @member_pages.get("/photos/<int:photo_id>")
@@ -274,7 +321,8 @@ def staff_inbox():
     mine = request.args.get("mine") == "1"
     page = convs.staff_inbox(g.principal, status, mine, page_arg(), 30)
     return render_template("messaging/admin/conversations.html", page=page, status=status,
-                           mine=mine, now=utcnow())  # fmt: skip
+                           mine=mine, now=utcnow(),
+                           rt=realtime.page_settings(g.principal))  # fmt: skip
 
 
 @conv_pages.get("/<int:conversation_id>")
@@ -290,6 +338,7 @@ def thread(conversation_id: int):
         "messaging/admin/conversation.html", conv=conv, msgs=msgs,
         photos=convs.photos_of([m.id for m in msgs]), member=db.session.get(Member, conv.member_id),
         colleagues=convs.colleagues(conv), saved=convs.saved_replies(g.principal),
+        rt=realtime.page_settings(g.principal),
     )  # fmt: skip
 
 

@@ -32,12 +32,16 @@ PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("catalogue.jobs.trim_outboxes", 300, "low"),
     # Course seats and appointment slots: unconfirmed holds expire, their seats return.
     ("unionservices.jobs.sweep_holds", 30, "default"),
+    # Tells members of vouchers that expire within 3 days (once each: the notices carry a key).
+    ("messaging.jobs.expiring_vouchers", 3600, "low"),
 ]
 
 # (name, argv after ``python -m``) of extra long-running processes ``shihui up`` starts.
 EXTRA_PROCESSES: list[tuple[str, list[str]]] = [
     # Low-latency outbox drain: a claim is a voucher row well within 2 s.
     ("drainer", ["shihui", "flashsale", "drain", "--follow"]),
+    # Server-Sent Events for open pages (messaging/realtime_server.py; gevent, one process).
+    ("realtime", ["messaging.realtime_server"]),
 ]
 
 

@@ -209,6 +209,7 @@ def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool)
         web_env = dict(env, WEB_BIND=f"{host}:{port}")
         if web_workers:
             web_env["WEB_WORKERS"] = str(web_workers)
+        _realtime_settings(env, web_env, host, port)
         gunicorn = ["-m", "gunicorn", "-c", "python:shihui.gunicorn_conf"]
         children.append(Child("web", [py, *gunicorn, "shihui.wsgi:app"], web_env))
         children.append(Child("worker", [py, "-m", "shihui", "worker"], env))
@@ -238,6 +239,14 @@ def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool)
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
         click.echo("stopped")
+
+
+def _realtime_settings(env: dict, web_env: dict, host: str, port: int) -> None:
+    """The real-time process listens next to the web port; pages learn its URL. An operator's
+    REALTIME_URL (a proxy path, another host) is kept."""
+    env.setdefault("REALTIME_BIND", f"{host}:{port + 1}")
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
+    web_env.setdefault("REALTIME_URL", f"http://{shown}:{env['REALTIME_BIND'].rpartition(':')[2]}")
 
 
 def _extra_processes() -> list[tuple[str, list[str]]]:

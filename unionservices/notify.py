@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from marketplace import notices as shared
+
 # Kinds sent today (docs/unionservices.md): application.submitted, application.checked,
 # application.needs_documents, application.resubmitted, application.approved,
 # application.rejected, application.paid.
@@ -17,7 +19,9 @@ _listeners: list[Callable[[int, str, dict], None]] = []
 
 
 def notify(member_id: int, kind: str, payload: dict) -> None:
-    """Tell the member of a status change (delivered to every listener; none in production)."""
+    """Tell the member of a status change: into their inbox through the messages feature
+    (:mod:`marketplace.notices`; after the caller's transaction commits), and to listeners."""
+    shared.notify(member_id, kind, payload)
     for listener in list(_listeners):
         listener(member_id, kind, payload)
 
