@@ -132,8 +132,8 @@ def make_app(hub: Hub, secret: str, max_age: int):
         start_response(status, [("Content-Type", "application/problem+json"), *cors])
         return [json.dumps({"status": int(status[:3]), "code": code}).encode()]
 
-    def app(environ, start_response):
-        path = environ.get("PATH_INFO", "")
+    def app(req, start_response):
+        path = req.get("PATH_INFO", "")
         if path == "/healthz":
             body = {"connections": hub.connections, "subscribed": hub.subscribed,
                     "delivered": hub.delivered}  # fmt: skip
@@ -141,7 +141,7 @@ def make_app(hub: Hub, secret: str, max_age: int):
             return [json.dumps(body).encode()]
         if path != "/events":
             return refuse(start_response, "404 Not Found", "not_found")
-        token = parse_qs(environ.get("QUERY_STRING", "")).get("t", [""])[0]
+        token = parse_qs(req.get("QUERY_STRING", "")).get("t", [""])[0]
         try:
             channels = signer.loads(token, max_age=max_age)
         except BadData:
