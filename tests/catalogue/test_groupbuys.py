@@ -72,6 +72,33 @@ def test_tipping_success_gives_every_participant_a_voucher(client, api, shop):
     assert elsewhere.status_code == 404
 
 
+def test_a_group_buy_voucher_about_to_expire_is_told_once(client, api, shop):
+    """The messages feature's expiry job finds group-buy vouchers too (catalogue/notices.py):
+    one "expires soon" notice for the member whose voucher ends within 3 days, none for the
+    one whose voucher ends later or was redeemed, and a second run tells nobody again."""
+    from messaging import jobs as message_jobs
+    from messaging.models import Notice
+
+    _, owner, clerk = shop
+    deal = _deal(client, owner)
+    members = [f.member() for _ in range(3)]
+    for _, token, _ in members:
+        assert api.post(f"/api/v1/groupbuys/{deal['id']}/join", token).status_code == 201
+    assert states.decide_deal(deal["id"], now=_after_deadline(deal["id"])) == "succeeded"
+    vouchers = db.session.scalars(select(GroupBuyVoucher).order_by(GroupBuyVoucher.id)).all()
+    soon, later, used = vouchers
+    soon.valid_until = utcnow() + timedelta(days=2)
+    later.valid_until = utcnow() + timedelta(days=10)
+    used.valid_until = utcnow() + timedelta(days=1)
+    db.session.commit()
+    redeemed = api.post("/api/v1/merchant/groupbuy-redemptions", clerk, {"code": used.code})
+    assert redeemed.status_code == 200, redeemed.get_json()
+    assert message_jobs.expiring_vouchers() >= 1
+    message_jobs.expiring_vouchers()  # again: told once (the notice key)
+    told = db.session.scalars(select(Notice).where(Notice.kind == "voucher.expiring")).all()
+    assert [n.member_id for n in told] == [soon.member_id]
+
+
 def test_tipping_failure_gives_no_voucher_and_tells_participants(client, api, shop):
     deal = _deal(client, shop[1], min_participants=3, max_participants=5)
     member_id, token, _ = f.member()
