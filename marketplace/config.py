@@ -143,6 +143,8 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "REDIS_URL": redis_url,
         "RQ_REDIS_URL": env.get("RQ_REDIS_URL") or (rq_url_for(redis_url) if redis_url else None),
         "REDIS_NAMESPACE": env.get("REDIS_NAMESPACE", "shihui"),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto entries are trusted.
+        "PROXY_TRUSTED_HOPS": int(env.get("PROXY_TRUSTED_HOPS", 0)),
         "INSTANCE_DIR": str(instance),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
         "UPLOAD_MAX_BYTES": int(env.get("UPLOAD_MAX_BYTES", 64 * 1024 * 1024)),

@@ -18,6 +18,7 @@ from marketplace.config import load_config
 from marketplace.errors import register_errorhandlers
 from marketplace.extensions import api, babel, csrf, db, migrate
 from marketplace.observability import configure_logging, register_request_hooks
+from marketplace.proxy import register_proxy
 from marketplace.security import register_security_headers
 from marketplace.validation import register_input_guard
 
@@ -36,6 +37,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         settings.update(config)
     app.config.update(settings)
     app.instance_path = app.config["INSTANCE_DIR"]
+    register_proxy(app)  # first: every later step sees the client's own address
     app.session_interface = _SessionInterface()
     register_input_guard(app)  # before any blueprint: routes use its bounded <int:> converter
     register_extensions(app)
