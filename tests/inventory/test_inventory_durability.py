@@ -89,3 +89,38 @@ def test_fsync_durability_waits_for_the_masters_aof(tmp_path):
 def test_unknown_durability_is_refused():
     with pytest.raises(ValueError, match="durability"):
         StockEngine(redis.Redis(), durability="paper")
+
+
+def test_on_a_3_plus_3_cluster_a_killed_master_loses_no_acknowledged_claim(tmp_path):
+    from redis.cluster import ClusterNode, RedisCluster
+
+    from .replicated import replicated_cluster
+
+    with replicated_cluster(tmp_path) as (masters, replicas):
+        nodes = [ClusterNode("127.0.0.1", m.port) for m in masters]
+        client = RedisCluster(startup_nodes=nodes)
+        engine = StockEngine(client, durability="replica", durability_timeout_ms=1000)
+        now = time.time()
+        pools = [f"sale{i}" for i in range(6)]  # spread over the three shards
+        for pool in pools:
+            engine.open_pool(pool, 200, 1, now - 1, now + 600, buckets=3)
+        acked = {pool: rush(engine, pool, 150, threads=4) for pool in pools}
+        victim = next(m for m in masters if m.client.dbsize() > 0)
+        heir = replicas[masters.index(victim)]
+        victim.kill()
+        heir.client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+        survivor = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", heir.port)])
+        deadline = time.monotonic() + 30
+        while b"cluster_state:ok" not in heir.client.execute_command("CLUSTER", "INFO"):
+            assert time.monotonic() < deadline, "the replica was not promoted"
+            time.sleep(0.1)
+        after = StockEngine(survivor)
+        lost = 0
+        for pool in pools:
+            known = after.known_claims(pool)
+            lost += len(set(acked[pool]) - set(known))
+            assert after.stats(pool).claimed >= len(acked[pool])
+        assert sum(map(len, acked.values())) == 900
+        assert lost == 0, f"{lost} acknowledged claims lost"
+        client.close()
+        survivor.close()
