@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inventory import StockEngine  # noqa: E402
-from tests.inventory.replicated import master_and_replica  # noqa: E402
+from loadtests.cluster_parts import master_and_replica  # noqa: E402
 
 MODES = ("local", "replica", "fsync")
 

@@ -14,8 +14,7 @@ import pytest
 import redis
 
 from inventory import ClaimNotDurable, StockEngine
-
-from .replicated import Server, master_and_replica
+from loadtests.cluster_parts import Server, master_and_replica
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +93,7 @@ def test_unknown_durability_is_refused():
 def test_on_a_3_plus_3_cluster_a_killed_master_loses_no_acknowledged_claim(tmp_path):
     from redis.cluster import ClusterNode, RedisCluster
 
-    from .replicated import replicated_cluster
+    from loadtests.cluster_parts import replicated_cluster
 
     with replicated_cluster(tmp_path) as (masters, replicas):
         nodes = [ClusterNode("127.0.0.1", m.port) for m in masters]

@@ -1,5 +1,6 @@
-"""A master and a replica from the bundled server binary, on ports of 7400-7499 (the range this
-suite's scale-out tests own on a shared machine), for durability tests and the bench."""
+"""Redis parts from the bundled server binary on ports 7400-7499 (the range the scale-out work
+owns on a shared machine): a master with a replica, a cluster of masters with one replica each.
+Used by the durability tests, bench/bench_durability.py and the cluster rehearsal."""
 
 from __future__ import annotations
 
