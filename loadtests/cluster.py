@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear sc
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", default=os.environ.get("CLUSTER_PG_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432"))  # fmt: skip
-    parser.add_argument("--members", type=int, default=3000)
-    parser.add_argument("--stock", type=int, default=1500)
+    parser.add_argument("--members", type=int, default=8000)
+    parser.add_argument("--stock", type=int, default=4000)
     parser.add_argument("--users", type=int, default=150)
     parser.add_argument("--run-time", type=int, default=60, help="seconds of rush")
     parser.add_argument("--starts-in", type=int, default=10)
@@ -191,20 +191,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear sc
                 ("master", "kill -9 a cluster master; its replica takes over"),
                 ("pg", "terminate every PostgreSQL connection")]  # fmt: skip
         plan = [p for p in plan if p[0] in wanted]
-        spacing = args.run_time / (len(plan) + 1) if plan else 0
+        # While the sale still has stock: a fault every few seconds from just after the opening.
+        spacing = min(args.run_time / (len(plan) + 1), 5.0) if plan else 0
 
         def inject():
-            time.sleep(args.starts_in + 2)
             for n, (kind, what) in enumerate(plan, 1):
-                time.sleep(max(0.0, t0 + args.starts_in + n * spacing - time.time()))
+                time.sleep(max(0.0, t0 + args.starts_in + 1 + n * spacing - time.time()))
                 at = time.time()
                 if kind == "web":
                     parts.kill9("web0")
                 elif kind == "worker":
                     parts.kill9("worker0")
                 elif kind == "master":
-                    masters[0].kill()
-                    replicas[0].client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+                    masters[1].kill()  # not masters[0]: REDIS_URL names it as the entry node
+                    replicas[1].client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
                 elif kind == "pg":
                     _pg(f"{args.pg}/postgres", "SELECT pg_terminate_backend(pid) FROM "
                         f"pg_stat_activity WHERE datname = '{db_name}'")  # fmt: skip
