@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format i18n loadtest mutation clean
+.PHONY: run test lint format i18n loadtest cluster-rehearsal mutation clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -61,3 +61,9 @@ mutation: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache mutants
+
+## Loopback cluster rehearsal: nginx + 3 web nodes, Redis Cluster 3+3, RQ Redis, PostgreSQL (a
+## database it creates and drops), 2 workers, 1 scheduler; Locust sale with faults; audit; report.
+## Needs nginx and PostgreSQL (CLUSTER_PG_URL, default postgresql+psycopg://postgres@127.0.0.1:5432).
+cluster-rehearsal: $(VENV)/.installed-dev
+	$(BIN)/python -m loadtests.cluster $(ARGS)

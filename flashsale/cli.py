@@ -42,8 +42,9 @@ def flashsale() -> None:
 
 @flashsale.command("drain")
 @click.option("--follow", is_flag=True, help="Keep draining until SIGTERM (low latency).")
+@click.option("--name", default="", help="Consumer name suffix: one per drainer on a host.")
 @with_appcontext
-def drain(follow: bool) -> None:
+def drain(follow: bool, name: str) -> None:
     """Persist the engine's outbox into voucher rows (the RQ job does one pass too)."""
     from .jobs import drain_outbox
     from .jobs import follow as follow_outbox
@@ -54,7 +55,7 @@ def drain(follow: bool) -> None:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
-    follow_outbox(stop=lambda: bool(stopping))
+    follow_outbox(stop=lambda: bool(stopping), name=name)
 
 
 @flashsale.command("rebuild")

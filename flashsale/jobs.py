@@ -110,6 +110,7 @@ def follow(
     stop=lambda: False,
     idle_sleep: float = 0.05,
     batch: int = 500,
+    name: str = "",
 ) -> None:
     """The low-latency drainer ``shihui flashsale drain --follow`` runs: drain, nap when idle.
 
@@ -117,6 +118,7 @@ def follow(
     (0.1 s doubling to 2 s), rolls back and drops pooled connections, then resumes. Entries are
     acknowledged only after their rows commit; after any error (and at start, for a predecessor
     of the same stable name killed mid-batch) it first re-reads its own pending entries.
+    ``name`` tells apart several drainers on one host (``drainer_name``).
     """
     outage = Outage("drainer", log)
     min_idle = int(setting("FLASHSALE_RECOVER_IDLE_MS"))
@@ -126,7 +128,7 @@ def follow(
     while not stop():
         try:
             if consumer is None:
-                consumer = OutboxConsumer(get_engine(), group=GROUP, consumer=drainer_name())
+                consumer = OutboxConsumer(get_engine(), group=GROUP, consumer=drainer_name(name))
             recover = time.monotonic() - last_recover > 5
             moved = _follow_pass(consumer, batch, min_idle, redeliver, recover)
             redeliver = False
@@ -154,9 +156,11 @@ def follow(
             time.sleep(idle_sleep)
 
 
-def drainer_name() -> str:
-    """Stable per host, so a restarted drainer finds at once what its predecessor left pending."""
-    return f"{DRAINER}-{socket.gethostname()}"
+def drainer_name(node: str = "") -> str:
+    """Stable per host (and ``node``, when one host runs several), so a restarted drainer finds
+    at once what its predecessor left pending. Two live drainers must never share a name: each
+    re-reads its own pending entries, which would then be the other's batch in flight."""
+    return f"{DRAINER}-{socket.gethostname()}" + (f"-{node}" if node else "")
 
 
 def _follow_pass(consumer, batch: int, min_idle: int, redeliver: bool, recover: bool) -> int:

@@ -12,6 +12,7 @@ See docs/inventory.md for the design, the key layout and the recovery story.
 from .cache import SoldOutCache
 from .engine import StockEngine
 from .errors import (
+    ClaimNotDurable,
     ClaimNotFound,
     InventoryError,
     PoolNotFound,
@@ -57,6 +58,7 @@ __all__ = [
     "OutboxConsumer",
     "OutboxEntry",
     "PoolNotFound",
+    "ClaimNotDurable",
     "PoolStats",
     "RebuildMismatch",
     "ReserveResult",

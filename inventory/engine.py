@@ -14,6 +14,7 @@ from datetime import datetime
 from . import buckets as fallover
 from . import recovery, retention, scripts
 from .cache import SoldOutCache
+from .durability import Durability
 from .errors import ClaimNotFound, PoolNotFound, StockBelowClaimed
 from .keys import BucketKeys, bucket_keys, check_pool_id, claim_number, home_bucket, pools_key
 from .results import (
@@ -69,8 +70,15 @@ class StockEngine:
         local_cache_ttl: float | None = None,
         soldout_flag_ttl: float = 5.0,
         expire_batch: int = 500,
+        durability: str = "local",
+        durability_replicas: int = 1,
+        durability_timeout_ms: int = 250,
     ):
         self.client = client
+        # How durable a reservation is before reserve() returns it (inventory/durability.py).
+        self.durability = Durability(
+            client, durability, replicas=durability_replicas, timeout_ms=durability_timeout_ms
+        )
         self.namespace = namespace
         self.scripts = scripts.register(client)
         self.cache = SoldOutCache(local_cache_ttl) if local_cache_ttl else None
@@ -252,7 +260,12 @@ class StockEngine:
         k = self.keys(pool_id, bucket)
         transfer = f"{xfer[0]}:{xfer[1]}" if xfer else ""
         args = [pool_id, member_id, qty, request_id, transfer, budget, *flat]
-        reply = self.scripts["reserve"](keys=k.script_keys(), args=args)
+        if self.durability.waits:
+            reply, acks = self.durability.call(self.scripts["reserve"], k.script_keys(), args)
+            if text(reply[0]) == "reserved":  # new or replayed: either is about to be a 201
+                self.durability.require(acks, text(reply[1]))
+        else:
+            reply = self.scripts["reserve"](keys=k.script_keys(), args=args)
         status = text(reply[0])
         if status == "unknown_pool":
             self._buckets.pop(pool_id, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 
 class InventoryError(Exception):
     """Base class; ``code`` is a stable machine-readable name."""
@@ -50,3 +52,19 @@ class RebuildMismatch(InventoryError):
         self.pool_id = pool_id
         self.claim_id = claim_id
         self.reason = reason
+
+
+class ClaimNotDurable(InventoryError, RedisTimeoutError):
+    """A reservation was made but not acknowledged as durable in time (``durability`` is
+    ``replica`` or ``fsync``): do not report it as a success; a retry with the same request id
+    replays it and waits again. A Redis ``TimeoutError`` too, so callers that answer a Redis
+    outage with a retryable 503 do the same here."""
+
+    code = "claim_not_durable"
+
+    def __init__(self, claim_id: str | None, mode: str, acks: int, needed: int):
+        super().__init__(f"claim {claim_id!r}: {acks} of {needed} {mode} acknowledgements in time")
+        self.claim_id = claim_id
+        self.mode = mode
+        self.acks = acks
+        self.needed = needed

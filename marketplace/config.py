@@ -12,6 +12,8 @@ import secrets
 from collections import Counter
 from pathlib import Path
 
+from inventory.durability import check_mode
+
 DEFAULT_SECRET = "dev-only-secret-change-me"  # noqa: S105 - a sentinel that production refuses
 
 
@@ -157,6 +159,11 @@ def load_config(env: dict[str, str] | None = None, instance_path: str | None = N
         "REDIS_URL": redis_url,
         "RQ_REDIS_URL": env.get("RQ_REDIS_URL") or (rq_url_for(redis_url) if redis_url else None),
         "REDIS_NAMESPACE": env.get("REDIS_NAMESPACE", "shihui"),
+        # How durable a claim is before its 201 (inventory/durability.py, docs/inventory.md).
+        "CLAIM_DURABILITY": check_mode(env.get("CLAIM_DURABILITY", "local")),
+        "CLAIM_DURABILITY_TIMEOUT_MS": int(env.get("CLAIM_DURABILITY_TIMEOUT_MS", 250)),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto entries are trusted.
+        "PROXY_TRUSTED_HOPS": int(env.get("PROXY_TRUSTED_HOPS", 0)),
         "INSTANCE_DIR": str(instance),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
         "UPLOAD_MAX_BYTES": int(env.get("UPLOAD_MAX_BYTES", 64 * 1024 * 1024)),

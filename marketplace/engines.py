@@ -45,6 +45,9 @@ def engine_for(feature: str, **options) -> StockEngine:
     engines = current_app.extensions.setdefault("engines", {})
     engine = engines.get(feature)
     if engine is None:
+        config = current_app.config
+        options.setdefault("durability", config.get("CLAIM_DURABILITY", "local"))
+        options.setdefault("durability_timeout_ms", config.get("CLAIM_DURABILITY_TIMEOUT_MS", 250))
         engine = StockEngine(get_redis(), namespace=namespace_for(feature), **options)
         engine = engines.setdefault(feature, engine)
     return engine

@@ -61,8 +61,10 @@ class AuditEvent(db.Model):
 def record_audit(action: str, subject_type: str, subject_id, *, actor=None, merchant_id=None,
                  data: dict | None = None) -> AuditEvent:  # fmt: skip
     """Add an audit row to the current session (committed with the change it describes)."""
-    from flask import g, has_request_context
+    from flask import g, has_request_context, request
 
+    if has_request_context():  # the client's address (the real one behind ProxyFix)
+        data = {**(data or {}), "client": request.remote_addr}
     event = AuditEvent(
         action=action,
         subject_type=subject_type,

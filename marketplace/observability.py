@@ -15,7 +15,7 @@ import re
 import sys
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -66,6 +66,8 @@ class RequestIdFilter(logging.Filter):
             record.request_id = g.get("request_id", "-")
         except RuntimeError:  # outside a request/app context
             record.request_id = getattr(record, "request_id", "-")
+        # The client's address (after ProxyFix: the real one, not the proxy's).
+        record.client = request.remote_addr if has_request_context() else "-"
         return True
 
 
@@ -77,6 +79,7 @@ class JsonFormatter(RedactingFormatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
             "request_id": getattr(record, "request_id", "-"),
+            "client": getattr(record, "client", "-"),
         }
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))

@@ -19,6 +19,7 @@ from marketplace.config import load_config
 from marketplace.errors import register_errorhandlers
 from marketplace.extensions import api, babel, csrf, db, migrate
 from marketplace.observability import configure_logging, register_request_hooks
+from marketplace.proxy import register_proxy
 from marketplace.security import register_security_headers
 from marketplace.validation import register_input_guard
 
@@ -37,6 +38,7 @@ def create_app(config: Mapping | None = None) -> Flask:
         settings.update(config)
     app.config.update(settings)
     app.instance_path = app.config["INSTANCE_DIR"]
+    register_proxy(app)  # first: every later step sees the client's own address
     app.session_interface = _SessionInterface()
     register_input_guard(app)  # before any blueprint: routes use its bounded <int:> converter
     fastlane.init_app(app)  # before the features, which add their hot routes to it; any later

@@ -1,7 +1,8 @@
 """The ``shihui`` command: a Flask CLI group (``flask --app shihui`` works the same).
 
-``shihui up`` runs the whole platform locally; ``worker`` and ``scheduler`` are the background
-processes it starts; feature packages add their own groups in ``register_cli``.
+``shihui up`` runs the whole platform locally; ``web``, ``worker`` and ``scheduler`` are the node
+roles of a scaled-out deployment (docs/operations.md, deploy/); feature packages add their own
+groups in ``register_cli``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _ensure_local_redis() -> None:
         if port and _ping(port):
             os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
             return
-    if len(sys.argv) > 1 and sys.argv[1] in {"up", "--help", "--version", "routes"}:
-        return  # `up` starts and owns the server itself
+    if len(sys.argv) > 1 and sys.argv[1] in {"up", "web", "--help", "--version", "routes"}:
+        return  # `up` starts and owns the server itself; `web` hands REDIS_URL to gunicorn
     server = EmbeddedRedis(instance / "redis", persistent=True, die_with_parent=True).start()
     atexit.register(server.stop)
     os.environ["REDIS_URL"] = server.url
@@ -64,6 +65,7 @@ def main() -> None:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(up)
+    app.cli.add_command(web)
     app.cli.add_command(worker)
     app.cli.add_command(scheduler)
     app.cli.add_command(demo)
@@ -79,20 +81,41 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command()
-@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--bind", default=None, help="host:port (default: WEB_BIND or 127.0.0.1:5000)")
+@click.option("--workers", default=None, type=int, help="gunicorn workers (default: WEB_WORKERS)")
+def web(bind: str | None, workers: int | None) -> None:
+    """The web role: gunicorn serving the app (replaces this process). Needs REDIS_URL."""
+    from .roles import exec_web
+
+    exec_web(bind=bind, workers=workers)
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty (no drainer).")
 @click.option("--queues", default="high,default,low", show_default=True)
+@click.option(
+    "--drainer/--no-drainer",
+    default=True,
+    show_default=True,
+    help="Also run the outbox drainer in this process (`shihui up` runs it separately).",
+)
+@click.option("--name", default="", help="Tells apart several worker nodes on one host.")
 @with_appcontext
-def worker(burst: bool, queues: str) -> None:
-    """Run an RQ worker; each job runs in a fresh app context. Outlives Redis outages."""
+def worker(burst: bool, queues: str, drainer: bool, name: str) -> None:
+    """The worker role: an RQ worker (each job in a fresh app context) and, unless --no-drainer,
+    the outbox drainer. Outlives Redis and database outages."""
+    from .roles import drainer_beside
     from .worker import run_worker
 
-    run_worker(current_app._get_current_object(), queues.split(","), burst=burst)
+    beside = drainer_beside(name) if drainer else None
+    run_worker(current_app._get_current_object(), queues.split(","), burst=burst, beside=beside)
 
 
 @click.command()
 @with_appcontext
 def scheduler() -> None:
-    """Enqueue the periodic jobs (outbox drain, deadlines, audits) on their intervals."""
+    """The scheduler role: enqueue the periodic jobs (outbox drain, deadlines, audits) on their
+    intervals. Any number may run: one leader at a time enqueues (a lease in the RQ Redis)."""
     from marketplace.extensions import get_rq_redis
 
     from .scheduling import run_cron

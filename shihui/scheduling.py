@@ -6,12 +6,69 @@ entries here; the functions must be idempotent because a late or repeated run is
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import os
+import socket
+
+import redis
 
 from marketplace.resilience import REDIS_DOWN, Outage, sleep_unless
 
 log = logging.getLogger(__name__)
+
+# Any number of schedulers may run (one per host for availability); only the holder of this
+# lease in the RQ Redis enqueues. A leader renews it on every round (at most LEADER_ROUND s
+# apart); a follower tries to take it every LEADER_ROUND s, so a kill -9'd leader is replaced
+# within LEASE_SECONDS + LEADER_ROUND.
+LEASE_KEY = "shihui:scheduler:leader"
+LEASE_SECONDS = 10
+LEADER_ROUND = 1.0
+
+
+class Lease:
+    """A named lease on one key: taken with SET NX PX, renewed only by its holder (WATCH)."""
+
+    def __init__(self, connection, holder: str, key: str = LEASE_KEY, seconds: int = LEASE_SECONDS):
+        self.connection, self.holder, self.key = connection, holder, key
+        self.ms = int(seconds * 1000)
+        self.held = False
+
+    def hold(self) -> bool:
+        """Take or renew the lease; True while this holder has it."""
+        was = self.held
+        if self.connection.set(self.key, self.holder, nx=True, px=self.ms):
+            self.held = True
+        else:
+            self.held = self._renew()
+        if self.held != was:
+            log.info("scheduler %s %s", self.holder, "leads" if self.held else "follows")
+        return self.held
+
+    def _renew(self) -> bool:
+        with self.connection.pipeline() as pipe:
+            try:
+                pipe.watch(self.key)
+                if _text(pipe.get(self.key)) != self.holder:
+                    return False
+                pipe.multi()
+                pipe.pexpire(self.key, self.ms)
+                pipe.execute()
+                return True
+            except redis.WatchError:  # changed between GET and EXEC: someone else holds it
+                return False
+
+    def release(self) -> None:
+        """Hand over at once on a clean stop (a kill leaves the lease to expire)."""
+        if self._renew():
+            self.connection.delete(self.key)
+        self.held = False
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
 
 PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("marketplace.jobs.heartbeat", 30, "default"),
@@ -54,9 +111,9 @@ def run_cron(connection) -> None:
     stopping cannot turn into another round.
     """
     from rq.cron import CronScheduler  # here: the supervisor imports this module, not RQ
-    from rq.exceptions import StopRequested
 
     stopping: list[int] = []
+    lease = Lease(connection, f"{socket.gethostname()}-{os.getpid()}")
 
     class Cron(CronScheduler):
         def _request_stop(self, signum, frame):
@@ -67,12 +124,33 @@ def run_cron(connection) -> None:
             super().register_birth()
             outage.recovered()
 
+        def enqueue_jobs(self):
+            # A follower enqueues nothing; its jobs stay due, so it runs them as soon as it
+            # leads (a late or repeated run is normal for these jobs).
+            return super().enqueue_jobs() if lease.hold() else []
+
+        def calculate_sleep_interval(self) -> float:
+            # Wake at least every round: the leader renews its lease, a follower asks for it.
+            if not lease.held:
+                return LEADER_ROUND
+            return min(super().calculate_sleep_interval(), LEADER_ROUND)
+
     outage = Outage("scheduler", log, first=0.5, cap=2.0)
     cron = Cron(connection=connection, logging_level="INFO")
     for dotted, interval, queue in PERIODIC_JOBS:
         module, _, name = dotted.rpartition(".")
         func = getattr(importlib.import_module(module), name)
         cron.register(func, queue_name=queue, interval=interval, result_ttl=60, job_timeout=300)
+    try:
+        _rounds(cron, outage, stopping)
+    finally:
+        with contextlib.suppress(Exception):  # Redis down: the lease expires by itself
+            lease.release()
+
+
+def _rounds(cron, outage: Outage, stopping: list[int]) -> None:
+    from rq.exceptions import StopRequested
+
     while not stopping:
         try:
             cron.start()  # returns after a stop signal

@@ -212,7 +212,10 @@ def run_platform(host: str, port: int, web_workers: int | None, load_demo: bool)
         _realtime_settings(env, web_env, host, port)
         gunicorn = ["-m", "gunicorn", "-c", "python:shihui.gunicorn_conf"]
         children.append(Child("web", [py, *gunicorn, "shihui.wsgi:app"], web_env))
-        children.append(Child("worker", [py, "-m", "shihui", "worker"], env))
+        # The drainer runs as its own child here (EXTRA_PROCESSES), so a kill of one is not a
+        # kill of both; a worker node (`shihui worker`) runs both in one process.
+        worker = [py, "-m", "shihui", "worker", "--no-drainer"]
+        children.append(Child("worker", worker, env))
         children.append(Child("scheduler", [py, "-m", "shihui", "scheduler"], env))
         for name, argv in _extra_processes():
             children.append(Child(name, [py, "-m", *argv], env))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import threading
+from collections.abc import Callable
 
 import redis.exceptions
 from flask import Flask
@@ -25,9 +27,38 @@ from marketplace.resilience import REDIS_DOWN, Outage, sleep_unless
 log = logging.getLogger(__name__)
 
 
-def run_worker(app: Flask, queue_names: list[str], burst: bool = False) -> None:
-    """Work the queues until SIGTERM/SIGINT (or, with ``burst``, until they are empty)."""
+def run_worker(
+    app: Flask,
+    queue_names: list[str],
+    burst: bool = False,
+    beside: Callable[[Callable[[], bool]], None] | None = None,
+) -> None:
+    """Work the queues until SIGTERM/SIGINT (or, with ``burst``, until they are empty).
+
+    ``beside(stop)`` runs in a thread of this process, in an app context, until ``stop()`` turns
+    true (the worker node's outbox drainer): one signal stops both, one kill -9 kills both.
+    """
     stopping: list[int] = []
+    side = _start_beside(app, beside, lambda: bool(stopping)) if beside and not burst else None
+    try:
+        _work(app, queue_names, burst, stopping)
+    finally:
+        stopping.append(0)
+        if side is not None:
+            side.join(timeout=15)
+
+
+def _start_beside(app: Flask, beside, stop) -> threading.Thread:
+    def run():
+        with app.app_context():
+            beside(stop)
+
+    thread = threading.Thread(target=run, name="beside-worker", daemon=True)
+    thread.start()
+    return thread
+
+
+def _work(app: Flask, queue_names: list[str], burst: bool, stopping: list[int]) -> None:
 
     class AppWorker(SimpleWorker):
         # SimpleWorker runs jobs in-process: no fork per job, so a SQLAlchemy pool is never

@@ -23,11 +23,14 @@ DEFAULTS = {
     "LOGIN_PAIR_LIMIT": "10/15minutes",  # failed logins per username and address
     "LOGIN_ACCOUNT_LIMIT": "100/15minutes",  # failed logins per username; past it, slow down
     "LOGIN_SLOW_LIMIT": "1/minute",  # attempts per username and address while slowed down
-    "LOGIN_IP_LIMIT": "60/5minutes",  # login attempts per address
+    # Per address: sized for carrier-grade NAT, where one public address fronts thousands of
+    # phones and a sale's opening minute brings many of them to log in at once; the per-account
+    # limits above stay strict (README, "Behind a proxy").
+    "LOGIN_IP_LIMIT": "1200/5minutes",  # login attempts per address
     "ACTIVATION_PAIR_LIMIT": "5/15minutes",
     "ACTIVATION_CARD_LIMIT": "50/15minutes",
     "ACTIVATION_SLOW_LIMIT": "1/minute",
-    "ACTIVATION_IP_LIMIT": "30/15minutes",
+    "ACTIVATION_IP_LIMIT": "300/15minutes",  # failed activations per address (CGNAT, as above)
     "MESSAGE_SEND_LIMIT": "5/minute",  # conversation messages a member may send (messaging)
 }
 
