@@ -38,11 +38,10 @@ def create_app(config: Mapping | None = None) -> Flask:
         settings.update(config)
     app.config.update(settings)
     app.instance_path = app.config["INSTANCE_DIR"]
-    register_proxy(app)  # first: every later step sees the client's own address
+    fastlane.init_app(app)  # before the features, which add their hot routes to it
+    register_proxy(app)  # outermost WSGI layer: Flask and the fast lane see the client's address
     app.session_interface = _SessionInterface()
     register_input_guard(app)  # before any blueprint: routes use its bounded <int:> converter
-    fastlane.init_app(app)  # before the features, which add their hot routes to it; any later
-    # WSGI middleware (ProxyFix) wraps it, so the lane sees the corrected environ
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)  # after Api.init_app so problem+json wins over smorest's JSON

@@ -79,3 +79,22 @@ def test_without_trusted_hops_the_header_is_not_read(app, client, app_ctx):
 def test_negative_hops_are_refused(app_config):
     with pytest.raises(ValueError, match="PROXY_TRUSTED_HOPS"):
         create_app({**app_config, "PROXY_TRUSTED_HOPS": -1})
+
+
+def test_the_fast_lane_sits_behind_the_proxy_fix(proxied):
+    """The fast lane (marketplace/fastlane.py) is wrapped by ProxyFix, so a renewal it answers
+    over TLS at the proxy carries HSTS like Flask's answers do."""
+    lane = proxied.extensions["fastlane"]
+    client = proxied.test_client()
+    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    answers = []
+    for fast in (True, False):
+        proxied.config["FASTLANE"] = fast
+        before = lane.served
+        answers.append(client.post("/api/v1/auth/refresh", json={"refresh_token": "x"},
+                                   headers=headers, environ_base={"REMOTE_ADDR": NGINX}))  # fmt: skip
+        assert lane.served - before == (1 if fast else 0)
+    proxied.config["FASTLANE"] = True
+    fast, slow = answers
+    assert fast.status_code == slow.status_code == 401
+    assert fast.headers["Strict-Transport-Security"] == slow.headers["Strict-Transport-Security"]
