@@ -155,6 +155,8 @@ PUBLIC: dict[str, str] = {
     "merchant_pages.static": "static files",
     "web.index": "landing page",
     "web.set_language": "language switch",
+    "web.favicon_ico": "site icon",
+    "web.favicon_svg": "site icon",
     "web.swagger_assets": "API docs",
     "api-docs.openapi_json": "API docs",
     "api-docs.openapi_swagger_ui": "API docs",
