@@ -31,7 +31,7 @@ def test_member_on_the_merchant_portal_gets_a_chinese_page_with_a_way_back(web, 
     assert resp.status_code == 403
     html = resp.get_data(as_text=True)
     assert "您的账户无权访问此页面" in html and "Forbidden" not in html
-    assert "商户平台" in html and "工会工作人员" in html, html[html.find("<main"):][:1500]
+    assert "商户平台" in html and "工会工作人员" in html
     assert re.search(r'href="/m/"[^>]*data-testid="error-home"', html)
 
 
