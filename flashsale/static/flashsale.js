@@ -12,7 +12,7 @@
   function tick() {
     document.querySelectorAll(".countdown[data-starts-ms]").forEach(function (el) {
       var left = Number(el.dataset.startsMs) - now();
-      el.textContent = left > 0 ? fmt(left) : "";
+      el.textContent = left > 0 ? (el.dataset.label ? el.dataset.label + " " : "") + fmt(left) : "";
     });
     var sale = document.getElementById("sale");
     if (sale) {

@@ -2,6 +2,7 @@
 left moves without a reload; a second press still shows the won code and links to 我的券; the
 button stays inactive until the sale opens (issue #18)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -60,3 +61,14 @@ def test_snap_button_is_inactive_before_the_sale_opens(app_ctx, client, live_ser
     _login(phone, live_server, f"/m/sales/{sale}")
     expect(phone.get_by_test_id("snap")).to_be_disabled()
     expect(phone.locator("#countdown")).not_to_be_empty()
+
+
+def test_sales_list_countdown_is_labelled(app_ctx, client, live_server, phone):
+    _, owner = make_merchant()
+    make_members(1)
+    later = utcnow() + timedelta(hours=1)
+    sale = create_sale(client, owner, starts_at=later.isoformat())
+    _login(phone, live_server, "/m/sales")
+    expect(phone.get_by_test_id(f"countdown-{sale}")).to_have_text(
+        re.compile(r"^距开始 (\d+:)?\d\d:\d\d$")
+    )
