@@ -63,3 +63,14 @@ def test_team_groupbuy_counts_members_and_says_whole_hours(app_ctx, client):
     assert "已有 1 人参团，每队 3 人" in html
     assert "1 / 1" not in html
     assert "24 小时" in html and "24.0" not in html
+
+
+def test_admin_card_page_names_the_status_in_chinese(web, admin, member):
+    from marketplace.extensions import db
+    from marketplace.members.models import Card
+
+    card = db.session.scalars(db.select(Card)).one()
+    web.login("root", where="/admin/login")
+    fresh_g()
+    page = web.get(f"/admin/cards?card_no={card.card_no}").get_data(as_text=True)
+    assert '<span class="badge">已激活</span>' in page and ">active<" not in page
