@@ -11,6 +11,7 @@ afresh. No ETag: the page carries the clock, and a 304 would restart a countdown
 
 from __future__ import annotations
 
+import io
 import time
 
 import segno
@@ -154,5 +155,8 @@ def qr(code: str):
     """The QR of a voucher code the page already shows (before the voucher row exists)."""
     if not CODE_RE.match(code):
         abort(404)
-    svg = segno.make(code, error="m").svg_inline(scale=5, border=2, title=code)
-    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private"})
+    # A standalone SVG document needs its namespace (``svg_inline`` leaves it out, which is right
+    # inside HTML): without it an <img> cannot decode it and shows the alt text.
+    out = io.BytesIO()
+    segno.make(code, error="m").save(out, kind="svg", scale=5, border=2, title=code, xmldecl=False)
+    return Response(out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "private"})

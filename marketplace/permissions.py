@@ -143,6 +143,10 @@ ACTIONS: dict[str, Action] = {
     "org.manage": Action(ADMIN, "Create, rename, move and delete organisations; add branch admins"),
     "org.view": Action(UNION, "See the organisation tree (a branch admin: its subtree)", "org"),
     "org.members": Action(UNION, "List an organisation's members, ID numbers masked", "org"),
+    "member.search": Action(
+        UNION, "Find members by card, name, phone or ID number (masked; audit-logged)", "org"
+    ),
+    "coverage.view": Action(UNION, "Card coverage per district and branch, trend, CSV", "org"),
     "announcement.manage": Action(
         UNION, "Write, list and withdraw announcements to one's subtree; see who read", "org"
     ),
@@ -159,6 +163,8 @@ PUBLIC: dict[str, str] = {
     "messaging_pages.static": "static files (the real-time script)",
     "web.index": "landing page",
     "web.set_language": "language switch",
+    "web.favicon_ico": "site icon",
+    "web.favicon_svg": "site icon",
     "web.swagger_assets": "API docs",
     "api-docs.openapi_json": "API docs",
     "api-docs.openapi_swagger_ui": "API docs",

@@ -14,6 +14,7 @@ def init_app(app) -> None:
     from . import (
         admin_pages,
         catalogue_pages,  # noqa: F401  (adds its routes to merchant_pages.bp)
+        coverage_pages,  # noqa: F401  (adds its routes to admin_pages.bp)
         merchant_pages,
         org_pages,  # noqa: F401  (adds its routes to admin_pages.bp)
         routes_admin,

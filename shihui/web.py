@@ -14,6 +14,7 @@ from flask import (
 )
 from flask_babel import get_locale
 
+from marketplace import favicon
 from marketplace.redirects import safe_path
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -36,6 +37,20 @@ def select_locale() -> str:
 @bp.get("/")
 def index():
     return render_template("index.html")
+
+
+@bp.get("/favicon.ico")
+def favicon_ico():
+    return current_app.response_class(
+        favicon.ico(), mimetype="image/x-icon", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+@bp.get("/favicon.svg")
+def favicon_svg():
+    return current_app.response_class(
+        favicon.SVG, mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 @bp.get("/lang/<code>")

@@ -12,13 +12,16 @@
   function tick() {
     document.querySelectorAll(".countdown[data-starts-ms]").forEach(function (el) {
       var left = Number(el.dataset.startsMs) - now();
-      el.textContent = left > 0 ? fmt(left) : "";
+      el.textContent = left > 0 ? (el.dataset.label ? el.dataset.label + " " : "") + fmt(left) : "";
     });
     var sale = document.getElementById("sale");
     if (sale) {
       var left = Number(sale.dataset.startsMs) - now();
       document.getElementById("countdown").textContent =
         left > 0 ? sale.dataset.msgStartsIn + " " + fmt(left) : "";
+      var snap = document.getElementById("snap");
+      // Inactive until the sale opens (by the server's clock); a press in flight keeps it off.
+      if (snap && !snap.dataset.busy) snap.disabled = left > 0;
     }
   }
   tick();
@@ -41,19 +44,48 @@
     result.className = "result result-" + kind;
     result.textContent = text;
   }
+  var wonKey = "shihui.won." + sale.dataset.campaignId;
+  function remember(code) {
+    try { sessionStorage.setItem(wonKey, code); } catch (e) { /* private mode: no memory */ }
+  }
+  function remembered() {
+    try { return sessionStorage.getItem(wonKey); } catch (e) { return null; }
+  }
+  function vouchersLink() {
+    var a = document.createElement("a");
+    a.href = sale.dataset.vouchersUrl;
+    a.className = "btn";
+    a.dataset.testid = "to-vouchers";
+    a.textContent = sale.dataset.msgToVouchers;
+    var p = document.createElement("p");
+    p.appendChild(a);
+    result.appendChild(p);
+  }
+  function showCode(code) {
+    var p = document.createElement("p");
+    p.className = "code";
+    p.dataset.testid = "voucher-code";
+    p.textContent = code;
+    var img = document.createElement("img");
+    img.alt = code;
+    img.dataset.testid = "voucher-qr";
+    img.src = sale.dataset.qrBase.replace("CODE", encodeURIComponent(code));
+    img.width = 200;
+    img.height = 200;
+    result.appendChild(p);
+    result.appendChild(img);
+  }
   function showVoucher(voucher) {
     show(sale.dataset.msgSuccess, "success");
-    var code = document.createElement("p");
-    code.className = "code";
-    code.dataset.testid = "voucher-code";
-    code.textContent = voucher.code;
-    var img = document.createElement("img");
-    img.alt = voucher.code;
-    img.dataset.testid = "voucher-qr";
-    img.src = sale.dataset.qrBase.replace("CODE", encodeURIComponent(voucher.code));
-    img.width = 200;
-    result.appendChild(code);
-    result.appendChild(img);
+    remember(voucher.code);
+    showCode(voucher.code);
+    vouchersLink();
+  }
+  function showOwned() {
+    show(sale.dataset.msgLimit, "limit_reached");
+    var code = remembered();
+    if (code) showCode(code);
+    vouchersLink();
   }
   var messages = {
     sold_out: "msgSoldOut", limit_reached: "msgLimit", not_started: "msgNotStarted",
@@ -65,6 +97,7 @@
   button.addEventListener("click", function () {
     if (button.disabled) return;
     button.disabled = true;
+    button.dataset.busy = "1";
     pendingKey = pendingKey || newKey();
     var headers = {
       "Authorization": "Bearer " + sale.dataset.token,
@@ -80,6 +113,8 @@
       return resp.json().then(function (body) {
         if (resp.status === 201) {
           showVoucher(body.voucher);
+        } else if (body.code === "limit_reached") {
+          showOwned();
         } else {
           var key = messages[body.code];
           var text = key ? sale.dataset[key] : sale.dataset.msgError;
@@ -92,9 +127,25 @@
     }).catch(function () {
       show(sale.dataset.msgError, "error");
     }).finally(function () {
-      button.disabled = false;
+      delete button.dataset.busy;
+      button.disabled = Number(sale.dataset.startsMs) > now();
+      refreshLeft();
     });
   });
+
+  // The stock left, from the same micro-cached poll the app uses, every few seconds while shown.
+  var leftEl = document.getElementById("left");
+  function refreshLeft() {
+    if (!leftEl || document.hidden) return;
+    fetch("/api/v1/flashsales/" + sale.dataset.campaignId, {
+      headers: { "Authorization": "Bearer " + sale.dataset.token, "Accept": "application/json" }
+    }).then(function (resp) {
+      return resp.ok ? resp.json() : null;
+    }).then(function (body) {
+      if (body && typeof body.remaining === "number") leftEl.textContent = body.remaining;
+    }).catch(function () { /* the next poll tries again */ });
+  }
+  if (leftEl) setInterval(refreshLeft, Number(sale.dataset.pollMs) || 3000);
 
   // Lottery sales: register, then see the ticket and, after the draw, the outcome.
   var lotteryEl = document.getElementById("lottery");

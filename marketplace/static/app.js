@@ -10,13 +10,14 @@
   });
 
   // <el class="countdown" data-deadline="epoch ms">: a live d hh:mm:ss countdown.
+  var dayUnit = document.documentElement.lang.indexOf("zh") === 0 ? " 天 " : "d ";
   document.querySelectorAll(".countdown[data-deadline]").forEach(function (el) {
     var end = parseInt(el.getAttribute("data-deadline"), 10);
     function pad(n) { return n < 10 ? "0" + n : "" + n; }
     function tick() {
       var s = Math.max(0, Math.floor((end - Date.now()) / 1000));
       var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
-      el.textContent = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s % 60);
+      el.textContent = (d ? d + dayUnit : "") + pad(h) + ":" + pad(m) + ":" + pad(s % 60);
       if (s > 0) setTimeout(tick, 1000);
     }
     tick();

@@ -147,5 +147,6 @@ def left(html: str) -> int:
     """The remaining stock a sale page (or the first sale of the list) shows, in either locale."""
     import re
 
-    found = re.search(r"(\d+) of \d+ left|剩余 (\d+) / \d+", html)
+    n = r"(?:<span[^>]*>)?(\d+)(?:</span>)?"  # the sale page's count is live (a span)
+    found = re.search(rf"{n} of \d+ left|剩余 {n} / \d+", html)
     return int(found.group(1) or found.group(2))

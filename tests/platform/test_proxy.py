@@ -91,8 +91,11 @@ def test_the_fast_lane_sits_behind_the_proxy_fix(proxied):
     for fast in (True, False):
         proxied.config["FASTLANE"] = fast
         before = lane.served
-        answers.append(client.post("/api/v1/auth/refresh", json={"refresh_token": "x"},
-                                   headers=headers, environ_base={"REMOTE_ADDR": NGINX}))  # fmt: skip
+        peer = {"REMOTE_ADDR": NGINX}
+        body = {"refresh_token": "x"}
+        answers.append(
+            client.post("/api/v1/auth/refresh", json=body, headers=headers, environ_base=peer)
+        )
         assert lane.served - before == (1 if fast else 0)
     proxied.config["FASTLANE"] = True
     fast, slow = answers

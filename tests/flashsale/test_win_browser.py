@@ -1,0 +1,74 @@
+"""On a phone (390x844, zh-CN): the QR shown right after winning loads as an image; the stock
+left moves without a reload; a second press still shows the won code and links to 我的券; the
+button stays inactive until the sale opens (issue #18)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from marketplace.models import utcnow
+
+from .factories import PASSWORD, create_sale, make_members, make_merchant
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "zh-CN"}
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(**PHONE)
+    yield context.new_page()
+    context.close()
+
+
+def _login(phone, live_server, next_url):
+    phone.goto(f"{live_server}/m/login?next={next_url}")
+    phone.get_by_test_id("username").fill("62220" + "0" * 11)
+    phone.get_by_test_id("password").fill(PASSWORD)
+    phone.get_by_test_id("submit").click()
+
+
+def test_won_qr_loads_and_second_press_links_to_the_voucher(app_ctx, client, live_server, phone):
+    _, owner = make_merchant()
+    make_members(1)
+    sale = create_sale(client, owner, total_stock=3)
+    _login(phone, live_server, f"/m/sales/{sale}")
+    expect(phone.get_by_test_id("left")).to_have_text("3")
+    phone.get_by_test_id("snap").click()
+    qr = phone.get_by_test_id("voucher-qr")
+    expect(qr).to_be_visible()
+    # Decoded as an image (a broken SVG leaves naturalWidth at 0 and shows the alt text).
+    phone.wait_for_function(
+        "el => el.complete && el.naturalWidth > 0", arg=qr.element_handle(), timeout=5000
+    )
+    code = phone.get_by_test_id("voucher-code").inner_text()
+    expect(phone.get_by_test_id("left")).to_have_text("2", timeout=10_000)
+    phone.get_by_test_id("snap").click()
+    expect(phone.get_by_test_id("result")).to_contain_text("已领取")
+    expect(phone.get_by_test_id("voucher-code")).to_have_text(code)
+    link = phone.get_by_test_id("to-vouchers")
+    expect(link).to_be_visible()
+    link.click()
+    expect(phone).to_have_url(f"{live_server}/m/vouchers")
+
+
+def test_snap_button_is_inactive_before_the_sale_opens(app_ctx, client, live_server, phone):
+    _, owner = make_merchant()
+    make_members(1)
+    later = utcnow() + timedelta(hours=1)
+    sale = create_sale(client, owner, starts_at=later.isoformat())
+    _login(phone, live_server, f"/m/sales/{sale}")
+    expect(phone.get_by_test_id("snap")).to_be_disabled()
+    expect(phone.locator("#countdown")).not_to_be_empty()
+
+
+def test_sales_list_countdown_is_labelled(app_ctx, client, live_server, phone):
+    _, owner = make_merchant()
+    make_members(1)
+    later = utcnow() + timedelta(hours=1)
+    sale = create_sale(client, owner, starts_at=later.isoformat())
+    _login(phone, live_server, "/m/sales")
+    expect(phone.get_by_test_id(f"countdown-{sale}")).to_have_text(
+        re.compile(r"^距开始 (\d+:)?\d\d:\d\d$")
+    )
