@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear sc
         settings = {"members": args.members, "stock": args.stock, "users": args.users,
                     "run_time": args.run_time, "durability": "replica", "web_nodes": 3,
                     "workers": 2, "cluster": "3 masters + 3 replicas"}  # fmt: skip
-        report = write_report(run_dir, settings, audit)
+        report = write_report(run_dir, settings, audit, marks=faults)  # dots on the charts
         mark_faults(report, run_dir / "locust_stats_history.csv", faults)
         print(f"report: {report}")
         print("audit:", "PASSED" if audit_run.returncode == 0 else "FAILED")

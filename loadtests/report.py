@@ -47,23 +47,47 @@ def _chart(kind, title: str, **kw):
                 show_minor_x_labels=False, truncate_label=-1, **kw)  # fmt: skip
 
 
-def throughput_chart(history: list[dict]) -> str:
+def add_marks(chart, history: list[dict], marks: list[dict], height: float) -> None:
+    """One series per injected fault (``{"at": epoch seconds, "kind": ...}``): a single large
+    dot at the second it happened, at the top of the chart, named in the legend and the tooltip
+    (the cluster rehearsal's faults, loadtests/cluster.py)."""
+    times = [_float(r["Timestamp"]) or 0 for r in history]
+    for mark in marks:
+        if not times:
+            break
+        nearest = min(range(len(times)), key=lambda i: abs(times[i] - mark["at"]))
+        values = [None] * len(times)
+        values[nearest] = {"value": height, "label": mark.get("what", mark["kind"])}
+        chart.add(f"fault: {mark['kind']}", values, show_dots=True, dots_size=7, stroke=False)
+
+
+def _peak(series: list[list[float | None]]) -> float:
+    return max((v for values in series for v in values if v is not None), default=1.0) or 1.0
+
+
+def throughput_chart(history: list[dict], marks: list[dict] | None = None) -> str:
     chart = _chart(pygal.Line, "Requests/s")
     t0 = _float(history[0]["Timestamp"]) if history else 0
     chart.x_labels = [f"{(_float(r['Timestamp']) or 0) - t0:.0f}s" for r in history]
     chart.x_labels_major = chart.x_labels[:: max(1, len(history) // 10)]
-    chart.add("requests/s", [_float(r["Requests/s"]) for r in history])
-    chart.add("failures/s", [_float(r["Failures/s"]) for r in history])
+    rates = [_float(r["Requests/s"]) for r in history]
+    failures = [_float(r["Failures/s"]) for r in history]
+    chart.add("requests/s", rates)
+    chart.add("failures/s", failures)
+    add_marks(chart, history, marks or [], _peak([rates, failures]))
     return chart.render(is_unicode=True)
 
 
-def latency_chart(history: list[dict]) -> str:
+def latency_chart(history: list[dict], marks: list[dict] | None = None) -> str:
     chart = _chart(pygal.Line, "Latency (ms)")
     t0 = _float(history[0]["Timestamp"]) if history else 0
     chart.x_labels = [f"{(_float(r['Timestamp']) or 0) - t0:.0f}s" for r in history]
     chart.x_labels_major = chart.x_labels[:: max(1, len(history) // 10)]
+    lines = []
     for pct in ("50%", "95%", "99%"):
-        chart.add(f"p{pct[:-1]}", [_float(r.get(pct)) for r in history])
+        lines.append([_float(r.get(pct)) for r in history])
+        chart.add(f"p{pct[:-1]}", lines[-1])
+    add_marks(chart, history, marks or [], _peak(lines))
     return chart.render(is_unicode=True)
 
 
@@ -95,7 +119,9 @@ td:first-child, th:first-child { text-align: left }
 """
 
 
-def write_report(run_dir: Path, settings: dict, audit: dict) -> Path:
+def write_report(
+    run_dir: Path, settings: dict, audit: dict, marks: list[dict] | None = None
+) -> Path:
     history = read_history(run_dir / "locust_stats_history.csv")
     stats = read_stats(run_dir / "locust_stats.csv")
     outcomes = {}
@@ -124,8 +150,8 @@ def write_report(run_dir: Path, settings: dict, audit: dict) -> Path:
 {html.escape(json.dumps(settings, ensure_ascii=False))}</p>
 <h2>Audit</h2><pre>{html.escape(json.dumps(audit, indent=2, ensure_ascii=False))}</pre>
 <div class="grid">
-<figure>{throughput_chart(history) if history else "<p>no history</p>"}</figure>
-<figure>{latency_chart(history) if history else "<p>no history</p>"}</figure>
+<figure>{throughput_chart(history, marks) if history else "<p>no history</p>"}</figure>
+<figure>{latency_chart(history, marks) if history else "<p>no history</p>"}</figure>
 <figure>{stock_chart(samples) if samples else "<p>no stock samples</p>"}</figure>
 <figure>{outcome_chart(outcomes) if outcomes else "<p>no outcomes</p>"}</figure>
 </div>

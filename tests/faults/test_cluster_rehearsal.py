@@ -41,6 +41,8 @@ def test_reduced_cluster_rehearsal_passes_its_audit_through_four_faults(tmp_path
     (run_dir,) = [p for p in Path(tmp_path).iterdir() if p.name.startswith("cluster-")]
     faults = json.loads((run_dir / "faults.json").read_text())
     assert [f["kind"] for f in faults] == ["web", "worker", "master", "pg"]
-    assert "<h2>Faults</h2>" in (run_dir / "report.html").read_text(encoding="utf-8")
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Faults</h2>" in page
+    assert all(f"fault: {kind}" in page for kind in ("web", "worker", "master", "pg"))  # dots
     print("\n" + "\n".join(f"{f['what']}: peak {f['failures_per_s_peak']:.1f} failures/s, "
                            f"p99 {f['p99_ms_worst']} ms" for f in faults))  # fmt: skip
