@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear sc
     parser.add_argument("--run-time", type=int, default=60, help="seconds of rush")
     parser.add_argument("--starts-in", type=int, default=10)
     parser.add_argument("--faults", default="web,worker,master,pg")
+    parser.add_argument("--durability", default="replica", choices=("local", "replica", "fsync"),
+                        help="CLAIM_DURABILITY of the web nodes: compare the three in claims/s "
+                        "and p99 with the same faults")  # fmt: skip
     parser.add_argument("--out", default="loadtest-results")
     args = parser.parse_args(argv)
     if not os.path.exists(NGINX):
@@ -146,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear sc
     faults: list[dict] = []
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        masters, replicas = stack.enter_context(replicated_cluster(tmp / "cluster"))
+        masters, replicas = stack.enter_context(
+            replicated_cluster(tmp / "cluster", aof=args.durability == "fsync")
+        )
         rq = Server(tmp / "rq", aof=False)
         stack.callback(rq.stop)
         _pg(f"{args.pg}/postgres", f'CREATE DATABASE "{db_name}"')
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear sc
             "SECRET_KEY": "cluster-rehearsal-" + os.urandom(24).hex(),
             "SHIHUI_INSTANCE": str(run_dir / "instance"),
             "PROXY_TRUSTED_HOPS": "1",
-            "CLAIM_DURABILITY": "replica",
+            "CLAIM_DURABILITY": args.durability,
             "FLASHSALE_RECOVER_IDLE_MS": "5000",
             "LOG_LEVEL": "WARNING",
         }
@@ -230,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one linear sc
             audit = {"ok": False, "error": audit_run.stdout[-2000:] + audit_run.stderr[-2000:]}
         audit["exit_code"] = audit_run.returncode
         settings = {"members": args.members, "stock": args.stock, "users": args.users,
-                    "run_time": args.run_time, "durability": "replica", "web_nodes": 3,
+                    "run_time": args.run_time, "durability": args.durability, "web_nodes": 3,
                     "workers": 2, "cluster": "3 masters + 3 replicas"}  # fmt: skip
         report = write_report(run_dir, settings, audit, marks=faults)  # dots on the charts
         mark_faults(report, run_dir / "locust_stats_history.csv", faults)

@@ -84,12 +84,13 @@ CLUSTER_ARGS = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf
 
 
 class ClusterNodeServer(Server):
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, aof: bool = False):
         self.port = free_port_in_range()
         self.dir = directory / str(self.port)
         self.dir.mkdir(parents=True, exist_ok=True)
         args = [server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-                str(self.dir), "--save", "", "--appendonly", "no", *CLUSTER_ARGS]  # fmt: skip
+                str(self.dir), "--save", "", "--appendonly", "yes" if aof else "no",
+                "--appendfsync", "everysec", *CLUSTER_ARGS]  # fmt: skip
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
         self.client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 15
@@ -107,10 +108,11 @@ class ClusterNodeServer(Server):
 
 
 @contextlib.contextmanager
-def replicated_cluster(directory: Path, masters: int = 3):
-    """``masters`` masters with one replica each; yields (masters, replicas) in pairs."""
-    tops = [ClusterNodeServer(directory) for _ in range(masters)]
-    subs = [ClusterNodeServer(directory) for _ in range(masters)]
+def replicated_cluster(directory: Path, masters: int = 3, aof: bool = False):
+    """``masters`` masters with one replica each; yields (masters, replicas) in pairs. ``aof``:
+    every node keeps an append-only file (fsynced every second), as ``fsync`` durability needs."""
+    tops = [ClusterNodeServer(directory, aof) for _ in range(masters)]
+    subs = [ClusterNodeServer(directory, aof) for _ in range(masters)]
     try:
         per = 16384 // masters
         for i, node in enumerate(tops):
