@@ -102,3 +102,20 @@ def test_bodies_the_lane_does_not_take_get_flasks_answer(app, client, signins, k
     assert lane.served == served
     assert fast.status_code == slow.status_code and 400 <= fast.status_code < 500
     assert fast.data == slow.data
+
+
+def test_the_lanes_answers_carry_the_apps_own_csp(app_config, _schema):
+    """With a realtime origin configured the CSP names it; the lane's answers carry the same
+    policy as Flask's (the lane reads the app's header set, not the module default)."""
+    from shihui import create_app
+
+    realtime = create_app({**app_config, "REALTIME_URL": "http://127.0.0.1:5999/events"})
+    client = realtime.test_client()
+    answers = []
+    for fast in (True, False):
+        realtime.config["FASTLANE"] = fast
+        answers.append(client.post(PATH, json={"refresh_token": "x"}))
+    fast, slow = answers
+    assert fast.status_code == slow.status_code == 401
+    assert "http://127.0.0.1:5999" in fast.headers["Content-Security-Policy"]
+    assert fast.headers["Content-Security-Policy"] == slow.headers["Content-Security-Policy"]
