@@ -4,7 +4,6 @@
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from marketplace.auth.services import create_account
@@ -18,21 +17,6 @@ XSS_BODY = (
     '<img src=x onerror="window.__xss=4">\n\n'
     "[点我](javascript:window.__xss=5) **明天** 上午停电。"
 )
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
-                                  is_mobile=True, has_touch=True)  # fmt: skip
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def desktop(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    yield context.new_page()
-    context.close()
 
 
 def watch(page) -> list:

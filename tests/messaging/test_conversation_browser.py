@@ -4,7 +4,6 @@ member sees the reply (after reloading) as inert text; branch B's admin sees not
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from marketplace.auth.services import create_account
@@ -13,21 +12,6 @@ from tests.members.helpers import details
 from tests.orgs.helpers import PASSWORD, build_tree
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>请带身份证'
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
-                                  is_mobile=True, has_touch=True)  # fmt: skip
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def desktop(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    yield context.new_page()
-    context.close()
 
 
 def admin_login(page, base, username):

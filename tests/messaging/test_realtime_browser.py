@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import gunicorn_server
@@ -21,21 +20,6 @@ from .realtime_kit import realtime_server
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>请带身份证来'
 MINE = "/api/v1/messages/conversations"
 STAFF = "/api/v1/admin/conversations"
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
-                                  is_mobile=True, has_touch=True)  # fmt: skip
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def desktop(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    yield context.new_page()
-    context.close()
 
 
 def member_login(page, base):
