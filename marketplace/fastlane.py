@@ -124,6 +124,7 @@ class FastLane:
         ctx.push()
         try:
             g.request_id = request_id
+            g.client = req.get("REMOTE_ADDR", "-")  # for log lines (ProxyFix has corrected it)
             try:
                 if token is not None:
                     try:

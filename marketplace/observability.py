@@ -64,10 +64,13 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             record.request_id = g.get("request_id", "-")
+            # The fast lane (no request context) puts the client's address on g.
+            client = g.get("client", "-")
         except RuntimeError:  # outside a request/app context
             record.request_id = getattr(record, "request_id", "-")
+            client = "-"
         # The client's address (after ProxyFix: the real one, not the proxy's).
-        record.client = request.remote_addr if has_request_context() else "-"
+        record.client = request.remote_addr if has_request_context() else client
         return True
 
 

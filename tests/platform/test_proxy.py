@@ -101,3 +101,20 @@ def test_the_fast_lane_sits_behind_the_proxy_fix(proxied):
     fast, slow = answers
     assert fast.status_code == slow.status_code == 401
     assert fast.headers["Strict-Transport-Security"] == slow.headers["Strict-Transport-Security"]
+
+
+def test_log_lines_of_the_fast_lane_carry_the_client_address(proxied):
+    """The lane runs in an app context, not a request context: the client address it puts on g
+    reaches the JSON log lines, as a view's does; outside either, "-"."""
+    from flask import g
+
+    record = logging.LogRecord("t", logging.WARNING, __file__, 1, "store down", None, None)
+    with proxied.app_context():
+        g.client = "203.0.113.9"
+        g.request_id = "lane-req-1"
+        RequestIdFilter().filter(record)
+    entry = json.loads(JsonFormatter().format(record))
+    assert (entry["client"], entry["request_id"]) == ("203.0.113.9", "lane-req-1")
+    bare = logging.LogRecord("t", logging.WARNING, __file__, 1, "outside", None, None)
+    RequestIdFilter().filter(bare)
+    assert bare.client == "-"
