@@ -7,6 +7,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist; each has its own Valkey, cluster and database). 0: one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint format i18n loadtest cluster-rehearsal mutation clean
 
@@ -29,7 +31,7 @@ run: $(VENV)/.installed-run
 
 ## Run the whole test suite (PostgreSQL and browser suites skip with a message when unavailable).
 test: $(VENV)/.installed-dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## Sale rehearsal: stack + prepared sale + Locust rush + audit + HTML report with charts.
 ## Defaults: 50,000 members, 5,000 tickets; e.g. make loadtest ARGS="--users 800 --run-time 90s"

@@ -27,6 +27,50 @@ def skip_or_fail(suite: str, reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs two workers) each worker gets its own stores.
+
+    Without settings every worker starts its own Valkey, cluster and SQLite file anyway. With
+    ``TEST_DATABASE_URL`` (PostgreSQL) worker N works in its own database ``<name>_wN``, created
+    here; with ``TEST_REDIS_URL`` ending in database D, worker N uses D - 2N (its RQ database is the
+    next number, so D and D + 1 stay the first worker's). The variables are rewritten in the
+    environment so tests and the servers they start read the worker's own values.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    n = int(worker.removeprefix("gw"))
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if url.startswith("postgres"):
+        os.environ["TEST_DATABASE_URL"] = _worker_database(url, n)
+    for name in ("TEST_REDIS_URL", "TEST_RQ_REDIS_URL"):
+        value = os.environ.get(name, "")
+        base, _, db = value.rpartition("/")
+        if value and base.count("/") >= 2 and db.isdigit():
+            if int(db) - 2 * n < 0:
+                raise pytest.UsageError(f"{name}={value}: too few Redis databases for {worker}")
+            os.environ[name] = f"{base}/{int(db) - 2 * n}"
+
+
+def _worker_database(url: str, n: int) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(_normalise(url))
+    name = f"{base.database}_w{n}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def redis_server_url(tmp_path_factory):
     """URL of a standalone server whose databases the tests may flush."""
@@ -145,8 +189,15 @@ def _clean_database(db) -> None:
         return
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            # One round trip of DELETEs (children first) and a reset of every sequence: the
+            # same end state as TRUNCATE ... RESTART IDENTITY, which costs 0.3-0.9 s per test
+            # on 49 tables (it replaces each table's files) against about 13 ms for this.
+            deletes = "; ".join(f'DELETE FROM "{name}"' for name in reversed(tables))
+            conn.exec_driver_sql(
+                f"{deletes}; SELECT setval(c.oid, 1, false) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+            )
         else:
             for name in reversed(tables):
                 conn.execute(text(f'DELETE FROM "{name}"'))
