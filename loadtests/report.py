@@ -1,5 +1,6 @@
-"""The rehearsal report: one HTML page with charts drawn server-side (pygal SVG) from Locust's
-CSV history, the outcomes the rush recorded, the stock samples and the audit verdict."""
+"""The rehearsal report: one HTML page with charts drawn server-side (pygal SVG) from the run's
+request log (``requests.csv``, loadtests/common/requestlog.py; Locust's CSV history for runs
+without one), the outcomes the rush recorded, the stock samples and the audit verdict."""
 
 from __future__ import annotations
 
@@ -42,6 +43,65 @@ def read_stats(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def read_request_log(path: Path) -> list[tuple[float, str, float, bool]]:
+    """``(start epoch s, name, ms, failed)`` per request, from ``requests.csv``."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as fh:
+        return [(float(r["start"]), r["name"], float(r["ms"]), r["failed"] == "1")
+                for r in csv.DictReader(fh)]  # fmt: skip
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+def history_from_log(log: list[tuple[float, str, float, bool]]) -> list[dict]:
+    """One row per second from the first request to the last, shaped like Locust's history rows:
+    the requests that started in that second, its failures and latency percentiles. Seconds with
+    no request are rows of zeros, so a short rush draws as the spike it was."""
+    if not log:
+        return []
+    first = int(min(t for t, *_ in log))
+    buckets: dict[int, list[tuple[float, bool]]] = {}
+    for t, _name, ms, failed in log:
+        buckets.setdefault(int(t) - first, []).append((ms, failed))
+    rows = []
+    for second in range(max(buckets) + 1):
+        calls = buckets.get(second, [])
+        times = sorted(ms for ms, _ in calls)
+        rows.append({"Timestamp": str(first + second), "Requests/s": str(len(calls)),
+                     "Failures/s": str(sum(1 for _, failed in calls if failed)),
+                     **{f"{int(q * 100)}%": f"{_percentile(times, q):.0f}" if times else ""
+                        for q in (0.5, 0.95, 0.99)}})  # fmt: skip
+    return rows
+
+
+def table_from_log(log: list[tuple[float, str, float, bool]], opens_at: float | None) -> list[dict]:
+    """Rows of the request table from the log. Rates count from the sale's opening (or a name's
+    first request, if later) to its last request: the minutes members spent waiting on the page
+    before the opening are shown apart, not averaged into the rush."""
+    by_name: dict[str, list[tuple[float, float, bool]]] = {}
+    for t, name, ms, failed in log:
+        by_name.setdefault(name, []).append((t, ms, failed))
+    rows = []
+    for name in sorted(by_name, key=lambda n: -len(by_name[n])) + ["Aggregated"]:
+        calls = by_name.get(name) or [(t, ms, failed) for t, _n, ms, failed in log]
+        during = [c for c in calls if opens_at is None or c[0] >= opens_at]
+        start = min((c[0] for c in during), default=0.0)
+        span = max((c[0] for c in during), default=0.0) - start
+        times = sorted(ms for _, ms, _ in during)
+        rows.append({"Name": name, "Request Count": str(len(during)),
+                     "Failure Count": str(sum(1 for c in during if c[2])),
+                     "Requests/s": f"{len(during) / max(span, 1.0):.1f}",
+                     "50%": f"{_percentile(times, 0.5):.0f}",
+                     "95%": f"{_percentile(times, 0.95):.0f}",
+                     "99%": f"{_percentile(times, 0.99):.0f}",
+                     "Max Response Time": f"{times[-1]:.0f}" if times else "0",
+                     "before": str(len(calls) - len(during))})  # fmt: skip
+    return rows
+
+
 def _chart(kind, title: str, **kw):
     return kind(style=CleanStyle, title=title, height=320, show_dots=False, x_label_rotation=30,
                 show_minor_x_labels=False, truncate_label=-1, **kw)  # fmt: skip
@@ -58,7 +118,8 @@ def add_marks(chart, history: list[dict], marks: list[dict], height: float) -> N
         nearest = min(range(len(times)), key=lambda i: abs(times[i] - mark["at"]))
         values = [None] * len(times)
         values[nearest] = {"value": height, "label": mark.get("what", mark["kind"])}
-        chart.add(f"fault: {mark['kind']}", values, show_dots=True, dots_size=7, stroke=False)
+        series = mark.get("series") or f"fault: {mark['kind']}"
+        chart.add(series, values, show_dots=True, dots_size=7, stroke=False)
 
 
 def _peak(series: list[list[float | None]]) -> float:
@@ -101,7 +162,17 @@ def stock_chart(samples: list[tuple[float, int]]) -> str:
 
 
 def outcome_chart(counts: dict[str, int]) -> str:
-    chart = pygal.Pie(style=CleanStyle, title="Claim outcomes", height=320, inner_radius=0.4)
+    # Legends below the pie, one per line and never truncated: "limit_reached (1234)" was cut off
+    # beside it.
+    chart = pygal.Pie(
+        style=CleanStyle,
+        title="Claim outcomes",
+        height=380,
+        inner_radius=0.4,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=2,
+        truncate_legend=-1,
+    )
     for outcome, count in sorted(counts.items(), key=lambda kv: -kv[1]):
         chart.add(f"{outcome} ({count})", count)
     return chart.render(is_unicode=True)
@@ -122,8 +193,20 @@ td:first-child, th:first-child { text-align: left }
 def write_report(
     run_dir: Path, settings: dict, audit: dict, marks: list[dict] | None = None
 ) -> Path:
-    history = read_history(run_dir / "locust_stats_history.csv")
-    stats = read_stats(run_dir / "locust_stats.csv")
+    sale_path = run_dir / "sale.json"
+    sale = json.loads(sale_path.read_text()) if sale_path.exists() else {}
+    opens_at = sale.get("starts_at_epoch")
+    log = read_request_log(run_dir / "requests.csv")
+    if log:
+        history = history_from_log(log)
+        stats = table_from_log(log, opens_at)
+    else:  # a run from before the request log
+        history = read_history(run_dir / "locust_stats_history.csv")
+        stats = read_stats(run_dir / "locust_stats.csv")
+    marks = list(marks or [])
+    if opens_at and history:
+        marks.append({"at": opens_at, "kind": "open", "series": "sale opens",
+                      "what": "the sale opens"})  # fmt: skip
     outcomes = {}
     if (run_dir / "outcomes.json").exists():
         outcomes = json.loads((run_dir / "outcomes.json").read_text()).get("counts", {})
@@ -137,11 +220,17 @@ def write_report(
         "<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c, '')))}</td>" for c in columns) + "</tr>"
         for r in stats
     )
+    waiting = ""
+    if log and opens_at:
+        before = [t for t, *_ in log if t < opens_at]
+        if before:
+            waiting = (f"<p>Before the sale opened: {opens_at - min(before):.0f} s of waiting on "
+                       f"the page, {len(before)} requests (page loads and polls), shown apart: "
+                       "the rates below count from the opening.</p>")  # fmt: skip
     verdict = "PASSED" if audit.get("ok") else "FAILED"
     from .room_report import section
 
-    sale_path = run_dir / "sale.json"
-    room_html, _ = section(run_dir, json.loads(sale_path.read_text()) if sale_path.exists() else {})
+    room_html, _ = section(run_dir, sale)
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Shihui sale rehearsal {html.escape(run_dir.name)}</title>
 <style>{STYLE}</style></head><body>
@@ -156,9 +245,10 @@ def write_report(
 <figure>{outcome_chart(outcomes) if outcomes else "<p>no outcomes</p>"}</figure>
 </div>
 {room_html}
-<h2>Requests</h2><table><tr><th>name</th><th>requests</th><th>failures</th><th>req/s</th>
+<h2>Requests</h2>{waiting}<table><tr><th>name</th><th>requests</th><th>failures</th><th>req/s</th>
 <th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>{rows}</table>
-<p>Locust CSVs: locust_stats.csv, locust_stats_history.csv, locust_failures.csv in this folder.</p>
+<p>Every request: requests.csv; Locust's CSVs: locust_stats.csv, locust_stats_history.csv,
+locust_failures.csv in this folder.</p>
 </body></html>"""
     out = run_dir / "report.html"
     out.write_text(page, encoding="utf-8")

@@ -3,6 +3,8 @@
 
 from locust import events
 
+from loadtests.common import requestlog  # noqa: F401  (every scenario logs its requests)
+
 
 @events.init_command_line_parser.add_listener
 def _options(parser):

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from loadtests.prepare import audit_rehearsal, prepare_sale
+from loadtests.report import read_request_log, table_from_log
 
 
 def _claim_some(client, out, count):
@@ -85,6 +86,12 @@ def test_one_command_rehearsal_end_to_end(tmp_path):
     assert audit["claims_sql"] == 100 and audit["codes_from_201"] == 100
     for name in ("locust_stats.csv", "locust_stats_history.csv", "stock.csv", "codes.txt"):
         assert (run / name).exists(), name
+    # The request log the report's rates come from: every press, timed, rates from the opening.
+    log = read_request_log(run / "requests.csv")
+    assert len([r for r in log if r[1].endswith("/claims")]) >= 100
+    assert "the sale opens" in report
+    aggregated = table_from_log(log, json.loads((run / "sale.json").read_text())["starts_at_epoch"])
+    assert float(aggregated[-1]["Requests/s"]) > 0
 
 
 # Loaded as sitecustomize into every process the rehearsal starts; only `shihui loadtest audit`
