@@ -1,4 +1,4 @@
-"""One-command sale rehearsal (``make loadtest``): start the stack, prepare a sale, rush it with
+r"""One-command sale rehearsal (``make loadtest``): start the stack, prepare a sale, rush it with
 Locust, audit every ticket, and write an HTML report with charts plus Locust's CSVs.
 
     python -m loadtests.rehearsal --members 50000 --stock 5000 --users 400 --run-time 60s
@@ -94,27 +94,35 @@ class RoomSampler(StockSampler):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=50_000)
-    parser.add_argument("--stock", type=int, default=5_000)
-    parser.add_argument("--limit", type=int, default=1)
-    parser.add_argument("--users", type=int, default=400, help="concurrent Locust users")
-    parser.add_argument("--spawn-rate", type=int, default=400)
-    parser.add_argument("--run-time", default="60s")
-    parser.add_argument("--starts-in", type=int, default=15, help="seconds until the sale opens")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--web-workers", type=int, default=None)
-    parser.add_argument("--out", default="loadtest-results")
-    parser.add_argument(
-        "--scenario",
-        choices=sorted(LOCUSTFILES),
-        default="rush",
-        help="rush: first come at the opening second; room: a waiting room",
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests.rehearsal",
+        description=__doc__,
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, width=100),
     )
-    parser.add_argument("--admission-rate", type=float, default=50.0, help="room: per second")
-    parser.add_argument(
-        "--max-poll", type=float, default=30.0, help="room: members poll at least this often (s)"
-    )
+    add = parser.add_argument
+    add("--members", type=int, default=50_000, help="members to prepare, each with a token "
+        "(default %(default)s)")  # fmt: skip
+    add("--stock", type=int, default=5_000, help="tickets in the sale (default %(default)s)")
+    add("--limit", type=int, default=1, help="tickets one member may win (default %(default)s)")
+    add("--users", type=int, default=400, help="concurrent Locust users (default %(default)s)")
+    add("--spawn-rate", type=int, default=400, help="Locust users started per second "
+        "(default %(default)s)")  # fmt: skip
+    add("--run-time", default="60s", help="how long Locust runs, e.g. 90s or 3m "
+        "(default %(default)s)")  # fmt: skip
+    add("--starts-in", type=int, default=15, help="seconds from preparing until the sale "
+        "opens (default %(default)s)")  # fmt: skip
+    add("--port", type=int, default=0, help="the platform's port (default: a free one)")
+    add("--web-workers", type=int, default=None, help="gunicorn workers of the platform "
+        "(default: shihui up's)")  # fmt: skip
+    add("--out", default="loadtest-results", help="folder for the run's results; the newest is "
+        "linked as current (default %(default)s)")  # fmt: skip
+    add("--scenario", choices=sorted(LOCUSTFILES), default="rush",
+        help="rush: first come at the opening second; room: a waiting room (default "
+        "%(default)s)")  # fmt: skip
+    add("--admission-rate", type=float, default=50.0, help="room: members admitted per second "
+        "(default %(default)s)")  # fmt: skip
+    add("--max-poll", type=float, default=30.0, help="room: members poll at least this often, "
+        "in seconds (default %(default)s)")  # fmt: skip
     args = parser.parse_args(argv)
 
     run_dir = Path(args.out).resolve() / datetime.now().strftime("%Y%m%d-%H%M%S")
