@@ -11,6 +11,7 @@ import atexit
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -20,9 +21,21 @@ from flask.cli import FlaskGroup, with_appcontext
 log = logging.getLogger(__name__)
 
 
+def _beijing_clock() -> None:
+    """Commands and the processes they start log in the time pages show (Asia/Shanghai), not
+    the machine's zone (often UTC on servers). A ``TZ`` the operator set is kept. The POSIX form
+    "CST-8" needs no tz database (China keeps no daylight saving time)."""
+    if "TZ" in os.environ:
+        return
+    zone = "Asia/Shanghai"
+    os.environ["TZ"] = zone if Path("/usr/share/zoneinfo", zone).exists() else "CST-8"
+    time.tzset()
+
+
 def _create_app():
     from . import create_app
 
+    _beijing_clock()
     _ensure_local_redis()
     _instance_secret()
     return create_app()
@@ -58,9 +71,15 @@ def _ensure_local_redis() -> None:
     os.environ["REDIS_URL"] = server.url
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
 def main() -> None:
     """Shihui (石惠) platform commands."""
+
+
+# FlaskGroup's --env-file needs python-dotenv (not installed: settings come from the environment,
+# README "Settings") and --app names another application; `shihui` has one factory. Offering
+# either would only fail later.
+main.params[:] = [p for p in main.params if p.name not in {"env_file", "app"}]
 
 
 def register_cli(app: Flask) -> None:

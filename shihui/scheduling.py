@@ -93,6 +93,39 @@ PERIODIC_JOBS: list[tuple[str, int, str]] = [
     ("messaging.jobs.expiring_vouchers", 3600, "low"),
 ]
 
+
+class RoutineJobLogs(logging.Filter):
+    """Keeps the periodic jobs' success lines out of the log: the drain alone runs every 2 s, and
+    RQ writes five INFO lines per run (enqueued, started, completed, OK, result kept). Their
+    warnings and failures still pass, as does every line of any other job. Installed on RQ's
+    worker and cron loggers by :func:`quiet_routine_jobs`."""
+
+    def __init__(self, dotted_names) -> None:
+        super().__init__()
+        self.dotted = tuple(f"{d}(" for d in dotted_names)
+        self.short = tuple(f"Enqueued job {d.rpartition('.')[2]} " for d in dotted_names)
+        self.ids: list[str] = []  # the last routine job ids seen (bounded)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        message = record.getMessage()
+        if message.startswith(self.short) or any(d in message for d in self.dotted):
+            start = message.rfind("(")
+            if message.endswith(")") and start > 0:
+                self.ids = [*self.ids[-99:], message[start + 1 : -1]]
+            return False
+        return not any(job_id in message for job_id in self.ids)
+
+
+def quiet_routine_jobs() -> None:
+    names = [dotted for dotted, _interval, _queue in PERIODIC_JOBS]
+    for logger in ("rq.worker", "rq.cron"):
+        target = logging.getLogger(logger)
+        if not any(isinstance(f, RoutineJobLogs) for f in target.filters):
+            target.addFilter(RoutineJobLogs(names))
+
+
 # (name, argv after ``python -m``) of extra long-running processes ``shihui up`` starts.
 EXTRA_PROCESSES: list[tuple[str, list[str]]] = [
     # Low-latency outbox drain: a claim is a voucher row well within 2 s.
@@ -137,6 +170,7 @@ def run_cron(connection) -> None:
 
     outage = Outage("scheduler", log, first=0.5, cap=2.0)
     cron = Cron(connection=connection, logging_level="INFO")
+    quiet_routine_jobs()
     for dotted, interval, queue in PERIODIC_JOBS:
         module, _, name = dotted.rpartition(".")
         func = getattr(importlib.import_module(module), name)

@@ -23,6 +23,7 @@ from rq import Queue, SimpleWorker
 
 from marketplace.extensions import get_rq_redis
 from marketplace.resilience import REDIS_DOWN, Outage, sleep_unless
+from shihui.scheduling import quiet_routine_jobs
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def _work(app: Flask, queue_names: list[str], burst: bool, stopping: list[int]) 
                 # lives): RQ's 10 minutes would leave enqueue_at jobs waiting that long.
                 maintenance_interval=60,
             )
+            quiet_routine_jobs()
             w.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
         except REDIS_DOWN as exc:
             if burst:
