@@ -20,7 +20,10 @@ def init_app(app) -> None:
         routes_admin,
         routes_merchant,
     )
+    from .labels import HELPERS
 
+    app.jinja_env.globals.update(HELPERS)  # codes as words on every page (labels.py)
+    app.jinja_env.filters["region_label"] = HELPERS["region_label"]
     api.register_blueprint(routes_merchant.bp)
     api.register_blueprint(routes_admin.bp)
     app.register_blueprint(merchant_pages.bp)
