@@ -207,3 +207,21 @@ class RedemptionRowSchema(Schema):
     account_id = fields.Integer()
     redeemed_at = UTCAware()
     reverted_at = UTCAware(allow_none=True)
+
+
+class CardCodeSchema(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "What the member's card QR carries: SHC1-..."},
+    )
+
+
+class CardCheckSchema(Schema):
+    """A valid card code: who is at the counter, masked (refusals are problems, not this)."""
+
+    name_masked = fields.String(metadata={"example": "李*"})
+    card_masked = fields.String(metadata={"example": "6222 **** **** 0017"})
+    branch = fields.String()
+    federation = fields.String()
+    status = fields.String(metadata={"description": "Always active here"})
