@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, g, url_for
 from flask_login import current_user
 
 
@@ -33,14 +33,17 @@ def add_link(app: Flask, area: str, link: Link) -> None:
 
 
 def nav_links(area: str) -> list[tuple[str, str, str, int | None]]:
-    """(url, label, test id, badge) of the links of ``area`` the current user may follow."""
+    """(url, label, test id, badge) of the links of ``area`` the current user may follow. On a
+    page rendered once for many users (``g.shared_page``) badges are 0: the badge script fills
+    in each viewer's own count."""
     if not current_user.is_authenticated:
         return []
     links = current_app.extensions.get("shihui.nav", {}).get(area, [])
     out = []
+    shared = g.get("shared_page", False)  # rendered once for every user: nothing personal
     for link in links:
         if current_user.role in link.roles:
-            badge = link.badge() if link.badge else None
+            badge = (0 if shared else link.badge()) if link.badge else None
             out.append((url_for(link.endpoint), link.label(), link.testid, badge))
     return out
 

@@ -112,6 +112,19 @@ def test_the_member_answer_is_no_store_and_its_token_names_own_and_audience_chan
         assert body["token"] not in html and "data-rt-token" not in html, page
 
 
+def test_a_sale_page_cached_for_every_member_carries_no_ones_count(client, world):
+    made = client.post(ANN, headers=bearer(world["adm_a"]),
+                       json={"title": "t", "body": "b", "audience": "org"})  # fmt: skip
+    assert made.status_code == 201
+    log_in(client, world, "member")  # branch A: one unread
+    assert client.get(MEMBER).get_json()["unread"] == 1
+    fresh_g()
+    assert 'data-testid="nav-messages-badge">1<' in client.get("/m/card").get_data(as_text=True)
+    fresh_g()
+    shared = client.get("/m/sales?fresh=1").get_data(as_text=True)  # rendered for this member
+    assert 'hidden data-testid="nav-messages-badge">0<' in shared
+
+
 def test_an_announcement_counts_at_once_and_withdrawn_it_goes(client, world):
     log_in(client, world, "member")
     assert client.get(MEMBER).get_json()["unread"] == 0  # now cached for BADGE_TTL
