@@ -212,8 +212,14 @@ class RedemptionRowSchema(Schema):
 class CardCodeSchema(Schema):
     code = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=64),
-        metadata={"description": "What the member's card QR carries: SHC1-..."},
+        validate=validate.Regexp(
+            r"^[Ss][Hh][Cc]1-[1-9][0-9]{0,18}-[0-9]{1,12}-[A-Za-z2-7]{10}$",
+            error="Not a member card code (SHC1-<card>-<step>-<mac>).",
+        ),
+        metadata={
+            "description": "What the member's card QR carries: SHC1-<card>-<step>-<mac>. "
+            "A code of that form that we did not issue is refused as card_code_invalid (422)."
+        },
     )
 
 
