@@ -15,7 +15,7 @@ import io
 import time
 
 import segno
-from flask import Blueprint, Response, abort, current_app, render_template, request, session
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -72,7 +72,11 @@ def _cached_page(render) -> str:
     if hit is None or hit[0] <= now:
         if len(cache) >= MAX_PAGES:
             cache.clear()
-        hit = cache[key] = (now + float(setting("FLASHSALE_POLL_TTL")), render())
+        g.shared_page = True  # served to every member: no one's badge count in it
+        try:
+            hit = cache[key] = (now + float(setting("FLASHSALE_POLL_TTL")), render())
+        finally:
+            g.shared_page = False
     return hit[1]
 
 

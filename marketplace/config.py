@@ -135,6 +135,8 @@ PASSTHROUGH = (
     "COVERAGE_LAUNCH",
     "COVERAGE_TARGET_FIRST_YEAR",
     "COVERAGE_TARGET_LATER",
+    # The card page's changing QR (marketplace/members/cardcode.py): seconds per code.
+    "CARD_CODE_STEP_SECONDS",
 )
 
 

@@ -83,6 +83,11 @@ ACTIONS: dict[str, Action] = {
     "portal.enter": _merchant(STAFF, "Log in to the merchant portal, see its home page"),
     "merchant.view_own": _merchant(STAFF, "See the merchant and its status"),
     "voucher.redeem": _merchant(STAFF, "Look a voucher code up and redeem it at the counter"),
+    "card.verify": _merchant(
+        STAFF,
+        "Check a member card's changing QR code at the counter (masked name, status)",
+        selling=True,
+    ),
     "redemption.revert": _merchant(STAFF, "Undo a mistaken scan within 10 minutes"),
     "redemption.view": _merchant(STAFF, "List the merchant's recent redemptions"),
     "offer.view": _merchant(STAFF, "List and open the merchant's discount offers"),

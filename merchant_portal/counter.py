@@ -12,9 +12,11 @@ from catalogue.models import GroupBuyVoucher
 from flashsale import services as fr
 from flashsale.models import Redemption, Voucher
 from marketplace import permissions
-from marketplace.errors import Conflict, NotFound
+from marketplace.errors import Conflict, NotFound, Problem
 from marketplace.extensions import db
-from marketplace.models import utcnow
+from marketplace.members import cardcode
+from marketplace.models import record_audit, utcnow
+from marketplace.permissions import Actor
 
 
 def lookup(principal, code: str) -> Voucher | GroupBuyVoucher:
@@ -49,6 +51,23 @@ def groupbuy_shown(voucher: GroupBuyVoucher) -> dict:
         "venue": "",
         "status": "expired" if expired else voucher.status,
     }
+
+
+def verify_card(principal, code: str) -> dict:
+    """A member's card code, checked for a merchant's staff: the card face, masked (refusals:
+    ``marketplace.members.cardcode``). Each check is audit-logged for the merchant."""
+    merchant = permissions.merchant_for(principal, "card.verify")
+    try:
+        card = cardcode.verify(code)
+    except Problem as exc:
+        record_audit("card.verify_refused", "merchant", merchant.id, actor=Actor(principal),
+                     merchant_id=merchant.id, data={"code": exc.code})  # fmt: skip
+        db.session.commit()
+        raise
+    record_audit("card.verify", "card", card.id, actor=Actor(principal),
+                 merchant_id=merchant.id)  # fmt: skip
+    db.session.commit()
+    return cardcode.face(card)
 
 
 def revert(principal, redemption_id: int) -> Redemption:

@@ -21,6 +21,7 @@ from sqlalchemy import distinct, func, select
 
 from marketplace.extensions import db
 from marketplace.members import identity
+from marketplace.members.identity import mask_name
 from marketplace.members.models import Card, Member
 from marketplace.models import record_audit, utcnow
 from marketplace.orgs import Org, subtree_ids
@@ -31,13 +32,6 @@ _CARD = re.compile(r"^\d{16,19}$")
 
 
 # --------------------------------------------------------------------------- search
-
-
-def mask_name(name: str) -> str:
-    """张三 -> 张*, 欧阳娜娜 -> 欧**娜: enough for a clerk on the phone to confirm, no more."""
-    if len(name) <= 2:
-        return name[:1] + "*"
-    return name[:1] + "*" * (len(name) - 2) + name[-1:]
 
 
 def mask_card(card_no: str) -> str:

@@ -31,6 +31,8 @@ AUDIT_ACTIONS = {
     "card.activated": _l("Card activated"),
     "card.frozen": _l("Card frozen"),
     "card.reissued": _l("Card reissued"),
+    "card.verify": _l("Card checked at the counter"),
+    "card.verify_refused": _l("Card code refused at the counter"),
     "conversation.assign": _l("Conversation assigned"),
     "conversation.close": _l("Conversation closed"),
     "cover.export": _l("Cover list exported"),

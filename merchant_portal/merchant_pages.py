@@ -26,6 +26,7 @@ from marketplace import permissions
 from marketplace.auth.decorators import page_required
 from marketplace.errors import Problem
 from marketplace.extensions import db
+from marketplace.members import cardcode
 from marketplace.models import utcnow
 from marketplace.pagination import page_arg, paginate
 from marketplace.redirects import is_safe_path
@@ -352,6 +353,14 @@ def counter_page():
     code = (request.args.get("code") or "").strip()
     if not code:
         return _counter()
+    if cardcode.looks_like(code):  # a member card's QR, not a voucher
+        if not permissions.allows(g.principal.role, "card.verify"):
+            abort(403)
+        try:
+            return _counter(code=code, card_check=counter.verify_card(g.principal, code))
+        except Problem as exc:
+            return _counter(exc.status, code=code, error=message(exc),
+                            card_status=exc.extra.get("card_status"))  # fmt: skip
     try:
         voucher = counter.lookup(g.principal, code)
     except Problem as exc:

@@ -19,6 +19,8 @@ from .schemas import (
     ApplicationInSchema,
     AuditEventSchema,
     AuditQuerySchema,
+    CardCheckSchema,
+    CardCodeSchema,
     CoverSchema,
     DashboardSchema,
     LiveSchema,
@@ -87,6 +89,18 @@ class Dashboard(MethodView):
         view = stats.merchant_overview(current_principal())
         return {"merchant": view["merchant"], "totals": view["totals"],
                 "sales": [live for _c, live in view["rows"]]}  # fmt: skip
+
+
+@bp.route("/merchant/cards/verify")
+class CardVerify(MethodView):
+    @auth_required("card.verify")
+    @bp.arguments(CardCodeSchema)
+    @bp.response(200, CardCheckSchema)
+    def post(self, data):
+        """Check the changing code of a member's card QR: valid in its step and the next only.
+        Refused: 422 ``card_code_invalid`` (not a card code, forged), 410 ``card_code_expired``,
+        409 ``card_frozen`` / ``card_inactive`` (with ``card_status``)."""
+        return counter.verify_card(current_principal(), data["code"])
 
 
 @bp.route("/merchant/campaigns/<int:campaign_id>/live")

@@ -207,3 +207,27 @@ class RedemptionRowSchema(Schema):
     account_id = fields.Integer()
     redeemed_at = UTCAware()
     reverted_at = UTCAware(allow_none=True)
+
+
+class CardCodeSchema(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^[Ss][Hh][Cc]1-[1-9][0-9]{0,18}-[0-9]{1,12}-[A-Za-z2-7]{10}$",
+            error="Not a member card code (SHC1-<card>-<step>-<mac>).",
+        ),
+        metadata={
+            "description": "What the member's card QR carries: SHC1-<card>-<step>-<mac>. "
+            "A code of that form that we did not issue is refused as card_code_invalid (422)."
+        },
+    )
+
+
+class CardCheckSchema(Schema):
+    """A valid card code: who is at the counter, masked (refusals are problems, not this)."""
+
+    name_masked = fields.String(metadata={"example": "李*"})
+    card_masked = fields.String(metadata={"example": "6222 **** **** 0017"})
+    branch = fields.String()
+    federation = fields.String()
+    status = fields.String(metadata={"description": "Always active here"})

@@ -76,6 +76,12 @@ def message(exc: Problem) -> str:
         "cover_type": _("The picture must be a JPEG, PNG or WebP file."),
         "forbidden": _("You may not do this."),
         "illegal_transition": _("This group-buy has already been decided."),
+        "card_code_invalid": _("This is not a valid member card code."),
+        "card_code_expired": _(
+            "This card code has expired: ask the member to show the card page again."
+        ),
+        "card_frozen": _("This member card is frozen."),
+        "card_inactive": _("This member card is not active."),
     }
     return messages.get(exc.code, _("Something went wrong. Please try again."))
 

@@ -23,7 +23,7 @@ from marketplace.orgs import Org
 from marketplace.pagination import Page
 from marketplace.permissions import Actor
 
-from . import badge, markdown
+from . import badge, markdown, realtime
 from .models import LINK_KINDS, Announcement, AnnouncementRead
 
 COVER_MAX_BYTES = 512 * 1024
@@ -211,7 +211,38 @@ def create(principal, data: dict, cover: bytes | None = None) -> Announcement:
     record_audit("announcement.create", "announcement", announcement.id, actor=Actor(principal),
                  data={"audience": fields["audience_key"]})  # fmt: skip
     db.session.commit()
+    announce(announcement)
     return announcement
+
+
+def announce(announcement: Announcement) -> None:
+    """Open pages of the audience hear of it (one event, whatever the audience's size) and the
+    badges count again; one published for later does this at its time (an RQ job)."""
+    if announcement.publish_at > utcnow():
+        _announce_later(announcement)
+        return
+    badge.announcements_changed()
+    realtime.to_audience(announcement.audience_key,
+                         {"type": "announcement", "announcement_id": announcement.id})  # fmt: skip
+
+
+def _announce_later(announcement: Announcement) -> None:
+    import logging
+
+    import redis.exceptions
+
+    from marketplace.extensions import get_queue
+
+    from .jobs import announcement_due
+
+    try:
+        get_queue("default").enqueue_at(
+            announcement.publish_at, announcement_due, announcement.id,
+            job_id=f"announce-{announcement.id}", result_ttl=600,
+        )  # fmt: skip
+    except (redis.exceptions.RedisError, OSError) as exc:  # badges catch up within BADGE_TTL
+        logging.getLogger(__name__).warning("announcement %s not scheduled for pages (%s)",
+                                            announcement.id, exc)  # fmt: skip
 
 
 def set_cover(principal, announcement_id: int, cover: bytes) -> Announcement:
@@ -259,6 +290,10 @@ def withdraw(principal, announcement_id: int) -> Announcement:
     announcement.withdrawn_at = utcnow()
     record_audit("announcement.withdraw", "announcement", announcement.id, actor=Actor(principal))
     db.session.commit()
+    if announcement.publish_at <= announcement.withdrawn_at:  # it was in inboxes: badges drop
+        badge.announcements_changed()
+        realtime.to_audience(announcement.audience_key,
+                             {"type": "withdrawn", "announcement_id": announcement.id})  # fmt: skip
     return announcement
 
 

@@ -223,6 +223,20 @@ def staff_inbox(principal, status: str = "open", mine: bool = False, page: int =
     return Page(items=list(items), page=page, per_page=per_page, total=total or 0)
 
 
+def staff_waiting(principal) -> int:
+    """Open conversations of the subtree with messages no admin has seen (the admin badge)."""
+    return (
+        db.session.scalar(
+            select(db.func.count()).where(
+                _in_scope(orgs.scope_of(principal)),
+                Conversation.status == "open",
+                Conversation.staff_unread > 0,
+            )
+        )
+        or 0
+    )
+
+
 def seen_by_staff(conv: Conversation) -> None:
     if conv.staff_unread:
         conv.staff_unread = 0

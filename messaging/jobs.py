@@ -28,6 +28,19 @@ def send_reminders(kind: str, subject_id: int, at: int | None = None) -> dict:
     return send_due(kind, subject_id)
 
 
+def announcement_due(announcement_id: int) -> bool:
+    """An announcement published for later is visible now: open pages hear of it (idempotent:
+    a second run sends one more event, which only makes pages count again)."""
+    from .announcements import announce
+    from .models import Announcement
+
+    found = db.session.get(Announcement, announcement_id)
+    if found is None or found.withdrawn_at is not None or found.publish_at > utcnow():
+        return False
+    announce(found)
+    return True
+
+
 def send_outbound(member_ids: list[int], kind: str, payload: dict) -> dict:
     """An outbound copy of a notice to each member (preferences were checked on delivery)."""
     from flask_babel import force_locale

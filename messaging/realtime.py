@@ -9,7 +9,9 @@ can neither leak content nor inject markup.
 
 Channels: ``m:<member id>`` for a member, ``o:<org id>`` for the admins of that node; an event about
 a conversation goes to every node on its organisation's path, so the branch's, the district's and
-the city admins all hear it. The browser proves which channels it may hear with a token signed
+the city admins all hear it. An announcement is one event on ``a:<audience key>`` (``a:all``,
+``a:region:<code>``, ``a:org:<id>``), which every member whose keys include it listens to: still
+O(1) however large the audience. The browser proves which channels it may hear with a token signed
 here (``SECRET_KEY``, salt ``shihui.realtime``) and checked by the realtime process, which needs no
 database.
 
@@ -66,10 +68,18 @@ def token_for(channels: list[str]) -> str:
     return serializer(current_app.config["SECRET_KEY"]).dumps(channels)
 
 
+def to_audience(audience_key: str, event: dict) -> int:
+    """To every member whose audience keys include ``audience_key`` (an announcement)."""
+    return publish([f"a:{audience_key}"], event)
+
+
 def channels_for(principal) -> list[str]:
-    """What the caller may hear: a member their own channel, an admin their node's."""
+    """What the caller may hear: a member their own channel and their announcement audiences,
+    an admin their node's."""
     if principal.member_id:
-        return [f"m:{principal.member_id}"]
+        from .announcements import reader
+
+        return [f"m:{principal.member_id}", *(f"a:{k}" for k in reader(principal).keys)]
     from marketplace import orgs
 
     scope = orgs.scope_of(principal)

@@ -28,7 +28,7 @@ log = logging.getLogger("shihui.realtime")
 
 HEARTBEAT = 15.0
 QUEUE_SIZE = 64
-MAX_CHANNELS = 8
+MAX_CHANNELS = 16  # a member: own channel, everyone, region, each node on the org path
 READY = b"retry: 2000\nevent: ready\ndata: {}\n\n"
 RESYNC = b"event: resync\ndata: {}\n\n"
 PING = b": ping\n\n"

@@ -9,7 +9,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
 from .. import permissions
-from ..errors import Forbidden, Unauthorized
+from ..errors import Forbidden, Unauthorized, problem_response
 from .tokens import Principal, principal_for, verify_token
 
 
@@ -65,6 +65,28 @@ def page_required(action: str, login: str | None = None):
                 return redirect(url_for(login, next=request.full_path.rstrip("?")))
             if not permissions.allows(current_user.role, action):
                 abort(403)
+            g.principal = principal_for(current_user.account)
+            return view(*args, **kwargs)
+
+        wrapper.permission = action
+        return wrapper
+
+    return decorator
+
+
+def session_required(action: str):
+    """For the JSON a page's own script fetches: a logged-in session whose role may do
+    ``action``. Refusals are problem+json whatever the request accepts (401 ``unauthorized``
+    without a session, 403 ``forbidden``), never a redirect to a login page."""
+    permissions.action(action)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return problem_response(Unauthorized("Log in first.", headers={}))
+            if not permissions.allows(current_user.role, action):
+                return problem_response(Forbidden("Your role may not use this."))
             g.principal = principal_for(current_user.account)
             return view(*args, **kwargs)
 

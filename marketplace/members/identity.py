@@ -71,6 +71,13 @@ def id_hash(key: str | bytes, value: str) -> str:
     return hmac.new(key, normalise_id(value).encode(), hashlib.sha256).hexdigest()
 
 
+def mask_name(name: str) -> str:
+    """张三 -> 张*, 欧阳娜娜 -> 欧**娜: enough for a clerk on the phone to confirm, no more."""
+    if len(name) <= 2:
+        return name[:1] + "*"
+    return name[:1] + "*" * (len(name) - 2) + name[-1:]
+
+
 def mask_id(last4: str) -> str:
     return "*" * 14 + last4
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import segno
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from markupsafe import Markup
 
 from ..auth.decorators import page_required
 from ..auth.services import authenticate
@@ -14,7 +12,7 @@ from ..auth.session import SessionUser
 from ..auth.tokens import bump_token_version
 from ..errors import Problem
 from ..redirects import safe_path
-from . import services
+from . import cardcode, services
 from .forms import ActivateForm, LoginForm, LogoutForm
 
 bp = Blueprint("members_pages", __name__, url_prefix="/m")
@@ -78,8 +76,32 @@ def card():
     if member is None:
         abort(404)
     card = member.current_card
-    qr = segno.make(card.card_no, error="m").svg_inline(scale=6, border=2, title=card.card_no)
-    return render_template("members/card.html", member=member, card=card, qr=Markup(qr))  # noqa: S704
+    shown = cardcode.current(card) if card.status == "active" else None
+    return render_template("members/card.html", member=member, card=card,
+                           face=cardcode.face(card), shown=shown,
+                           qr=shown and cardcode.qr_data_uri(shown.code))  # fmt: skip
+
+
+@bp.get("/card/code")
+@page_required("account.self")
+def card_code():
+    """The card's code of this step and its QR (the card page's script asks before each step
+    ends); ``no-store``: a code is good for two steps only. A card that is not active: 409."""
+    account = current_user.account
+    member = account.member if account.member_id else None
+    if member is None:
+        abort(404)
+    card = member.current_card
+    if card.status != "active":
+        raise cardcode.CardNotActive(
+            "Only an active card shows a code.",
+            code="card_frozen" if card.status == "frozen" else "card_inactive",
+            card_status=card.status,
+        )
+    shown = cardcode.current(card)
+    response = jsonify(shown.as_dict() | {"qr": cardcode.qr_data_uri(shown.code)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/logout")

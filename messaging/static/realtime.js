@@ -25,6 +25,7 @@
           }
         });
         el.dataset.rtRefreshed = String(Date.now());
+        document.dispatchEvent(new Event("shihui:refreshed"));  // the navigation badge follows
       })
       .catch(function () { /* offline: the next poll tries again */ })
       .then(function () {

@@ -36,9 +36,10 @@ pytestmark = pytest.mark.fuzz
 # rate limit the run itself tripped). 5xx is not_a_server_error's business. Everything else,
 # notably 400 and 422, means the document is missing a rule.
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
-# 422s that depend on stored records, not on the request: card details that match no card, a
-# wrong current password.
-STATEFUL_CODES = {"activation_failed", "invalid_credentials"}
+# 422s that depend on stored records or keys, not on the request's form: card details that
+# match no card, a wrong current password, a card code of the right form that the server's key
+# did not sign.
+STATEFUL_CODES = {"activation_failed", "invalid_credentials", "card_code_invalid"}
 # Uploads whose multipart body is not in the document yet (the views read request.files
 # themselves), so no generated request can be valid.
 # Uploads: their multipart body is documented, but what makes a file acceptable (a picture's

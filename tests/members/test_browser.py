@@ -27,7 +27,8 @@ def test_member_journey(page, live_server, app):
     expect(page).to_have_url(re.compile(r"/m/card$"))
     expect(page.get_by_test_id("card-no")).to_have_text(d["card_no"])
     expect(page.get_by_test_id("card-status")).to_have_text("已激活")
-    expect(page.get_by_test_id("card-qr").locator("svg")).to_be_visible()
+    expect(page.get_by_test_id("card-qr")).to_be_visible()  # the changing code, an <img>
+    assert page.get_by_test_id("card-qr").evaluate("i => i.complete && i.naturalWidth > 0")
 
     page.get_by_test_id("lang-en").click()
     expect(page.get_by_test_id("card-status")).to_have_text("Active")

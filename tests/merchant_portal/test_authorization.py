@@ -65,6 +65,7 @@ PAGES = [
     ),  # fmt: skip
     page("POST", "/merchant/staff/{clerk}/remove", {}, "staff.manage", "theirs", ok=302),
     page("GET", "/merchant/counter", None, "voucher.redeem"),
+    page("GET", "/merchant/counter?code={cardcode}", None, "card.verify"),
     page("GET", "/merchant/counter?code={code}", None, "voucher.redeem", "theirs"),
     page(
         "POST",
@@ -172,6 +173,7 @@ API = [
     ),  # fmt: skip
     api("POST", "/api/v1/merchant/covers", "PNG", "cover.upload", ok=201),
     api("GET", "/api/v1/merchant/recent-redemptions", None, "redemption.view"),
+    api("POST", "/api/v1/merchant/cards/verify", {"code": "{cardcode}"}, "card.verify"),
     api("GET", "/api/v1/merchant/audit-events", None, "audit.view_own"),
     api("GET", "/api/v1/admin/merchant-applications", None, "merchant.review"),
     api("POST", "/api/v1/admin/merchant-applications/{pending}/approve", None, "merchant.review"),
@@ -239,14 +241,18 @@ def world(client, app_ctx, admin):
     db.session.add(cover)
     db.session.commit()
     from marketplace.auth.models import Account
+    from marketplace.members import cardcode
+    from marketplace.members.models import Card
 
     clerk_id = db.session.scalar(db.select(Account.id).where(Account.username == "clerk1"))
+    member_card = db.session.scalar(db.select(Card).where(Card.member_id == member_id))
     card = db.session.scalar(db.select(Account.username).where(Account.member_id == member_id))
     ids = {
         "shop": shop, "suspended_shop": susp, "sale": sale, "draft": draft, "code": code,
         "redemption": redemption, "pending": pending, "pending2": pending2, "import": imp.id,
         "cover": cover.id, "offer": offer, "deal": deal,
         "clerk": clerk_id, "card": card, "member": member_id,
+        "cardcode": cardcode.current(member_card).code,
     }  # fmt: skip
     accounts = {"member": card, "clerk": "clerk1", "other": "owner2", "suspended": "owner3",
                 "owner": "owner1", "admin": "root"}  # fmt: skip

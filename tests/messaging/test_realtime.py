@@ -101,7 +101,10 @@ def test_tokens_are_checked(client, world, rt):
     channels = serializer(client.application.config["SECRET_KEY"]).loads(
         settings.get_json()["token"]
     )
-    assert channels == [f"m:{world['members'][1]}"]
+    orgs = world["orgs"]
+    # their own channel and their announcement audiences: everyone, region, each node on the path
+    assert channels == [f"m:{world['members'][1]}", "a:all", "a:region:130102",
+                        *(f"a:org:{orgs[k]}" for k in ("city", "d1", "A"))]  # fmt: skip
     # the admin route is not for members, the member route not for admins
     assert client.get("/api/v1/admin/realtime",
                       headers=bearer(world["tokens"][1])).status_code == 403  # fmt: skip
