@@ -119,11 +119,13 @@ def _back_to_waiting(entry_id: int) -> None:
 
 
 def _voucher_of(entry: LotteryEntry) -> Voucher | None:
+    # populate_existing: a long-lived session (a job looping) must see the row as it is now.
     return db.session.scalar(
         select(Voucher)
         .where(Voucher.campaign_id == entry.campaign_id, Voucher.member_id == entry.member_id)
         .order_by(Voucher.id.desc())
         .limit(1)
+        .execution_options(populate_existing=True)
     )  # fmt: skip
 
 
@@ -222,6 +224,7 @@ def expire_unconfirmed(limit: int = 1000) -> int:
                LotteryEntry.passed_at.is_(None), LotteryEntry.outcome.in_(WINNING))
         .order_by(LotteryEntry.confirm_by)
         .limit(limit)
+        .execution_options(populate_existing=True)
     ).all()  # fmt: skip
     done = 0
     for entry in rows:

@@ -384,6 +384,20 @@ def _jsonable(data: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
 
+def lottery_winners(campaign: Campaign) -> list[dict]:
+    """A lottery sale's winners for its merchant (flashsale.handon.winners)."""
+    from .handon import winners
+
+    return winners(campaign) if campaign.mode == "lottery" else []
+
+
+def mark_unused(principal, campaign_id: int, code: str):
+    """The merchant marks a lottery winner's voucher unused in time (flashsale.handon)."""
+    from .handon import mark_unused as run
+
+    return run(get_own(principal.merchant_id, campaign_id), code, actor=Actor(principal))
+
+
 def republish_merchant_sales(merchant_id: int) -> int:
     """Rewrite the claim path's metadata of a merchant's published sales (after its status
     changed: suspended merchants cannot sell). Returns how many sales were rewritten."""

@@ -62,6 +62,18 @@ def cancel(principal, campaign_id: int) -> Campaign:
     return fs.cancel(principal, campaign_id)
 
 
+def lottery_winners(principal, campaign: Campaign) -> list[dict]:
+    """A lottery's winners, for owners (the permission table's ``sale.handon``)."""
+    if campaign.mode != "lottery" or not permissions.allows(principal.role, "sale.handon"):
+        return []
+    return fs.lottery_winners(campaign)
+
+
+def mark_unused(principal, campaign_id: int, code: str) -> None:
+    own_sale(principal, campaign_id, "sale.handon")  # another merchant's sale: 404 first
+    fs.mark_unused(principal, campaign_id, code)
+
+
 def top_up(principal, campaign_id: int, add: int) -> Campaign:
     """Grow the stock by ``add`` tickets (live sales included; the engine restocks atomically)."""
     if not isinstance(add, int) or not 1 <= add <= 1_000_000:
