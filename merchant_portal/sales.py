@@ -24,9 +24,11 @@ from .models import CoverImage
 COPIED = (
     "title", "title_en", "description", "description_en", "category", "venue", "image_url",
     "total_stock", "per_member_limit", "require_active_card", "regions", "mode",
-    "admission_rate", "over_admission",
+    "admission_rate", "over_admission", "hardship_weight", "loss_weight", "loss_days",
+    "loss_cap", "confirm_hours",
 )  # fmt: skip
-TIMES = ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline", "queue_opens_at")
+TIMES = ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline", "queue_opens_at",
+         "handon_until")  # fmt: skip
 
 
 def own_sale(principal, campaign_id: int, action: str = "sale.view") -> Campaign:
