@@ -80,20 +80,28 @@ def entrants_hash(lines) -> str:
     return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
 
 
-def _lot(key: bytes, ticket: str, weight: int) -> bytes:
-    best = hmac.new(key, ticket.encode(), hashlib.sha256).digest()
-    for j in range(1, weight):
-        best = min(best, hmac.new(key, f"{ticket}:{j}".encode(), hashlib.sha256).digest())
-    return best
-
-
 def order(seed: str, beacon_value: str, lines) -> list[str]:
     """Every ticket in drawn order: a deterministic function of seed, beacon and the entrants
     list (tickets with their weights)."""
     lines = sorted(lines)
     key = hashlib.sha256(f"{seed}:{beacon_value}:{entrants_hash(lines)}".encode()).digest()
-    keyed = sorted((_lot(key, *parse_line(line)), line) for line in lines)
-    return [parse_line(line)[0] for _lot_value, line in keyed]
+    mac = hmac.new(key, digestmod=hashlib.sha256)  # copied per lot: cheaper than a new one
+
+    def lot(line: str) -> bytes:
+        ticket, _, weight = line.partition(" ")
+        best = None
+        for j in range(int(weight) if weight else 1):
+            h = mac.copy()
+            h.update((f"{ticket}:{j}" if j else ticket).encode())
+            digest = h.digest()
+            if best is None or digest < best:
+                best = digest
+        return best
+
+    ordered = sorted(lines, key=lot)  # 32-byte HMACs: no two are equal in practice
+    if not any(" " in line for line in lines):
+        return ordered
+    return [line.partition(" ")[0] for line in ordered]
 
 
 def winners_of(drawn: list[str], excluded, stock: int) -> list[str]:
@@ -337,6 +345,11 @@ def _decide(campaign: Campaign, drawn: list[str], by_ticket: dict, stock: int):
     quota atomically (quota.lua); one over quota or barred is excluded and the next wins."""
     outcome: dict[str, tuple[str, str | None]] = {}
     winners: list[str] = []
+    if not quotas.hot_rules().active:  # no rule and no ban anywhere: the first stock win
+        winners = drawn[:stock]
+        outcome = dict.fromkeys(drawn, ("waiting", None))
+        outcome.update(dict.fromkeys(winners, ("won", None)))
+        return outcome, winners
     for t in drawn:
         if len(winners) >= stock:
             outcome[t] = ("waiting", None)
@@ -360,8 +373,9 @@ def _store(drawn, by_ticket, weights, outcome, campaign: Campaign) -> None:
     for n, t in enumerate(drawn, 1):
         entry_id, member_id = by_ticket[t]
         state, reason = outcome[t]
-        row = {"id": entry_id, "position": n, "outcome": state,
-               "weight": weights.get(member_id)}  # fmt: skip
+        row = {"id": entry_id, "position": n, "outcome": state}
+        if weights:  # an unweighted sale stores none (500,000 rows: every column costs)
+            row["weight"] = weights.get(member_id)
         if state == "waiting":
             plain.append(row)
         else:
