@@ -91,30 +91,35 @@ class CampaignInSchema(Schema):
     # publicly with the sale and fixed once it is published.
     hardship_weight = fields.Integer(
         allow_none=True, strict=True, validate=validate.Range(min=1, max=10),
-        metadata={"description": "Lottery: members in hardship (困难职工) weigh this much."},
+        metadata={"description": "Lottery: members in hardship (困难职工) weigh this much. "
+                                 "Only lottery sales have this setting."},
     )  # fmt: skip
     loss_weight = fields.Integer(
         allow_none=True, strict=True, validate=validate.Range(min=0, max=5),
-        metadata={"description": "Lottery: +this weight per draw lost in the last loss_days."},
+        metadata={"description": "Lottery: +this weight per draw lost in the last loss_days. "
+                                 "Only lottery sales have this setting."},
     )  # fmt: skip
     loss_days = fields.Integer(
         allow_none=True, strict=True, validate=validate.Range(min=1, max=730),
-        metadata={"description": "Lottery: how far back lost draws count (default 180)."},
+        metadata={"description": "Lottery: how far back lost draws count (default 180). "
+                                 "Only lottery sales have this setting."},
     )  # fmt: skip
     loss_cap = fields.Integer(
         allow_none=True, strict=True, validate=validate.Range(min=0, max=20),
         metadata={"description": "Lottery: at most this much extra weight from losses "
-                                 "(default 3)."},
+                                 "(default 3). Only lottery sales have this setting."},
     )  # fmt: skip
     confirm_hours = fields.Integer(
         allow_none=True, strict=True, validate=validate.Range(min=1, max=168),
         metadata={"description": "Lottery: winners confirm within this many hours of their "
-                                 "win, or the ticket passes to the waiting list."},
+                                 "win, or the ticket passes to the waiting list. "
+                                 "Only lottery sales have this setting."},
     )  # fmt: skip
     handon_until = UTCAware(
         allow_none=True,
         metadata={"description": "Lottery: until then the merchant may mark a winner's voucher "
-                                 "unused, passing it on. Must not be before ends_at nor after "
+                                 "unused, passing it on. Only lottery sales have this "
+                                 "setting. Must not be before ends_at. Must not be after "
                                  "valid_until."},
     )  # fmt: skip
 

@@ -248,3 +248,40 @@ def test_confirmations_race_expiry_jobs(app_ctx, client, drain, live_server):
     held = issued(sale)
     assert set(held) == {m for m in winners if rows[m].passed_at is None} | set(promoted)
     assert_books_balance(sale, drain, 6)
+
+
+def test_two_hand_ons_of_one_voucher_at_once(app_ctx, client, drain, live_server):
+    """Six 'unused' requests for the same voucher over HTTP at once (two gunicorn workers): one
+    hands the ticket on, the others answer 409 not_handable; one waiting member gets it."""
+    import http.client
+    from urllib.parse import urlparse
+
+    _, owner = make_merchant()
+    members = make_members(5)
+    until = (utcnow() + timedelta(days=1)).isoformat()
+    sale, states = drawn_sale(client, owner, members, total_stock=2, handon_until=until)
+    drain()
+    code = client.get(f"{CAMPAIGNS}/{sale}/winners", headers=bearer(owner)).get_json()[0]["code"]
+    url = urlparse(live_server)
+    answers, barrier = [], threading.Barrier(6)
+
+    def mark():
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        barrier.wait()
+        conn.request("POST", f"{CAMPAIGNS}/{sale}/vouchers/{code}/unused", headers=bearer(owner))
+        resp = conn.getresponse()
+        answers.append((resp.status, json.loads(resp.read())))
+        conn.close()
+
+    threads = [threading.Thread(target=mark) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(s for s, _ in answers) == [200] + [409] * 5, answers
+    assert all(b["code"] == "not_handable" for s, b in answers if s == 409), answers
+    db.session.rollback()
+    outcomes = db.session.scalars(db.select(LotteryEntry.outcome).where(
+        LotteryEntry.campaign_id == sale)).all()  # fmt: skip
+    assert sorted(outcomes) == ["promoted", "waiting", "waiting", "won", "won"]
+    assert_books_balance(sale, drain, 2)
