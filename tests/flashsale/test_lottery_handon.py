@@ -98,6 +98,13 @@ def test_winners_confirm_in_time_or_the_ticket_passes_on(app_ctx, client, drain,
     problem(refused, 409, "win_passed_on")
     assert refused.get_json()["type"].endswith("/win_passed_on"), refused.get_json()
     assert entry(client, sale, token[a])["state"] == "won"
+    # The interleaving the race can produce: a job read a's entry as unconfirmed, then a's
+    # confirmation committed: the job's hand-on must change nothing.
+    stale = db.session.scalar(db.select(LotteryEntry).where(LotteryEntry.member_id == a))
+    stale.confirmed_at = None  # what the job saw (not flushed: the row stays confirmed)
+    db.session.expunge(stale)
+    assert handon.hand_on(db.session.get(Campaign, sale), stale, "unconfirmed") is False
+    assert entry(client, sale, token[a])["state"] == "won"
     assert confirm(client, sale, token[nxt]).status_code == 200
     drain()
     held = issued(sale)
