@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db, get_redis
@@ -123,8 +123,22 @@ def compute(campaign: Campaign) -> dict:
         "by_branch": table(lambda m: branch_of.get(m) or "-"),
         "by_prior_wins": table(history),
         "prior_wins_days": HISTORY_DAYS,
-        "excluded": {"no_show_ban": len(barred)},
+        "excluded": {"no_show_ban": len(barred), **drawn_excluded(campaign)},
     }
+
+
+def drawn_excluded(campaign: Campaign) -> dict:
+    """A lottery's entrants skipped at the draw or on the waiting list, by reason (over the
+    union's quota, barred for no-shows); other modes: nothing."""
+    if campaign.mode != "lottery":
+        return {}
+    counts = dict(db.session.execute(
+        select(LotteryEntry.reason, func.count())
+        .where(LotteryEntry.campaign_id == campaign.id, LotteryEntry.outcome == "excluded")
+        .group_by(LotteryEntry.reason)
+    ).all())  # fmt: skip
+    return {"drawn_over_quota": counts.get("quota_exceeded", 0),
+            "drawn_barred": counts.get("no_show_ban", 0)}  # fmt: skip
 
 
 def publish(campaign_id: int, actor) -> SaleFairness:

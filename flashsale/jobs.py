@@ -282,3 +282,11 @@ def reconcile_quota_holds() -> dict:
     from .quotas import reconcile_holds
 
     return reconcile_holds()
+
+
+def lottery_hand_ons() -> dict:
+    """Lottery wins not confirmed in time pass on; stock back in a drawn pool reaches the
+    waiting list (flashsale.handon.sweep)."""
+    from .handon import sweep
+
+    return sweep()

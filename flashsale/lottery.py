@@ -2,16 +2,27 @@
 
 The draw recipe (docs/flashsale.md "Lottery: the draw recipe"), standard library only::
 
-    entrants_hash = sha256("\\n".join(sorted(tickets)).encode()).hexdigest()
+    lines = sorted(published entrants list)       # "ticket" or, in a weighted sale, "ticket w"
+    entrants_hash = sha256("\\n".join(lines).encode()).hexdigest()
     key = sha256(f"{seed}:{beacon}:{entrants_hash}".encode()).digest()
-    order = sorted(tickets, key=lambda t: hmac.new(key, t.encode(), sha256).digest())
-    winners, waiting_list = order[:stock], order[stock:]
+    lot(t, w) = min(hmac(key, t), hmac(key, f"{t}:1"), ..., hmac(key, f"{t}:{w-1}"))
+    order = tickets sorted by (lot, line)
+    winners = [t for t in order if t not in published exclusions][:stock]
 
-``seed`` is 32 random bytes (hex) whose SHA-256 was published with the sale (the commitment);
-``beacon`` is the randomness of the drand round named at publish. Tickets are random per entry
-and shown to their member, so the published list reveals no identity and each member can find
-their own. Winners' vouchers are reserved through the stock engine (request id ``draw``), so
-they reach SQL through the same outbox and the audit covers them.
+A ticket of weight ``w`` holds ``w`` lots and takes the place of its smallest: each next place
+goes to a remaining entrant with probability proportional to its weight (successive weighted
+sampling without replacement, as Efraimidis-Spirakis keys do, but exact with integer weights
+and hashes only). Weight 1 everywhere is the unweighted recipe. ``seed`` is 32 random bytes
+(hex) whose SHA-256 was published with the sale (the commitment); ``beacon`` is the randomness
+of the drand round named at publish. Tickets are random per entry and shown to their member, so
+the published list reveals no identity and each member can find their own.
+
+A drawn member over the union's quota or barred for no-shows at the draw is skipped (a lottery
+win is a free ticket, counted like a claim's): outcome ``excluded`` with its reason, published
+with the draw, and the next in order wins instead. Winners' vouchers are reserved through the
+stock engine (request id ``draw``), so they reach SQL through the same outbox and the audit
+covers them. What happens after the draw (the waiting list, confirmations, hand-ons) is in
+:mod:`flashsale.handon`.
 """
 
 from __future__ import annotations
@@ -21,24 +32,31 @@ import hmac
 import logging
 import secrets
 import time
+from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from inventory import RESERVED, SOLD_OUT
-from marketplace.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
+from inventory import RESERVED
+from marketplace.errors import Conflict, Forbidden, NotFound, Problem, ServiceUnavailable
 from marketplace.extensions import db
+from marketplace.members.models import Member
 from marketplace.models import record_audit, utcnow
 from marketplace.notices import notify_many
 from marketplace.vouchercodes import new_voucher_code
 
-from . import beacon
+from . import beacon, quotas
 from .hotpath import campaign_meta, get_engine
 from .models import Campaign, LotteryDraw, LotteryEntry
 
 log = logging.getLogger(__name__)
 DRAW_REQUEST = "draw"  # the engine request id of every voucher the draw or the list hands out
+WINNING = ("won", "promoted")
+EXCLUSION_CODES = ("quota_exceeded", "no_show_ban")
+# Defaults of the weight settings when a sale sets loss_weight without them.
+DEFAULT_LOSS_DAYS = 180
+DEFAULT_LOSS_CAP = 3
 
 
 # -- the recipe (pure functions: what the verifier and the tests recompute) ----------------------
@@ -48,15 +66,96 @@ def commitment_of(seed: str) -> str:
     return hashlib.sha256(bytes.fromhex(seed)).hexdigest()
 
 
-def entrants_hash(tickets) -> str:
-    return hashlib.sha256("\n".join(sorted(tickets)).encode()).hexdigest()
+def entrant_line(ticket: str, weight: int | None, weighted: bool) -> str:
+    """One line of the published entrants list: the ticket, and in a weighted sale its weight."""
+    return f"{ticket} {weight or 1}" if weighted else ticket
 
 
-def order(seed: str, beacon_value: str, tickets) -> list[str]:
-    """Every ticket in drawn order: a deterministic function of seed, beacon and entrants."""
-    tickets = sorted(tickets)
-    key = hashlib.sha256(f"{seed}:{beacon_value}:{entrants_hash(tickets)}".encode()).digest()
-    return sorted(tickets, key=lambda t: hmac.new(key, t.encode(), hashlib.sha256).digest())
+def parse_line(line: str) -> tuple[str, int]:
+    ticket, _, weight = line.partition(" ")
+    return ticket, int(weight) if weight else 1
+
+
+def entrants_hash(lines) -> str:
+    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+
+
+def order(seed: str, beacon_value: str, lines) -> list[str]:
+    """Every ticket in drawn order: a deterministic function of seed, beacon and the entrants
+    list (tickets with their weights)."""
+    lines = sorted(lines)
+    key = hashlib.sha256(f"{seed}:{beacon_value}:{entrants_hash(lines)}".encode()).digest()
+    mac = hmac.new(key, digestmod=hashlib.sha256)  # copied per lot: cheaper than a new one
+
+    def lot(line: str) -> bytes:
+        ticket, _, weight = line.partition(" ")
+        best = None
+        for j in range(int(weight) if weight else 1):
+            h = mac.copy()
+            h.update((f"{ticket}:{j}" if j else ticket).encode())
+            digest = h.digest()
+            if best is None or digest < best:
+                best = digest
+        return best
+
+    ordered = sorted(lines, key=lot)  # 32-byte HMACs: no two are equal in practice
+    if not any(" " in line for line in lines):
+        return ordered
+    return [line.partition(" ")[0] for line in ordered]
+
+
+def winners_of(drawn: list[str], excluded, stock: int) -> list[str]:
+    """The draw's winners: the first ``stock`` tickets of the order that were not excluded."""
+    excluded = set(excluded)
+    return [t for t in drawn if t not in excluded][:stock]
+
+
+# -- weights ---------------------------------------------------------------------------------
+
+
+def weighted(campaign: Campaign) -> bool:
+    return bool(campaign.hardship_weight or campaign.loss_weight)
+
+
+def weight_rules(campaign: Campaign) -> dict | None:
+    """The sale's weights as stated publicly (None: every entrant weighs 1)."""
+    if not weighted(campaign):
+        return None
+    return {
+        "hardship_weight": campaign.hardship_weight or 1,
+        "loss_weight": campaign.loss_weight or 0,
+        "loss_days": campaign.loss_days or DEFAULT_LOSS_DAYS,
+        "loss_cap": campaign.loss_cap if campaign.loss_cap is not None else DEFAULT_LOSS_CAP,
+        "formula": "(hardship_weight if in hardship else 1) * "
+        "(1 + min(loss_weight * lottery draws lost in the last loss_days days, loss_cap))",
+    }
+
+
+def weights_of(campaign: Campaign, member_ids) -> dict[int, int]:
+    """Each entrant's weight at the draw (empty: unweighted). A lost draw is an entry of another
+    lottery drawn within ``loss_days`` that is still on its waiting list (never got a ticket)."""
+    rules = weight_rules(campaign)
+    if rules is None:
+        return {}
+    hardship = set()
+    if rules["hardship_weight"] > 1:
+        hardship = set(db.session.scalars(select(Member.id).where(Member.hardship.is_(True))))
+    losses: Counter = Counter()
+    if rules["loss_weight"]:
+        now = utcnow()
+        losses = Counter(dict(db.session.execute(
+            select(LotteryEntry.member_id, func.count())
+            .join(LotteryDraw, LotteryDraw.campaign_id == LotteryEntry.campaign_id)
+            .where(LotteryEntry.campaign_id != campaign.id, LotteryEntry.outcome == "waiting",
+                   LotteryDraw.drawn_at >= now - timedelta(days=rules["loss_days"]),
+                   LotteryDraw.drawn_at < now)
+            .group_by(LotteryEntry.member_id)
+        ).all()))  # fmt: skip
+    out = {}
+    for m in member_ids:
+        base = rules["hardship_weight"] if m in hardship else 1
+        out[m] = base * (1 + min(rules["loss_weight"] * losses.get(m, 0), rules["loss_cap"]))
+    return out
 
 
 # -- publish ---------------------------------------------------------------------------------
@@ -84,7 +183,8 @@ def pool_window(campaign: Campaign):
 
 
 def register(principal, campaign_id: int) -> tuple[LotteryEntry, bool]:
-    """Enter the member (idempotent); returns (entry, created). Same eligibility as a claim."""
+    """Enter the member (idempotent); returns (entry, created). Same eligibility as a claim:
+    card, region, and the union's quota and no-show bans (checked here, counted at the draw)."""
     meta = campaign_meta(campaign_id)
     if meta is None:
         raise NotFound("No such flash sale.", code="not_found")
@@ -104,6 +204,7 @@ def register(principal, campaign_id: int) -> tuple[LotteryEntry, bool]:
         raise Conflict("Registration has not opened yet.", code="registration_not_open")
     if now >= meta.ends_at:
         raise Conflict("Registration is closed.", code="registration_closed")
+    quotas.check(quotas.hot_rules(), meta, principal.member_id)
     entry = LotteryEntry(campaign_id=campaign_id, member_id=principal.member_id,
                          ticket=secrets.token_hex(8))  # fmt: skip
     db.session.add(entry)
@@ -141,13 +242,26 @@ def get_draw(campaign_id: int) -> LotteryDraw:
     return draw
 
 
+def take_quota(campaign: Campaign, member_id: int):
+    """Count a lottery win against the member's quota (one atomic step on the member's slot,
+    request id ``draw``): the hold, or raises the claim's 409 quota_exceeded / 403 no_show_ban.
+    A replay (the same draw resumed) counts nothing more."""
+    meta = campaign_meta(campaign.id)
+    rules = quotas.hot_rules()
+    if meta is None or not rules.active:
+        return None
+    return quotas.take(rules, meta, member_id, DRAW_REQUEST)
+
+
 def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
              resume: bool = False) -> LotteryDraw:  # fmt: skip
-    """Draw once: order the entrants, reserve the winners' vouchers, keep the rest in order.
+    """Draw once: order the entrants, skip those over quota or barred, reserve the winners'
+    vouchers, keep the rest in order.
 
     The first caller marks the draw taken (a conditional UPDATE); a second call answers 409
     ``already_drawn`` and changes nothing. ``resume`` (CLI) re-runs a draw that stopped half-way:
-    every step is deterministic and every reserve replays (request id ``draw``)."""
+    the order is deterministic, stored decisions (winners, exclusions) stand, every quota step
+    and every reserve replays (request id ``draw``)."""
     if campaign.mode != "lottery":
         raise Conflict("This sale is not a lottery.", code="not_lottery_sale")
     if campaign.status == "cancelled":
@@ -174,31 +288,47 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
     db.session.refresh(draw)
     started = time.perf_counter()
     rows = db.session.execute(
-        select(LotteryEntry.ticket, LotteryEntry.id, LotteryEntry.member_id)
+        select(LotteryEntry.ticket, LotteryEntry.id, LotteryEntry.member_id,
+               LotteryEntry.position, LotteryEntry.outcome, LotteryEntry.weight)
         .where(LotteryEntry.campaign_id == campaign.id)
     ).all()  # fmt: skip
-    by_ticket = {ticket: (entry_id, member_id) for ticket, entry_id, member_id in rows}
+    by_ticket = {r.ticket: (r.id, r.member_id) for r in rows}
+    stored = any(r.position is not None for r in rows)  # a resumed draw keeps its decisions
+    is_weighted = weighted(campaign)
+    if stored:
+        weights = {r.member_id: r.weight or 1 for r in rows}
+    else:
+        weights = weights_of(campaign, [r.member_id for r in rows])
+    lines = [entrant_line(r.ticket, weights.get(r.member_id), is_weighted) for r in rows]
     read = time.perf_counter()
-    drawn = order(draw.seed, draw.beacon_value, by_ticket)
+    drawn = order(draw.seed, draw.beacon_value, lines)
     ordered = time.perf_counter()
     stock = campaign.total_stock
-    db.session.execute(
-        update(LotteryEntry),
-        [{"id": by_ticket[t][0], "position": n, "outcome": "won" if n <= stock else "waiting"}
-         for n, t in enumerate(drawn, 1)],
-    )  # fmt: skip
-    draw.entrants_hash = entrants_hash(by_ticket)
-    draw.entrants, draw.winners = len(drawn), min(stock, len(drawn))
+    if stored:
+        outcome = {r.ticket: (r.outcome, None) for r in rows}
+        winners = [t for t in drawn if outcome[t][0] == "won"]
+        for t in winners:  # count again what a crash may have left uncounted (replays: free)
+            try:
+                take_quota(campaign, by_ticket[t][1])
+            except Problem:
+                log.warning("resumed draw of sale %s: a winner is over quota now", campaign.id)
+    else:
+        outcome, winners = _decide(campaign, drawn, by_ticket, stock)
+        _store(drawn, by_ticket, weights, outcome, campaign)
+    draw.entrants_hash = entrants_hash(lines)
+    draw.entrants, draw.winners = len(drawn), len(winners)
+    excluded = sum(1 for o, _r in outcome.values() if o == "excluded")
     record_audit("campaign.draw", "campaign", campaign.id, actor=actor,
                  merchant_id=campaign.merchant_id,
-                 data={"entrants": draw.entrants, "winners": draw.winners})  # fmt: skip
+                 data={"entrants": draw.entrants, "winners": draw.winners,
+                       "excluded": excluded})  # fmt: skip
     db.session.commit()
-    stored = time.perf_counter()
+    stored_at = time.perf_counter()
     engine = get_engine()
-    failed = [t for t in drawn[:stock] if _reserve(engine, campaign, by_ticket[t][1]) != RESERVED]
+    failed = [t for t in winners if _reserve(engine, campaign, by_ticket[t][1]) != RESERVED]
     log.info("draw of sale %s: read %.1f s, order %.1f s, store %.1f s, reserve %.1f s",
-             campaign.id, read - started, ordered - read, stored - ordered,
-             time.perf_counter() - stored)  # fmt: skip
+             campaign.id, read - started, ordered - read, stored_at - ordered,
+             time.perf_counter() - stored_at)  # fmt: skip
     if failed:  # e.g. the pool was lost: `shihui draw run ID --resume` finishes (replays are safe)
         log.error("draw of sale %s: %s winners got no voucher", campaign.id, len(failed))
         raise ServiceUnavailable(
@@ -206,63 +336,100 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
             "finish with `shihui draw run --resume`.",
             code="draw_incomplete",
         )
-    payload = {"campaign_id": campaign.id, "title": campaign.title}
-    won = {by_ticket[t][1] for t in drawn[:stock]}
-    notify_many(sorted(won), "lottery.won", payload, key=f"lottery:{campaign.id}")
-    notify_many(sorted({m for _e, m in by_ticket.values()} - won), "lottery.waiting", payload,
-                key=f"lottery:{campaign.id}")  # fmt: skip
+    _tell(campaign, by_ticket, winners, outcome)
     return draw
+
+
+def _decide(campaign: Campaign, drawn: list[str], by_ticket: dict, stock: int):
+    """Walk the order until ``stock`` winners: each candidate's win is counted against their
+    quota atomically (quota.lua); one over quota or barred is excluded and the next wins."""
+    outcome: dict[str, tuple[str, str | None]] = {}
+    winners: list[str] = []
+    if not quotas.hot_rules().active:  # no rule and no ban anywhere: the first stock win
+        winners = drawn[:stock]
+        outcome = dict.fromkeys(drawn, ("waiting", None))
+        outcome.update(dict.fromkeys(winners, ("won", None)))
+        return outcome, winners
+    for t in drawn:
+        if len(winners) >= stock:
+            outcome[t] = ("waiting", None)
+            continue
+        try:
+            take_quota(campaign, by_ticket[t][1])
+        except Problem as exc:
+            if exc.code not in EXCLUSION_CODES:
+                raise
+            outcome[t] = ("excluded", exc.code)
+            continue
+        outcome[t] = ("won", None)
+        winners.append(t)
+    return outcome, winners
+
+
+def _store(drawn, by_ticket, weights, outcome, campaign: Campaign) -> None:
+    now = utcnow()
+    confirm_by = now + timedelta(hours=campaign.confirm_hours) if campaign.confirm_hours else None
+    plain, decided = [], []
+    for n, t in enumerate(drawn, 1):
+        entry_id, member_id = by_ticket[t]
+        state, reason = outcome[t]
+        row = {"id": entry_id, "position": n, "outcome": state}
+        if weights:  # an unweighted sale stores none (500,000 rows: every column costs)
+            row["weight"] = weights.get(member_id)
+        if state == "waiting":
+            plain.append(row)
+        else:
+            row.update(reason=reason, won_at=now if state == "won" else None,
+                       confirm_by=confirm_by if state == "won" else None)  # fmt: skip
+            decided.append(row)
+    for rows in (plain, decided):
+        if rows:
+            db.session.execute(update(LotteryEntry), rows)
+
+
+def _tell(campaign: Campaign, by_ticket: dict, winners: list[str], outcome: dict) -> None:
+    payload = {"campaign_id": campaign.id, "title": campaign.title}
+    won = {by_ticket[t][1] for t in winners}
+    key = f"lottery:{campaign.id}"
+    notify_many(sorted(won), "lottery.won", {**payload, "confirm_hours": campaign.confirm_hours},
+                key=key)  # fmt: skip
+    excluded = {by_ticket[t][1]: r for t, (o, r) in outcome.items() if o == "excluded"}
+    for reason in EXCLUSION_CODES:
+        members = sorted(m for m, r in excluded.items() if r == reason)
+        if members:
+            notify_many(members, "lottery.excluded", {**payload, "reason": reason}, key=key)
+    rest = {m for _e, m in by_ticket.values()} - won - set(excluded)
+    notify_many(sorted(rest), "lottery.waiting", payload, key=key)
 
 
 def _reserve(engine, campaign: Campaign, member_id: int) -> str:
     result = engine.reserve(campaign.pool_id, str(member_id), 1, DRAW_REQUEST,
-                            {"code": new_voucher_code()})  # fmt: skip
+                            {"code": new_voucher_code()}, use_cache=False)  # fmt: skip
     return result.status
 
 
 def pass_on(campaign: Campaign) -> int:
-    """Give returned tickets to the next members of the waiting list; how many were handed on.
+    """Kept for callers of the first version: :func:`flashsale.handon.pass_on`."""
+    from .handon import pass_on as run
 
-    Called after a winner's voucher was cancelled (its stock is back in the engine). Each step
-    takes the first waiting entry with a conditional UPDATE (two racing cancellations never pick
-    the same member) and reserves for it; when the engine is sold out the entry goes back."""
-    if campaign.mode != "lottery" or db.session.get(LotteryDraw, campaign.id) is None:
-        return 0
-    engine, handed = get_engine(), 0
-    while True:
-        nxt = db.session.scalar(
-            select(LotteryEntry)
-            .where(LotteryEntry.campaign_id == campaign.id, LotteryEntry.outcome == "waiting")
-            .order_by(LotteryEntry.position)
-            .limit(1)
-        )  # fmt: skip
-        if nxt is None:
-            return handed
-        took = db.session.execute(
-            update(LotteryEntry)
-            .where(LotteryEntry.id == nxt.id, LotteryEntry.outcome == "waiting")
-            .values(outcome="promoted")
-        ).rowcount
-        db.session.commit()
-        if not took:
-            continue
-        status = _reserve(engine, campaign, nxt.member_id)
-        if status == RESERVED:
-            handed += 1
-            continue
-        db.session.execute(
-            update(LotteryEntry).where(LotteryEntry.id == nxt.id).values(outcome="waiting")
-        )
-        db.session.commit()
-        if status == SOLD_OUT:
-            return handed
-        return handed
+    return run(campaign)
+
+
+def exclusions(campaign_id: int) -> list[dict]:
+    """The published exclusions: ticket (no identity) and reason, in drawn order."""
+    rows = db.session.execute(
+        select(LotteryEntry.ticket, LotteryEntry.reason, LotteryEntry.position)
+        .where(LotteryEntry.campaign_id == campaign_id, LotteryEntry.outcome == "excluded")
+        .order_by(LotteryEntry.position)
+    ).all()  # fmt: skip
+    return [{"ticket": t, "reason": r, "position": p} for t, r, p in rows]
 
 
 def public(draw: LotteryDraw) -> dict:
-    """What anyone may check: before the draw the commitment and the named round; after it the
-    seed, the beacon value and the entrants hash too."""
+    """What anyone may check: before the draw the commitment, the named round and the weights;
+    after it the seed, the beacon value, the entrants hash and the exclusions too."""
     drawn = draw.drawn_at is not None and draw.entrants_hash is not None
+    campaign = db.session.get(Campaign, draw.campaign_id)
     return {
         "campaign_id": draw.campaign_id,
         "commitment": draw.commitment,
@@ -276,17 +443,28 @@ def public(draw: LotteryDraw) -> dict:
         "entrants_hash": draw.entrants_hash,
         "entrants": draw.entrants,
         "winners": draw.winners,
+        "stock": campaign.total_stock,
+        "weights": weight_rules(campaign),
+        "confirm_hours": campaign.confirm_hours,
+        "excluded": exclusions(draw.campaign_id) if drawn else [],
     }
 
 
-def tickets_in_order(campaign_id: int) -> list[str]:
-    """The published list: every ticket, sorted (the input of the recipe)."""
-    return sorted(db.session.scalars(
-        select(LotteryEntry.ticket).where(LotteryEntry.campaign_id == campaign_id)
-    ))  # fmt: skip
+def entrant_lines(campaign_id: int) -> list[str]:
+    """The published list: every ticket (with its weight in a weighted sale), sorted."""
+    campaign = db.session.get(Campaign, campaign_id)
+    is_weighted = weighted(campaign)
+    rows = db.session.execute(
+        select(LotteryEntry.ticket, LotteryEntry.weight)
+        .where(LotteryEntry.campaign_id == campaign_id)
+    ).all()  # fmt: skip
+    return sorted(entrant_line(t, w, is_weighted) for t, w in rows)
 
 
-def verify(campaign_id: int, tickets=None) -> list[str]:
+tickets_in_order = entrant_lines  # the first version's name
+
+
+def verify(campaign_id: int, lines=None, excluded=None) -> list[str]:
     """Recompute the draw from public data; the list of disagreements (empty: verified)."""
     draw = get_draw(campaign_id)
     campaign = db.session.get(Campaign, campaign_id)
@@ -295,10 +473,10 @@ def verify(campaign_id: int, tickets=None) -> list[str]:
         return ["not drawn yet"]
     if commitment_of(draw.seed) != draw.commitment:
         problems.append("the seed does not match the commitment published with the sale")
-    tickets = tickets if tickets is not None else tickets_in_order(campaign_id)
-    if entrants_hash(tickets) != draw.entrants_hash:
+    lines = lines if lines is not None else entrant_lines(campaign_id)
+    if entrants_hash(lines) != draw.entrants_hash:
         problems.append("the entrants list does not match the published entrants hash")
-    drawn = order(draw.seed, draw.beacon_value, tickets)
+    drawn = order(draw.seed, draw.beacon_value, lines)
     stored = dict(db.session.execute(
         select(LotteryEntry.ticket, LotteryEntry.position)
         .where(LotteryEntry.campaign_id == campaign_id)
@@ -306,7 +484,12 @@ def verify(campaign_id: int, tickets=None) -> list[str]:
     moved = [t for n, t in enumerate(drawn, 1) if stored.get(t) != n]
     if moved:
         problems.append(f"{len(moved)} entries are not at their recomputed place")
-    winners = set(drawn[: campaign.total_stock])
+    if excluded is None:
+        excluded = [e["ticket"] for e in exclusions(campaign_id)]
+    unknown = set(excluded) - set(drawn)
+    if unknown:
+        problems.append(f"{len(unknown)} published exclusions are not in the entrants list")
+    winners = set(winners_of(drawn, excluded, campaign.total_stock))
     first = set(db.session.scalars(select(LotteryEntry.ticket).where(
         LotteryEntry.campaign_id == campaign_id, LotteryEntry.outcome == "won")))  # fmt: skip
     if first != winners:

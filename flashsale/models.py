@@ -32,7 +32,9 @@ VOUCHER_STATUSES = ("issued", "redeemed", "cancelled", "expired")
 # Fixed once the sale is published. The API accepts the modes in ``OFFERED``.
 MODES = ("first_come", "queue", "lottery")
 OFFERED_MODES = ("first_come", "queue", "lottery")
-ENTRY_OUTCOMES = ("won", "promoted", "waiting")
+# ``excluded``: drawn (or next on the waiting list) while over the union's quota or barred for
+# no-shows: skipped, with ``LotteryEntry.reason`` published (flashsale/lottery.py).
+ENTRY_OUTCOMES = ("won", "promoted", "waiting", "excluded")
 
 
 class Campaign(db.Model):
@@ -74,6 +76,17 @@ class Campaign(db.Model):
     queue_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     admission_rate: Mapped[float | None] = mapped_column(Float)
     over_admission: Mapped[float | None] = mapped_column(Float)
+    # Lottery (docs/flashsale.md "Lottery: weights, confirmation, hand-ons"), stated publicly:
+    # an entrant's weight is (hardship_weight if the member is in hardship else 1) times
+    # (1 + min(loss_weight * draws lost in the last loss_days days, loss_cap)); None: weight 1.
+    hardship_weight: Mapped[int | None] = mapped_column(Integer)
+    loss_weight: Mapped[int | None] = mapped_column(Integer)
+    loss_days: Mapped[int | None] = mapped_column(Integer)
+    loss_cap: Mapped[int | None] = mapped_column(Integer)
+    # Winners confirm within this many hours of their win, or the ticket passes on (None: no
+    # confirmation asked). Until handon_until the merchant may mark a winner's voucher unused.
+    confirm_hours: Mapped[int | None] = mapped_column(Integer)
+    handon_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     merchant: Mapped[Merchant] = relationship(lazy="joined")
 
@@ -220,12 +233,22 @@ class LotteryEntry(db.Model):
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     position: Mapped[int | None] = mapped_column(Integer)  # 1-based place in the drawn order
     outcome: Mapped[str | None] = mapped_column(String(10))
+    # The weight the draw used (published in the entrants list of a weighted sale).
+    weight: Mapped[int | None] = mapped_column(Integer)
+    # Why the entry was excluded (quota_exceeded / no_show_ban), or why a win was passed on
+    # (cancelled / unconfirmed / unused) at ``passed_at``.
+    reason: Mapped[str | None] = mapped_column(String(20))
+    won_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirm_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    passed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint(one_of("outcome", ENTRY_OUTCOMES), name="outcome"),
         Index("uq_lottery_entries_member", "campaign_id", "member_id", unique=True),
         Index("uq_lottery_entries_ticket", "campaign_id", "ticket", unique=True),
         Index("ix_lottery_entries_waiting", "campaign_id", "outcome", "position"),
+        Index("ix_lottery_entries_confirm_by", "confirm_by"),
     )
 
 

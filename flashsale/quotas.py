@@ -151,14 +151,39 @@ def take(rules: HotRules, meta, member_id, request_id: str) -> Hold | None:
     if status == "banned":
         raise ban_problem(reply[1], int(reply[2]))
     if status == "quota":
-        raise Conflict(
-            "You have had as many tickets this month as the union allows.",
-            code="quota_exceeded",
-            scope=reply[1],
-            monthly_limit=int(reply[2]),
-            month=f"{month[:4]}-{month[4:]}",
-        )
+        raise quota_problem(reply[1], int(reply[2]), month)
     raise Problem(f"unexpected quota answer {status}", status=503)
+
+
+def quota_problem(scope: str, limit: int, month: str) -> Problem:
+    return Conflict(
+        "You have had as many tickets this month as the union allows.",
+        code="quota_exceeded",
+        scope=scope,
+        monthly_limit=limit,
+        month=f"{month[:4]}-{month[4:]}",
+    )
+
+
+def check(rules: HotRules, meta, member_id) -> None:
+    """Refuse as :func:`take` would (403 ``no_show_ban``, 409 ``quota_exceeded``) without
+    counting: a lottery registration, whose ticket is counted only if it is drawn (the draw's
+    :func:`take` is the atomic step; this is the early, honest answer)."""
+    if not rules.active:
+        return
+    month = month_of(meta.starts_at)
+    keys = member_keys(member_id, month)
+    cat = meta.category or "other"
+    client = get_redis()
+    now_ms = time.time() * 1000
+    for scope, until in zip(("*", cat), client.hmget(keys[1], "*", cat), strict=True):
+        if until is not None and int(until) > now_ms:
+            raise ban_problem(scope, int(until))
+    counts = [int(v or 0) for v in client.hmget(keys[0], "all", f"c:{cat}")]
+    for scope, count in zip(("*", cat), counts, strict=True):
+        limit = rules.limits.get(scope)
+        if limit is not None and count >= limit:
+            raise quota_problem(scope, limit, month)
 
 
 def finish(hold: Hold | None) -> None:

@@ -87,6 +87,42 @@ class CampaignInSchema(Schema):
         },
     )
 
+    # Lottery settings (docs/flashsale.md "Lottery: weights, confirmation, hand-ons"); stated
+    # publicly with the sale and fixed once it is published.
+    hardship_weight = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=1, max=10),
+        metadata={"description": "Lottery: members in hardship (困难职工) weigh this much. "
+                                 "Only lottery sales have this setting."},
+    )  # fmt: skip
+    loss_weight = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=0, max=5),
+        metadata={"description": "Lottery: +this weight per draw lost in the last loss_days. "
+                                 "Only lottery sales have this setting."},
+    )  # fmt: skip
+    loss_days = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=1, max=730),
+        metadata={"description": "Lottery: how far back lost draws count (default 180). "
+                                 "Only lottery sales have this setting."},
+    )  # fmt: skip
+    loss_cap = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=0, max=20),
+        metadata={"description": "Lottery: at most this much extra weight from losses "
+                                 "(default 3). Only lottery sales have this setting."},
+    )  # fmt: skip
+    confirm_hours = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=1, max=168),
+        metadata={"description": "Lottery: winners confirm within this many hours of their "
+                                 "win, or the ticket passes to the waiting list. "
+                                 "Only lottery sales have this setting."},
+    )  # fmt: skip
+    handon_until = UTCAware(
+        allow_none=True,
+        metadata={"description": "Lottery: until then the merchant may mark a winner's voucher "
+                                 "unused, passing it on. Only lottery sales have this "
+                                 "setting. Must not be before ends_at. Must not be after "
+                                 "valid_until."},
+    )  # fmt: skip
+
     @validates("regions")
     def _unique(self, value, **_kw):
         if value and len(set(value)) != len(value):
@@ -135,6 +171,12 @@ class CampaignOutSchema(Schema):
     regions = fields.List(fields.String(), allow_none=True)
     mode = fields.String()
     queue_opens_at = fields.Method("_queue_opens_at")
+    hardship_weight = fields.Integer(allow_none=True)
+    loss_weight = fields.Integer(allow_none=True)
+    loss_days = fields.Integer(allow_none=True)
+    loss_cap = fields.Integer(allow_none=True)
+    confirm_hours = fields.Integer(allow_none=True)
+    handon_until = UTCAware(allow_none=True)
     status = fields.Method("_status")
     remaining = fields.Method("_remaining")
 

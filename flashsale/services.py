@@ -38,8 +38,11 @@ EDITABLE = {
     "title", "title_en", "description", "description_en", "category", "venue", "image_url",
     "total_stock", "per_member_limit", "starts_at", "ends_at", "valid_from", "valid_until",
     "cancel_deadline", "regions", "require_active_card", "mode", "queue_opens_at",
-    "admission_rate", "over_admission",
+    "admission_rate", "over_admission", "hardship_weight", "loss_weight", "loss_days",
+    "loss_cap", "confirm_hours", "handon_until",
 }  # fmt: skip
+LOTTERY_ONLY = ("hardship_weight", "loss_weight", "loss_days", "loss_cap", "confirm_hours",
+                "handon_until")  # fmt: skip
 # Fixed once the sale is published (members chose how to take part by it).
 PUBLISHED_FIXED = {"mode"}
 # The waiting room's defaults (docs/flashsale.md "Waiting room").
@@ -79,6 +82,15 @@ def check_times(values: dict) -> None:
     opens = values.get("queue_opens_at")
     if opens and values.get("starts_at") and opens > values["starts_at"]:
         errors["queue_opens_at"] = ["Must not be after starts_at."]
+    if mode != "lottery":
+        for name in LOTTERY_ONLY:
+            if values.get(name) is not None:
+                errors[name] = ["Only lottery sales have this setting."]
+    handon = values.get("handon_until")
+    if handon and values.get("ends_at") and handon < values["ends_at"]:
+        errors["handon_until"] = ["Must not be before ends_at."]
+    if handon and values.get("valid_until") and handon > values["valid_until"]:
+        errors.setdefault("handon_until", []).append("Must not be after valid_until.")
     starts, ends = values.get("starts_at"), values.get("ends_at")
     if starts and ends and ends <= starts:
         errors["ends_at"] = ["Must be after starts_at."]
@@ -168,10 +180,11 @@ def patch(principal, campaign_id: int, data: dict) -> Campaign:
             "The sale mode cannot change once the sale is published.",
             code="mode_locked", fields=sorted(changed),
         )  # fmt: skip
-    fixed = {"starts_at", "ends_at", "per_member_limit", "valid_until"} & set(data)
+    fixed = {"starts_at", "ends_at", "per_member_limit", "valid_until", *LOTTERY_ONLY} & set(data)
     if campaign.mode == "lottery" and status != "draft" and fixed:
         raise Conflict(
-            "A published lottery keeps its window: its beacon round is named after it.",
+            "A published lottery keeps its window and its stated rules (weights, "
+            "confirmation, hand-ons): its beacon round is named after them.",
             code="not_editable", fields=sorted(fixed),
         )  # fmt: skip
     if status in ("live", "sold_out"):
@@ -369,6 +382,20 @@ def remaining_of(campaigns) -> dict[int, int]:
 
 def _jsonable(data: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
+
+
+def lottery_winners(campaign: Campaign) -> list[dict]:
+    """A lottery sale's winners for its merchant (flashsale.handon.winners)."""
+    from .handon import winners
+
+    return winners(campaign) if campaign.mode == "lottery" else []
+
+
+def mark_unused(principal, campaign_id: int, code: str):
+    """The merchant marks a lottery winner's voucher unused in time (flashsale.handon)."""
+    from .handon import mark_unused as run
+
+    return run(get_own(principal.merchant_id, campaign_id), code, actor=Actor(principal))
 
 
 def republish_merchant_sales(merchant_id: int) -> int:

@@ -77,9 +77,9 @@ def cancel(principal, code: str) -> Voucher:
         with contextlib.suppress(ClaimNotFound, PoolNotFound):
             get_engine().cancel(campaign.pool_id, voucher.claim_id)
             if campaign.mode == "lottery":  # the ticket goes to the next on the waiting list
-                from .lottery import pass_on
+                from .handon import voucher_cancelled
 
-                pass_on(campaign)
+                voucher_cancelled(campaign, voucher)
     # The ticket no longer counts against the member's monthly quota (once: a refunded hold).
     quotas.refund(campaign, voucher.member_id, voucher.request_id)
     db.session.refresh(voucher)

@@ -65,7 +65,7 @@ ACTIONS: dict[str, Action] = {
     "sale.browse": Action(MEMBER, "List and open flash sales"),
     "claim.create": Action(MEMBER, "Claim a flash-sale voucher"),
     "queue.join": Action(MEMBER, "Join a sale's waiting room and see one's place"),
-    "lottery.enter": Action(MEMBER, "Register for a lottery sale and see one's entry"),
+    "lottery.enter": Action(MEMBER, "Register for a lottery sale, see and confirm one's entry"),
     "voucher.own": Action(MEMBER, "See and cancel one's own vouchers"),
     "directory.browse": Action(MEMBER, "Browse the merchant directory and discount offers"),
     "offer.favourite": Action(MEMBER, "Save offers as favourites and list them"),
@@ -102,6 +102,9 @@ ACTIONS: dict[str, Action] = {
     "sale.cancel": _merchant(OWNER, "Withdraw a sale (allowed while suspended)"),
     "sale.queue_rate": _merchant(OWNER, "Change a waiting room's admission rate, also while live"),
     "sale.draw": _merchant(OWNER, "Run a lottery sale's draw (once, after registration closes)"),
+    "sale.handon": _merchant(
+        OWNER, "See a lottery sale's winners, mark a winner's voucher unused in time (passes it on)"
+    ),
     "sale.export": _merchant(OWNER, "Export a sale's vouchers and redemptions as CSV"),
     "cover.upload": _merchant(OWNER, "Upload a sale's cover picture", selling=True),
     "staff.manage": _merchant(OWNER, "List, add and remove clerks"),
@@ -124,6 +127,7 @@ ACTIONS: dict[str, Action] = {
     "member.import": Action(ADMIN, "Import member rosters, follow them, download rejected rows"),
     "member.view": Action(ADMIN, "Look members and cards up"),
     "card.freeze": Action(ADMIN, "Freeze a card"),
+    "member.hardship": Action(ADMIN, "Mark a member in hardship (困难职工: lottery weights)"),
     "card.reissue": Action(ADMIN, "Reissue a member's card"),
     "service.manage": Action(ADMIN, "Configure union services and funds"),
     "service.review": Action(

@@ -128,6 +128,7 @@ class SaleForm(FlaskForm):
         choices=[
             SelectChoice("first_come", _l("First come, first served")),
             SelectChoice("queue", _l("Waiting room (random order for early arrivals)")),
+            SelectChoice("lottery", _l("Lottery (members register; a verifiable draw)")),
         ],
         default="first_come",
     )
@@ -139,6 +140,23 @@ class SaleForm(FlaskForm):
     admission_rate = FloatField(
         _l("Waiting room: members admitted per second (empty: 20)"),
         validators=[Optional(), NumberRange(min=0.1, max=100_000)],
+    )
+    confirm_hours = IntegerField(
+        _l("Lottery: winners confirm within (hours; empty: no confirmation)"),
+        validators=[Optional(), NumberRange(min=1, max=168)],
+    )
+    handon_until = DateTimeLocalField(
+        _l("Lottery: you may mark unused vouchers and hand them on until (optional)"),
+        format=LOCAL_FORMAT,
+        validators=[Optional()],
+    )
+    hardship_weight = IntegerField(
+        _l("Lottery: weight of members in hardship (empty: 1)"),
+        validators=[Optional(), NumberRange(min=1, max=10)],
+    )
+    loss_weight = IntegerField(
+        _l("Lottery: extra weight per draw lost in the last 180 days (empty: none; at most +3)"),
+        validators=[Optional(), NumberRange(min=0, max=5)],
     )
     cover = FileField(_l("Cover picture (JPEG, PNG or WebP, at most 512 KB)"))
 
@@ -155,6 +173,8 @@ class SaleForm(FlaskForm):
     def validate_per_member_limit(self, field):
         if self.mode.data == "queue" and field.data != 1:
             raise ValidationError(_l("A waiting-room sale gives one ticket per member."))
+        if self.mode.data == "lottery" and field.data != 1:
+            raise ValidationError(_l("A lottery gives one ticket per member."))
         if self.total_stock.data and field.data and field.data > self.total_stock.data:
             raise ValidationError(_l("A member cannot get more tickets than the stock."))
 
@@ -187,6 +207,17 @@ class SaleForm(FlaskForm):
             "mode": self.mode.data,
             "queue_opens_at": to_utc(self.queue_opens_at.data),
             "admission_rate": self.admission_rate.data,
+            **self.lottery_values(),
+        }
+
+    def lottery_values(self) -> dict:
+        """The lottery's settings (None for other modes: their fields are for lotteries only)."""
+        lottery = self.mode.data == "lottery"
+        return {
+            "confirm_hours": self.confirm_hours.data if lottery else None,
+            "handon_until": to_utc(self.handon_until.data) if lottery else None,
+            "hardship_weight": self.hardship_weight.data if lottery else None,
+            "loss_weight": self.loss_weight.data if lottery else None,
         }
 
     def fill(self, campaign) -> None:
@@ -201,11 +232,14 @@ class SaleForm(FlaskForm):
             "require_active_card",
             "mode",
             "admission_rate",
+            "confirm_hours",
+            "hardship_weight",
+            "loss_weight",
         ):
             getattr(self, name).data = getattr(campaign, name)
         for name in (
             "starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline",
-            "queue_opens_at",
+            "queue_opens_at", "handon_until",
         ):  # fmt: skip
             getattr(self, name).data = to_local(getattr(campaign, name))
         self.regions.data = ", ".join(campaign.regions or [])

@@ -59,6 +59,8 @@ AUDIT_ACTIONS = {
     "job.create": _l("Job listing created"),
     "job.interest": _l("Interest in a job"),
     "job.update": _l("Job listing edited"),
+    "lottery.hand_on": _l("Lottery ticket passed on"),
+    "member.hardship": _l("Hardship flag changed"),
     "member.registered": _l("Member registered"),
     "member.search": _l("Member search"),
     "merchant.apply": _l("Merchant applied"),

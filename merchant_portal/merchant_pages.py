@@ -194,8 +194,9 @@ def sale_edit(campaign_id: int):
 def sale_detail(campaign_id: int):
     campaign = sales.own_sale(g.principal, campaign_id)
     return render_template(
-        "merchant_portal/sale.html", c=campaign, live=stats.live(campaign), topup=TopUpForm()
-    )
+        "merchant_portal/sale.html", c=campaign, live=stats.live(campaign), topup=TopUpForm(),
+        winners=sales.lottery_winners(g.principal, campaign),
+    )  # fmt: skip
 
 
 @bp.get("/sales/<int:campaign_id>/live.json")
@@ -224,6 +225,17 @@ def _sale_action(campaign_id: int, action, done: str):
 def sale_publish(campaign_id: int):
     return _sale_action(campaign_id, lambda: sales.publish(g.principal, campaign_id),
                         _("Published: members see the sale now."))  # fmt: skip
+
+
+@bp.post("/sales/<int:campaign_id>/vouchers/<code>/unused")
+@portal("sale.handon")
+def sale_mark_unused(campaign_id: int, code: str):
+    """A lottery winner's voucher marked unused in time: the ticket passes on."""
+    return _sale_action(
+        campaign_id,
+        lambda: sales.mark_unused(g.principal, campaign_id, code),
+        _("Marked unused: the ticket passed to the next on the waiting list."),
+    )
 
 
 @bp.post("/sales/<int:campaign_id>/cancel")

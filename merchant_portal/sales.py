@@ -24,9 +24,11 @@ from .models import CoverImage
 COPIED = (
     "title", "title_en", "description", "description_en", "category", "venue", "image_url",
     "total_stock", "per_member_limit", "require_active_card", "regions", "mode",
-    "admission_rate", "over_admission",
+    "admission_rate", "over_admission", "hardship_weight", "loss_weight", "loss_days",
+    "loss_cap", "confirm_hours",
 )  # fmt: skip
-TIMES = ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline", "queue_opens_at")
+TIMES = ("starts_at", "ends_at", "valid_from", "valid_until", "cancel_deadline", "queue_opens_at",
+         "handon_until")  # fmt: skip
 
 
 def own_sale(principal, campaign_id: int, action: str = "sale.view") -> Campaign:
@@ -60,6 +62,18 @@ def publish(principal, campaign_id: int) -> Campaign:
 def cancel(principal, campaign_id: int) -> Campaign:
     _checked_sale(principal, campaign_id, "sale.cancel")  # suspended merchants may withdraw sales
     return fs.cancel(principal, campaign_id)
+
+
+def lottery_winners(principal, campaign: Campaign) -> list[dict]:
+    """A lottery's winners, for owners (the permission table's ``sale.handon``)."""
+    if campaign.mode != "lottery" or not permissions.allows(principal.role, "sale.handon"):
+        return []
+    return fs.lottery_winners(campaign)
+
+
+def mark_unused(principal, campaign_id: int, code: str) -> None:
+    own_sale(principal, campaign_id, "sale.handon")  # another merchant's sale: 404 first
+    fs.mark_unused(principal, campaign_id, code)
 
 
 def top_up(principal, campaign_id: int, add: int) -> Campaign:

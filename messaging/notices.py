@@ -226,7 +226,25 @@ TEXTS = {
     "lottery.won": lambda p: _("You won the lottery “%(title)s”.", title=p.get("title", "")),
     "lottery.waiting": lambda p: _("The lottery “%(title)s” was drawn: you are on the waiting "
                                    "list.", title=p.get("title", "")),
+    "lottery.promoted": lambda p: _("A ticket of the lottery “%(title)s” was passed on to you "
+                                    "from the waiting list.", title=p.get("title", "")),
+    "lottery.passed": lambda p: _("Your win in the lottery “%(title)s” was passed to the next "
+                                  "on the waiting list (%(reason)s).", title=p.get("title", ""),
+                                  reason=_pass_reason(p.get("reason"))),
+    "lottery.excluded": lambda p: _("You were drawn in the lottery “%(title)s” but skipped: "
+                                    "%(reason)s.", title=p.get("title", ""),
+                                    reason=_pass_reason(p.get("reason"))),
 }  # fmt: skip
+
+
+def _pass_reason(reason) -> str:
+    return str({
+        "cancelled": _("you cancelled it"),
+        "unconfirmed": _("not confirmed in time"),
+        "unused": _("the merchant marked it unused"),
+        "quota_exceeded": _("over the monthly ticket quota"),
+        "no_show_ban": _("barred after unused tickets"),
+    }.get(reason, reason or ""))  # fmt: skip
 
 
 def text_of(notice: Notice) -> str:

@@ -83,6 +83,8 @@ PERIODIC_JOBS: list[tuple[str, int, str]] = [
     # Union quotas: no-show bans, and quota holds a crash left between quota and stock.
     ("flashsale.jobs.sweep_no_shows", 600, "low"),
     ("flashsale.jobs.reconcile_quota_holds", 300, "low"),
+    # Lottery wins not confirmed in time pass to the waiting list (also stock a crash left).
+    ("flashsale.jobs.lottery_hand_ons", 30, "default"),
     # Decides group-buys and teams whose own enqueue_at job was lost or late.
     ("catalogue.jobs.sweep", 30, "default"),
     # Group-buys keep their record in SQL and read no outbox: their streams are emptied.

@@ -152,17 +152,39 @@
   if (lotteryEl) {
     var entries = "/api/v1/flashsales/" + sale.dataset.campaignId + "/entries";
     var registerButton = document.getElementById("register");
+    var confirmButton = document.getElementById("confirm-win");
+    var deadlineEl = document.getElementById("lottery-deadline");
     var showEntry = function (entry) {
       registerButton.hidden = true;
       document.getElementById("lottery-ticket").textContent = entry.ticket;
-      var key = { registered: "msgRegistered", won: "msgWon", waiting: "msgWaiting" }[entry.state];
+      var key = {
+        registered: "msgRegistered", won: "msgWon", waiting: "msgWaiting",
+        excluded: "msgExcluded", passed: "msgPassed"
+      }[entry.state];
       document.getElementById("lottery-state").textContent = lotteryEl.dataset[key] || entry.state;
+      // A sale that asks winners to confirm: the deadline, and the button until confirmed.
+      var asked = entry.state === "won" && entry.confirm_by;
+      confirmButton.hidden = !asked || Boolean(entry.confirmed_at);
+      deadlineEl.hidden = !asked;
+      if (asked) {
+        deadlineEl.textContent = entry.confirmed_at ? lotteryEl.dataset.msgConfirmed
+          : lotteryEl.dataset.msgConfirmBy.replace("{time}", new Date(entry.confirm_by).toLocaleString());
+      }
     };
     var authHeaders = { "Authorization": "Bearer " + sale.dataset.token, "Accept": "application/json" };
     fetch(entries + "/me", { headers: authHeaders }).then(function (resp) {
       return resp.json().then(function (body) {
         if (resp.status === 200) showEntry(body); else registerButton.hidden = false;
       });
+    });
+    confirmButton.addEventListener("click", function () {
+      confirmButton.disabled = true;
+      fetch(entries + "/me/confirm", { method: "POST", headers: authHeaders }).then(function (resp) {
+        return resp.json().then(function (body) {
+          if (resp.status === 200) showEntry(body);
+          else document.getElementById("lottery-state").textContent = body.detail || sale.dataset.msgError;
+        });
+      }).finally(function () { confirmButton.disabled = false; });
     });
     registerButton.addEventListener("click", function () {
       registerButton.disabled = true;

@@ -12,7 +12,14 @@ from ..extensions import CSV_RESPONSE, db, file_upload_body
 from ..permissions import Actor
 from . import importer, jobs, services
 from .models import Member, MemberImport, MemberImportError
-from .schemas import CardSchema, ImportQuerySchema, ImportSchema, MemberSchema, ReissueSchema
+from .schemas import (
+    CardSchema,
+    HardshipSchema,
+    ImportQuerySchema,
+    ImportSchema,
+    MemberSchema,
+    ReissueSchema,
+)
 
 bp = Blueprint(
     "members_admin",
@@ -141,3 +148,13 @@ class Reissue(MethodView):
     def post(self, data, member_id):
         """Freeze the member's card and issue a new one to the same member."""
         return services.reissue_card(member_id, data["new_card_no"], actor=_actor())
+
+
+@bp.route("/members/<int:member_id>/hardship")
+class Hardship(MethodView):
+    @auth_required("member.hardship")
+    @bp.arguments(HardshipSchema)
+    @bp.response(200, MemberSchema)
+    def put(self, data, member_id):
+        """Mark or unmark a member in hardship (困难职工); lottery sales may weigh them more."""
+        return services.set_hardship(member_id, data["hardship"], actor=_actor())

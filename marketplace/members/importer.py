@@ -24,6 +24,10 @@ from .models import Card, Member, MemberImport, MemberImportError
 
 COLUMNS = ("card_no", "name", "id_number", "phone", "branch", "region")
 REQUIRED = ("card_no", "name", "id_number", "phone", "region")
+# Optional columns: ``hardship`` (困难职工; 1 / yes / true / 是 marks the member, lottery
+# weights in flashsale/lottery.py). A roster without it imports as before.
+OPTIONAL = ("hardship",)
+TRUTHY = {"1", "y", "yes", "true", "是"}
 MAX_LEN = {"card_no": 19, "name": 50, "id_number": 18, "phone": 20, "branch": 100, "region": 6}
 BATCH_SIZE = 2000
 
@@ -97,7 +101,7 @@ def read_rows(data: bytes) -> tuple[list[tuple[int, dict]], str]:
     missing = [c for c in COLUMNS if c not in names]
     if missing:
         raise RosterError(f"Header row lacks columns: {', '.join(missing)}")
-    index = [(c, names.index(c)) for c in COLUMNS]
+    index = [(c, names.index(c)) for c in COLUMNS + OPTIONAL if c in names]
     rows = []
     while True:
         try:
@@ -179,6 +183,7 @@ def check_row(row_no: int, row: dict, key: bytes, encoding: str = "utf-8"):
         "phone": phone,
         "branch": row["branch"],
         "region": identity.fold(row["region"]),
+        "hardship": row.get("hardship", "").strip().lower() in TRUTHY,
     }
 
 
@@ -223,7 +228,10 @@ def _insert(
     if fresh:
         org_cache = {} if org_cache is None else org_cache
         member_rows = [
-            {k: c[k] for k in ("name", "id_hash", "id_last4", "phone", "branch", "region")}
+            {
+                k: c[k]
+                for k in ("name", "id_hash", "id_last4", "phone", "branch", "region", "hardship")
+            }  # fmt: skip
             | {
                 "import_id": imp.id,
                 "created_at": now,

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import Account  # noqa: F401  (accounts reference members; one metadata)
@@ -35,6 +46,11 @@ class Member(db.Model):
     # The union organisation (a branch; the district when the roster named none): marketplace.orgs
     org_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("orgs.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # A member in hardship (困难职工), from the roster's optional ``hardship`` column or an
+    # admin: lottery sales may give them more weight (flashsale/lottery.py).
+    hardship: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=sa_false()
+    )
 
     cards: Mapped[list[Card]] = relationship(
         back_populates="member", order_by="Card.id", lazy="selectin"

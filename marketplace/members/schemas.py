@@ -49,6 +49,7 @@ class MemberSchema(MemberProfileSchema):
 
     card = fields.Function(lambda m: CardSchema().dump(m.current_card) if m.current_card else None)
     cards = fields.List(fields.Nested(CardSchema))
+    hardship = fields.Boolean()
 
 
 class MeSchema(Schema):
@@ -85,6 +86,12 @@ class ImportSchema(Schema):
 
 class ImportQuerySchema(Schema):
     errors_limit = fields.Integer(load_default=100, validate=validate.Range(min=0, max=1000))
+
+
+class HardshipSchema(Schema):
+    hardship = fields.Boolean(
+        required=True, metadata={"description": "In hardship (困难职工): lottery weights."}
+    )
 
 
 class ReissueSchema(Schema):

@@ -218,3 +218,16 @@ def reissue_card(member_id: int, new_card_no: str, *, actor=None) -> Card:
     db.session.commit()
     _revoke_member(member.id)
     return new
+
+
+def set_hardship(member_id: int, hardship: bool, *, actor=None) -> Member:
+    """Mark or unmark a member in hardship (困难职工); audit-logged ``member.hardship``."""
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise NotFound("No such member.")
+    if member.hardship != hardship:
+        member.hardship = hardship
+        record_audit("member.hardship", "member", member.id, actor=actor,
+                     data={"hardship": hardship})  # fmt: skip
+        db.session.commit()
+    return member

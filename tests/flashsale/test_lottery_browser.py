@@ -36,3 +36,57 @@ def test_member_registers_and_sees_the_result(app_ctx, client, live_server, page
     expect(page.get_by_test_id("lottery-state")).to_contain_text("You won")
     page.get_by_test_id("nav-vouchers").click()
     expect(page.locator("svg").first).to_be_visible()
+
+
+def test_winner_confirms_and_the_merchant_hands_an_unused_ticket_on(
+    app_ctx, client, live_server, page, drain
+):
+    from datetime import timedelta
+
+    from flashsale.models import LotteryEntry
+    from marketplace.models import utcnow
+
+    from .factories import PASSWORD
+    from .lotterykit import entry, register
+
+    _, owner = make_merchant()
+    members = make_members(3)
+    until = (utcnow() + timedelta(days=1)).isoformat()
+    sale = lottery_sale(client, owner, closes_in=1.0, total_stock=1, confirm_hours=3,
+                        handon_until=until)  # fmt: skip
+    for _m, token in members:
+        register(client, sale, token)
+    wait_closed(sale)
+    lottery.run_draw(db.session.get(Campaign, sale))
+    drain()
+    db.session.rollback()
+    rows = {e.member_id: e for e in db.session.scalars(db.select(LotteryEntry))}
+    index, (winner, _t) = next((i, m) for i, m in enumerate(members)
+                               if rows[m[0]].outcome == "won")  # fmt: skip
+    ticket = rows[winner].ticket
+    login(page, live_server, f"62220{index:011d}", f"/m/sales/{sale}")
+    expect(page.get_by_test_id("lottery-confirm-rule")).to_contain_text("3 hours")
+    expect(page.get_by_test_id("lottery-state")).to_contain_text("You won")
+    expect(page.get_by_test_id("lottery-deadline")).to_contain_text("Confirm your ticket by")
+    page.get_by_test_id("confirm-win").click()
+    expect(page.get_by_test_id("lottery-deadline")).to_contain_text("Confirmed")
+    expect(page.get_by_test_id("confirm-win")).to_be_hidden()
+    db.session.rollback()
+    assert db.session.get(LotteryEntry, rows[winner].id).confirmed_at is not None
+
+    # The winner did not come: the merchant hands the ticket on from the portal.
+    page.context.clear_cookies()
+    page.goto(f"{live_server}/merchant/login?next=/merchant/sales/{sale}")
+    page.get_by_test_id("username").fill("owner1")
+    page.get_by_test_id("password").fill(PASSWORD)
+    page.get_by_test_id("submit").click()
+    page.goto(f"{live_server}/merchant/sales/{sale}")
+    expect(page.get_by_test_id(f"winner-{ticket}")).to_contain_text("issued")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id(f"unused-{ticket}").click()
+    expect(page.get_by_text("Marked unused")).to_be_visible()
+    expect(page.get_by_test_id(f"winner-{ticket}")).to_contain_text("Passed on")
+    db.session.rollback()  # the gunicorn process changed the rows this session holds
+    nxt = db.session.scalar(db.select(LotteryEntry.member_id).where(LotteryEntry.position == 2))
+    assert entry(client, sale, dict(members)[nxt])["state"] == "won"
+    assert entry(client, sale, dict(members)[winner])["state"] == "passed"

@@ -55,6 +55,10 @@ PAGES = [
     page("POST", "/merchant/sales/{own_sale}/top-up", {"add": "5"}, "sale.top_up", "own", ok=302),
     page("POST", "/merchant/sales/{sale}/duplicate", {}, "sale.duplicate", "theirs", ok=302),
     page("POST", "/merchant/sales/{sale}/cancel", {}, "sale.cancel", "theirs", ok=302),
+    # Not a lottery: the owner is told so on the sale page (a flash), nothing changes.
+    page(
+        "POST", "/merchant/sales/{sale}/vouchers/NOPE/unused", {}, "sale.handon", "theirs", ok=302
+    ),
     page("GET", "/merchant/staff", None, "staff.manage"),
     page(
         "POST",

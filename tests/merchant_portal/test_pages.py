@@ -226,3 +226,28 @@ def test_sale_form_sets_the_mode_then_only_the_admission_rate_can_change(web, sh
     campaign = db.session.get(Campaign, campaign.id)
     assert (campaign.mode, campaign.admission_rate) == ("queue", 40.0)
     assert float(get_redis().hget(room.room_keys(campaign.id)[0], "rate")) == 40.0
+
+
+def test_sale_form_makes_a_lottery_with_its_stated_rules(web, shop):
+    """The portal's form: a lottery with a confirmation deadline, a hand-on window and weights;
+    the lottery fields are ignored for other modes."""
+    web.login("owner1")
+    lottery = SALE | {"mode": "lottery", "per_member_limit": "1", "confirm_hours": "3",
+                      "handon_until": "2030-06-02T18:00", "hardship_weight": "2",
+                      "loss_weight": "1"}  # fmt: skip
+    two = web.post("/merchant/sales/new?lang=en", lottery | {"per_member_limit": "2"})
+    assert two.status_code == 422
+    assert "A lottery gives one ticket per member." in two.get_data(as_text=True)
+    early = web.post("/merchant/sales/new?lang=en", lottery | {"handon_until": "2030-06-01T11:00"})
+    assert early.status_code == 422  # before the close
+    assert web.post("/merchant/sales/new", lottery).status_code == 302
+    campaign = db.session.scalars(db.select(Campaign)).one()
+    assert (campaign.mode, campaign.confirm_hours, campaign.hardship_weight,
+            campaign.loss_weight) == ("lottery", 3, 2, 1)  # fmt: skip
+    assert campaign.handon_until == datetime(2030, 6, 2, 10, 0, tzinfo=UTC)
+    edit = web.get(f"/merchant/sales/{campaign.id}/edit").get_data(as_text=True)
+    assert 'value="2030-06-02T18:00"' in edit
+    plain = SALE | {"per_member_limit": "1", "confirm_hours": "3", "title": "普通"}
+    assert web.post("/merchant/sales/new", plain).status_code == 302
+    other = db.session.scalars(db.select(Campaign).where(Campaign.title == "普通")).one()
+    assert (other.mode, other.confirm_hours) == ("first_come", None)
