@@ -36,7 +36,7 @@ def pytest_configure(config):
     next number, so D and D + 1 stay the first worker's). The variables are rewritten in the
     environment so tests and the servers they start read the worker's own values.
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    worker = getattr(config, "workerinput", {}).get("workerid")  # gw0, gw1, … under xdist
     if not worker:
         return
     n = int(worker.removeprefix("gw"))
@@ -308,6 +308,15 @@ def start_worker(app_config, *args: str):
 # --------------------------------------------------------------------------- browser
 
 CHROMIUM = "/usr/bin/chromium"
+
+# Assertions wait up to 15 s (Playwright's default is 5 s): two test processes share two cores
+# with the servers and browsers they start, and a page that is right late is still right.
+try:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+except ImportError:  # pragma: no cover - the dev extras install Playwright
+    pass
 
 
 @pytest.fixture(scope="session")

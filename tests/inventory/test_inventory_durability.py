@@ -56,10 +56,13 @@ def test_replica_durability_loses_no_acknowledged_claim_when_the_master_dies(tmp
 
 def test_without_an_acknowledging_replica_no_claim_is_reported_as_a_success(tmp_path):
     with master_and_replica(tmp_path) as (master, replica):
-        engine = StockEngine(master.client, durability="replica", durability_timeout_ms=200)
+        # A loaded machine may take longer than 200 ms to acknowledge while the replica is up:
+        # the first claim gets time; the fail-fast claim below keeps the 200 ms.
+        patient = StockEngine(master.client, durability="replica", durability_timeout_ms=5000)
         now = time.time()
-        engine.open_pool("sale", 10, 1, now - 1, now + 600)
-        assert engine.reserve("sale", "m1", 1, "r1").ok
+        patient.open_pool("sale", 10, 1, now - 1, now + 600)
+        assert patient.reserve("sale", "m1", 1, "r1").ok
+        engine = StockEngine(master.client, durability="replica", durability_timeout_ms=200)
         replica.kill()
         started = time.monotonic()
         with pytest.raises(ClaimNotDurable) as caught:

@@ -20,7 +20,7 @@ from marketplace.extensions import db
 LOCUSTFILES = Path(__file__).resolve().parents[2] / "loadtests" / "locustfiles"
 
 
-def run_locust(scenario: str, host: str, data_dir: Path, seconds: int = 4, users: int = 4):
+def run_locust(scenario: str, host: str, data_dir: Path, seconds: int = 8, users: int = 4):
     prefix = data_dir / f"{scenario}"
     proc = subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / f"{scenario}.py"),
