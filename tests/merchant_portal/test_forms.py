@@ -131,7 +131,7 @@ def test_shop_profile_saves_with_the_apis_limits(web, shop):
     ).one()
     assert event.data["address"] == "中山路 1 号"
     shown = web.get("/merchant/profile").get_data(as_text=True)
-    assert 'data-testid="photo"' in shown and "每天 10:00–22:00" in shown
+    assert 'data-testid="shop-photo"' in shown and "每天 10:00–22:00" in shown
     web.post("/merchant/profile", good | {"remove_photo": "y"})
     db.session.expire_all()
     assert db.session.get(MerchantProfile, merchant_id).photo_url is None
