@@ -10,9 +10,10 @@ from catalogue.models import MerchantProfile
 from flashsale.models import Campaign
 from marketplace.extensions import db
 from marketplace.members import importer
+from marketplace.members.models import Card
 from marketplace.merchants import Merchant
 from marketplace.models import AuditEvent
-from tests.flashsale.factories import make_merchant
+from tests.flashsale.factories import make_members, make_merchant
 
 from .test_pages import PNG, SALE
 
@@ -72,6 +73,11 @@ def test_irreversible_admin_buttons_ask_first(web, admin):
     suspend = re.search(r"<form[^>]*suspend[^>]*>", page).group(0)
     assert "data-confirm=" in suspend
     assert "<script>" not in page and "onclick" not in page  # CSP: the check is in app.js
+    member_id, _ = make_members(1)[0]
+    card = db.session.scalars(db.select(Card).where(Card.member_id == member_id)).first()
+    page = web.get(f"/admin/cards?card_no={card.card_no}").get_data(as_text=True)
+    reissue = re.search(r"<form[^>]*card_reissue[^>]*>|<form[^>]*reissue[^>]*>", page).group(0)
+    assert "data-confirm=" in reissue
 
 
 def test_roster_template_reads_back_through_the_importer(web, admin):
