@@ -157,7 +157,39 @@ DETAILS = {
     "kind": _l("Kind"),
     "to": _l("To"),
     "from": _l("From"),
+    "opening_hours": _l("Opening hours"),
+    "keywords": _l("Keywords"),
+    "max": _l("Maximum"),
+    "org_id": _l("Organisation"),
+    "phone": _l("Phone"),
+    "address": _l("Address"),
+    "name_zh": _l("Name"),
 }
+
+
+MODES = {
+    "first_come": _l("First come, first served"),
+    "queue": _l("Waiting room"),
+    "lottery": _l("Lottery"),
+}
+KINDS = {"tipping": _l("Group-buy"), "team": _l("Team deal")}
+
+
+def value_label(key: str, value) -> str:
+    """A detail's value in words where it is a code (role, kind, mode, category, region)."""
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        return "、".join(detail_label(str(v)) for v in value)
+    if key == "role":
+        return role_label(value)
+    if key in ("kind", "mode"):  # sale modes, and group-buy modes (tipping, team)
+        return str(MODES.get(value) or KINDS.get(value) or value)
+    if key == "category":
+        return category_label(value)
+    if key == "region":
+        return region_label(value)
+    return str(value)
 
 
 def action_label(action: str | None) -> str:
@@ -225,6 +257,8 @@ HELPERS = {
     "detail_label": detail_label,
     "category_label": category_label,
     "region_label": region_label,
+    "value_label": value_label,
+    "mode_label": lambda mode: str(MODES.get(mode, mode)),
     "region_groups": region_groups,
     "region_codes": region_codes,
 }
