@@ -6,7 +6,7 @@ Other features import this module and ``catalogue.models`` only; the import cont
 
 from __future__ import annotations
 
-from .directory import create_offer, merchant_offers, own_offer, update_offer
+from .directory import create_offer, merchant_offers, own_offer, update_offer, update_profile
 from .groupbuy_admin import (
     create_groupbuy,
     merchant_groupbuys,
@@ -29,4 +29,5 @@ __all__ = [
     "participants",
     "redeem_voucher",
     "update_offer",
+    "update_profile",
 ]

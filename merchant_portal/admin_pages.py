@@ -191,6 +191,16 @@ def imports():
                            progress=console.import_progress)  # fmt: skip
 
 
+@bp.get("/imports/template.csv")
+@admin_page("member.import")
+def import_template():
+    """A roster to fill in: the headers the importer reads and one example row."""
+    return Response(
+        importer.template_csv().encode("utf-8"), mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="roster-template.csv"'},
+    )  # fmt: skip
+
+
 def _import(import_id: int) -> MemberImport:
     imp = db.session.get(MemberImport, import_id)
     if imp is None:

@@ -30,7 +30,7 @@ from marketplace.members.identity import valid_region
 from marketplace.merchants import CATEGORIES
 from marketplace.models import utcnow
 
-from .forms import LOCAL_FORMAT, MERCHANT_CATEGORY_LABELS, to_local, to_utc
+from .forms import LOCAL_FORMAT, MERCHANT_CATEGORY_LABELS, RegionListField, to_local, to_utc
 
 OFFER_STATUS_LABELS = {
     "published": _l("Published"),
@@ -54,7 +54,7 @@ def _when(label):
 
 
 class RegionsMixin:
-    """Region codes typed as text; the same check as the API's ``RegionsField``."""
+    """Region codes ticked in a list (``RegionListField``); the API's ``RegionsField`` check."""
 
     def validate_regions(self, field):
         codes = self.region_list()
@@ -70,8 +70,8 @@ class RegionsMixin:
 
 
 def _regions():
-    return StringField(
-        _l("Only for regions (6-digit codes, comma separated; empty: your whole city)"),
+    return RegionListField(
+        _l("Only for regions (none ticked: your whole city)"),
         validators=[Optional(), Length(max=2000)],
     )
 

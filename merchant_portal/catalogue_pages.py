@@ -17,8 +17,9 @@ from marketplace.errors import Problem
 from marketplace.pagination import page_arg
 from marketplace.permissions import Actor
 
+from . import sales
 from .catalogue_forms import GROUPBUY_FIELDS, GroupBuyForm, OfferForm
-from .forms import ActionForm
+from .forms import ActionForm, ProfileForm
 from .merchant_pages import bp, portal
 from .web import apply_errors, message
 
@@ -144,3 +145,51 @@ def groupbuy_cancel(deal_id: int):
     else:
         flash(_("The group-buy is cancelled; its participants are told."), "success")
     return redirect(url_for("merchant_pages.groupbuy_detail", deal_id=deal_id))
+
+
+# --------------------------------------------------------------------------- shop profile
+
+
+def _profile_form(form, merchant, status=200):
+    return render_template("merchant_portal/profile.html", form=form, merchant=merchant), status
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@portal("profile.edit")
+def profile():
+    """The shop's directory profile (what ``PUT /api/v1/merchant/profile`` edits) with the
+    phone and address of its application; the photo is stored as the sale covers are."""
+    merchant = permissions.staff_merchant(g.principal, "profile.edit")
+    form = ProfileForm()
+    if request.method == "GET":
+        current = merchant.profile
+        form.opening_hours.data = current.opening_hours if current else ""
+        form.keywords.data = current.keywords if current else ""
+        form.contact_phone.data = merchant.contact_phone
+        form.address.data = merchant.address
+        return _profile_form(form, merchant)
+    if not form.validate_on_submit():
+        return _profile_form(form, merchant, 422)
+    fields = {
+        "opening_hours": (form.opening_hours.data or "").strip(),
+        "keywords": (form.keywords.data or "").strip(),
+    }
+    upload = form.photo.data
+    try:
+        if upload and getattr(upload, "filename", ""):
+            image = sales.save_cover(g.principal, upload.read())
+            fields["photo_url"] = url_for("merchant_pages.cover", image_id=image.id, _external=True)
+        elif form.remove_photo.data:
+            fields["photo_url"] = None
+    except Problem as exc:
+        if not apply_errors(form, exc, {"cover": "photo"}):
+            form.photo.errors = [*form.photo.errors, message(exc)]
+        return _profile_form(form, merchant, exc.status)
+    for name in ("contact_phone", "address"):
+        value = getattr(form, name).data.strip()
+        if value != getattr(merchant, name):
+            setattr(merchant, name, value)
+            fields[name] = value
+    catalogue.update_profile(merchant, Actor(g.principal), **fields)
+    flash(_("The shop profile is saved."), "success")
+    return redirect(url_for("merchant_pages.profile"))

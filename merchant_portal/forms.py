@@ -21,7 +21,14 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from flashsale.models import CATEGORIES as SALE_CATEGORIES
 from marketplace.merchants import CATEGORIES
@@ -56,6 +63,15 @@ def to_local(value):
     return value.astimezone(SHANGHAI).replace(tzinfo=None) if value else None
 
 
+class RegionListField(StringField):
+    """Regions ticked in a checkbox list (one ``regions`` value per box), kept as the comma
+    separated codes the forms always validated; a single typed ``130102, 130104`` still works.
+    Nothing ticked: empty (all regions)."""
+
+    def process_formdata(self, valuelist):
+        self.data = ", ".join(v.strip() for v in valuelist if v and v.strip())
+
+
 class ActionForm(FlaskForm):
     """Only the CSRF token: a button that POSTs."""
 
@@ -73,7 +89,7 @@ class ApplicationForm(FlaskForm):
     category = SelectField(
         _l("Category"), choices=[SelectChoice(c, MERCHANT_CATEGORY_LABELS[c]) for c in CATEGORIES]
     )
-    region = StringField(_l("Region code (6 digits)"), validators=[DataRequired(), Length(max=6)])
+    region = StringField(_l("Region"), validators=[DataRequired(), Length(max=6)])
     address = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
     contact_name = StringField(_l("Contact person"), validators=[DataRequired(), Length(max=50)])
     contact_phone = StringField(_l("Contact phone"), validators=[DataRequired(), Length(max=20)])
@@ -118,8 +134,8 @@ class SaleForm(FlaskForm):
         format=LOCAL_FORMAT,
         validators=[Optional()],
     )
-    regions = StringField(
-        _l("Only for regions (6-digit codes, comma separated; empty: all)"),
+    regions = RegionListField(
+        _l("Only for regions (none ticked: all)"),
         validators=[Optional(), Length(max=2000)],
     )
     require_active_card = BooleanField(_l("Only members with an activated card"), default=True)
@@ -243,6 +259,31 @@ class SaleForm(FlaskForm):
         ):  # fmt: skip
             getattr(self, name).data = to_local(getattr(campaign, name))
         self.regions.data = ", ".join(campaign.regions or [])
+
+
+PHONE_PATTERN = r"^\+?[0-9][0-9 -]{5,19}$"  # onboarding.PHONE_RE: the application's check
+
+
+class ProfileForm(FlaskForm):
+    """The shop profile members see in the directory: the API's ``ProfileSchema`` limits, the
+    phone and address under the application's rules, the photo checked by its bytes."""
+
+    opening_hours = StringField(_l("Opening hours"), validators=[Optional(), Length(max=200)])
+    contact_phone = StringField(
+        _l("Phone"),
+        validators=[
+            DataRequired(),
+            Length(max=20),
+            Regexp(PHONE_PATTERN, message=_l("A phone number (digits, spaces or dashes).")),
+        ],
+    )
+    address = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
+    keywords = StringField(
+        _l("Search keywords (what members might type to find you)"),
+        validators=[Optional(), Length(max=300)],
+    )
+    photo = FileField(_l("Shop photo (JPEG, PNG or WebP, at most 512 KB)"))
+    remove_photo = BooleanField(_l("Remove the photo"))
 
 
 class TopUpForm(FlaskForm):

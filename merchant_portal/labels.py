@@ -226,6 +226,30 @@ def region_label(code: str | None) -> str:
     return row["name_en"] if english and row.get("name_en") else row["name_zh"]
 
 
+CITIES = {
+    "130100": _l("Shijiazhuang"),
+    "110100": _l("Beijing"),
+    "120100": _l("Tianjin"),
+    "130600": _l("Baoding"),
+    "131000": _l("Langfang"),
+}
+
+
+def region_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The region table for pickers (issue #18 item 5): ``[(city, [(code, name), ...]), ...]`` in
+    the table's order (Shijiazhuang first), names in the page's language."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for code, row in regions().items():
+        groups.setdefault(row.get("city_code") or "", []).append((code, region_label(code)))
+    return [(str(CITIES.get(city, city)), items) for city, items in groups.items()]
+
+
+def region_codes(value) -> list[str]:
+    """The codes in a form field's text (``130102, 130104`` or ``130102，130104``)."""
+    raw = str(value or "").replace("，", ",")
+    return [c.strip() for c in raw.split(",") if c.strip()]
+
+
 HELPERS = {
     "action_label": action_label,
     "role_label": role_label,
@@ -235,4 +259,6 @@ HELPERS = {
     "region_label": region_label,
     "value_label": value_label,
     "mode_label": lambda mode: str(MODES.get(mode, mode)),
+    "region_groups": region_groups,
+    "region_codes": region_codes,
 }

@@ -28,6 +28,17 @@ REQUIRED = ("card_no", "name", "id_number", "phone", "region")
 # weights in flashsale/lottery.py). A roster without it imports as before.
 OPTIONAL = ("hardship",)
 TRUTHY = {"1", "y", "yes", "true", "是"}
+# Header cells may read ``卡号 card_no`` (the template the admin console hands out), ``卡号`` or
+# ``card_no``: the key, else the Chinese name, decides the column.
+HEADER_NAMES = {
+    "card_no": "卡号",
+    "name": "姓名",
+    "id_number": "身份证号",
+    "phone": "手机号",
+    "branch": "所属工会",
+    "region": "地区代码",
+    "hardship": "困难职工",
+}
 MAX_LEN = {"card_no": 19, "name": 50, "id_number": 18, "phone": 20, "branch": 100, "region": 6}
 BATCH_SIZE = 2000
 
@@ -97,7 +108,7 @@ def read_rows(data: bytes) -> tuple[list[tuple[int, dict]], str]:
         raise RosterError("The header row cannot be read as CSV.") from None
     if header is None:
         raise RosterError("The file is empty.")
-    names = [h.strip().lower() for h in header]
+    names = [header_key(h) for h in header]
     missing = [c for c in COLUMNS if c not in names]
     if missing:
         raise RosterError(f"Header row lacks columns: {', '.join(missing)}")
@@ -116,6 +127,35 @@ def read_rows(data: bytes) -> tuple[list[tuple[int, dict]], str]:
         row = {c: (values[i].strip() if i < len(values) else "") for c, i in index}
         rows.append((reader.line_num, row))
     return rows, encoding
+
+
+def header_key(cell: str) -> str:
+    """The column a header cell names: ``card_no``, ``卡号`` and ``卡号 card_no`` (or
+    ``卡号(card_no)``) all give ``card_no``; anything else comes back folded as it was."""
+    folded = cell.strip().lstrip("\ufeff").lower()
+    if folded in HEADER_NAMES:
+        return folded
+    for word in re.split(r"[\s()（）/:：]+", folded):
+        if word in HEADER_NAMES:
+            return word
+    by_name = {zh: key for key, zh in HEADER_NAMES.items()}
+    first = re.split(r"[\s()（）/:：]+", folded)[0] if folded else ""
+    return by_name.get(folded) or by_name.get(first) or folded
+
+
+def template_csv() -> str:
+    """A roster to fill in: bilingual headers this importer reads, one made-up example row
+    (checksum-valid numbers), UTF-8 with a BOM so Excel shows the Chinese. The long numbers
+    end in a tab, which Excel keeps as text instead of 6.2E+15; the importer strips it."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([f"{HEADER_NAMES[c]} {c}" for c in COLUMNS + OPTIONAL])
+    card = identity.make_card_no("62", 1)
+    resident = identity.make_resident_id("130102", "19900101", 1)
+    writer.writerow([card + "\t", "张三", resident + "\t", "13800138000\t",
+                     "某某公司工会", "130102", "否"])  # fmt: skip
+    return out.getvalue()
 
 
 def _clean(value: str) -> str:

@@ -59,6 +59,8 @@ PAGES = [
     page(
         "POST", "/merchant/sales/{sale}/vouchers/NOPE/unused", {}, "sale.handon", "theirs", ok=302
     ),
+    page("GET", "/merchant/profile", None, "profile.edit"),
+    page("POST", "/merchant/profile", {}, "profile.edit", ok=422),
     page("GET", "/merchant/staff", None, "staff.manage"),
     page(
         "POST",
@@ -122,6 +124,7 @@ PAGES = [
     page("GET", "/admin/imports/{import}", None, "member.import"),
     page("GET", "/admin/imports/{import}/progress.json", None, "member.import"),
     page("GET", "/admin/imports/{import}/rejected.csv", None, "member.import"),
+    page("GET", "/admin/imports/template.csv", None, "member.import"),
     page("GET", "/admin/cards", None, "member.view"),
     page("POST", "/admin/cards/freeze", {"card_no": "{card}"}, "card.freeze", ok=302),
     page(

@@ -49,17 +49,19 @@ def test_merchant_story_in_the_browser(app_ctx, app_config, live_server, page, a
     ((_, member_token),) = make_members(1)
     page.goto(f"{base}/lang/en?next=/merchant/apply")
     fill(page, {
-        "business_name": "星光影城", "licence_no": "91310101MA1FPX1234", "region": "310101",
+        "business_name": "星光影城", "licence_no": "91310101MA1FPX1234",
         "address": "南京东路 1 号", "contact_name": "王经理", "contact_phone": "13800001111",
         "owner_username": "starlight", "owner_password": "starlight-pass",
     })  # fmt: skip
     page.get_by_test_id("category").select_option("cinema")
+    page.get_by_test_id("region").select_option(label="Yuhua District")
     page.get_by_test_id("submit").click()
     expect(page.get_by_test_id("applied")).to_contain_text("星光影城")
 
     log_in(page, base, "/admin/login", "root", PASSWORD)
     page.get_by_test_id("queue").click()
     page.get_by_role("link", name="星光影城").click()
+    page.once("dialog", lambda dialog: dialog.accept())  # "Approve this merchant?"
     page.get_by_test_id("approve").click()
     expect(page.get_by_test_id("status")).to_have_text("Approved")
     page.get_by_test_id("logout").click()
