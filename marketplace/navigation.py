@@ -4,6 +4,10 @@ The member layout (``members/_macros.html``) and the admin console's layout cann
 feature's pages (ground code and one feature's templates do not know the others), so a feature
 registers its links here when its blueprints are registered, with an optional badge (the unread
 count of the inbox, say), and the layouts loop over ``nav_links(area)``.
+
+The member app's five tabs (首页 / 抢购 / 券包 / 消息 / 我的) are the area ``"tabs"``: the shell
+registers them (it alone knows every feature); the member layout draws them as the bottom tab bar
+on phones and as the top navigation on wider screens, on every page under ``/m/``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 
@@ -22,6 +26,8 @@ class Link:
     testid: str
     roles: tuple[str, ...]
     badge: Callable[[], int | None] | None = None
+    # Paths under which the link is the current one (a tab is highlighted on its pages).
+    prefixes: tuple[str, ...] = ()
 
 
 def add_link(app: Flask, area: str, link: Link) -> None:
@@ -33,14 +39,44 @@ def nav_links(area: str) -> list[tuple[str, str, str, int | None]]:
     """(url, label, test id, badge) of the links of ``area`` the current user may follow."""
     if not current_user.is_authenticated:
         return []
-    links = current_app.extensions.get("shihui.nav", {}).get(area, [])
+    registry = current_app.extensions.get("shihui.nav", {})
+    links = registry.get(area, [])
+    tabs = {t.endpoint for t in registry.get("tabs", [])} if area == "member" else set()
     out = []
     for link in links:
-        if current_user.role in link.roles:
+        if current_user.role in link.roles and link.endpoint not in tabs:
             badge = link.badge() if link.badge else None
             out.append((url_for(link.endpoint), link.label(), link.testid, badge))
     return out
 
 
+def nav_tabs() -> list[dict]:
+    """The member tabs the current user may follow: url, label, testid, badge, current."""
+    if not current_user.is_authenticated:
+        return []
+    path = request.path
+    out = []
+    for link in current_app.extensions.get("shihui.nav", {}).get("tabs", []):
+        if current_user.role not in link.roles:
+            continue
+        url = url_for(link.endpoint)
+        current = path == url or any(path.startswith(p) for p in link.prefixes)
+        badge = link.badge() if link.badge else None
+        out.append({"url": url, "label": link.label(), "testid": link.testid, "badge": badge,
+                    "current": current, "has_badge": link.badge is not None})  # fmt: skip
+    return out
+
+
+def member_shell() -> bool:
+    """Whether this page gets the member tab bar: a member's page under /m/."""
+    return (
+        request.path.startswith("/m/")
+        and current_user.is_authenticated
+        and current_user.role == "member"
+    )
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals["nav_links"] = nav_links
+    app.jinja_env.globals["nav_tabs"] = nav_tabs
+    app.jinja_env.globals["member_shell"] = member_shell

@@ -174,7 +174,7 @@ PUBLIC: dict[str, str] = {
     "auth.Token": "log in (API)",
     "auth.Refresh": "renew tokens with a refresh token, which is the credential (API)",
     "members.Activate": "activate a card (API)",
-    "members_pages.home": "member landing page",
+    "member_app.home": "member home (the landing page when logged out)",
     "members_pages.activate": "activate a card",
     "members_pages.login": "log in",
     "members_pages.logout": "log out (a no-op when logged out)",

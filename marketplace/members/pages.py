@@ -1,4 +1,5 @@
-"""Member web pages under /m/: home, activate, log in, my card, log out (session cookie + CSRF)."""
+"""Member web pages under /m/: activate, log in, forgotten password, my card, log out (session
+cookie + CSRF). The member home (``/m/``) gathers every feature, so the shell serves it."""
 
 from __future__ import annotations
 
@@ -20,18 +21,17 @@ from .forms import ActivateForm, LoginForm, LogoutForm
 bp = Blueprint("members_pages", __name__, url_prefix="/m")
 
 
+HOME = "/m/"  # the member home (shihui/member_app.py)
+
+
 def _safe_next(target: str | None) -> str:
-    return safe_path(target, url_for("members_pages.card"))
+    """Where a login lands: a same-site ``next``, else the member home."""
+    return safe_path(target, HOME)
 
 
 @bp.app_context_processor
 def inject_logout_form():
     return {"logout_form": LogoutForm}
-
-
-@bp.get("/")
-def home():
-    return render_template("members/home.html")
 
 
 @bp.route("/activate", methods=["GET", "POST"])
@@ -91,7 +91,7 @@ def logout():
         bump_token_version(current_user.account)  # the old cookie is useless even if copied
         logout_user()
     flash(_("You are logged out."), "success")
-    return redirect(url_for("members_pages.home"))
+    return redirect(HOME)
 
 
 def _problem_message(exc: Problem) -> str:

@@ -32,8 +32,8 @@ def _login(page, live_server, card, target):
 
 
 def test_home_directory_and_merchant_page(page, live_server, seeded):
-    _login(page, live_server, seeded["card"], "/m/home")
-    expect(page.locator("h1")).to_have_text("发现")
+    _login(page, live_server, seeded["card"], "/m/")
+    expect(page.locator("h1")).to_have_text("首页")
     expect(page.get_by_test_id(f"groupbuy-{seeded['deal']}")).to_contain_text("双人火锅套餐")
     expect(page.get_by_test_id("categories")).to_contain_text("餐饮")
     page.get_by_test_id("nav-directory").click()
