@@ -16,7 +16,7 @@ from ..auth.tokens import bump_token_version
 from ..errors import Problem
 from ..redirects import safe_path
 from . import services
-from .forms import ActivateForm, LoginForm, LogoutForm
+from .forms import ActivateForm, LoginForm, LogoutForm, ResetPasswordForm
 
 bp = Blueprint("members_pages", __name__, url_prefix="/m")
 
@@ -70,6 +70,25 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """No SMS: the member asks their branch union for a one-time code (marketplace/auth/reset.py)
+    and sets a new password here with the card number and that code."""
+    from ..auth import reset
+
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            reset.reset(form.card_no.data, form.code.data, form.password.data,
+                        request.remote_addr)  # fmt: skip
+        except Problem as exc:
+            flash(_problem_message(exc), "error")
+            return render_template("members/forgot.html", form=form), exc.status
+        flash(_("Your password is changed. Log in with the new one."), "success")
+        return redirect(url_for("members_pages.login"))
+    return render_template("members/forgot.html", form=form)
+
+
 @bp.get("/card")
 @page_required("account.self")
 def card():
@@ -99,6 +118,9 @@ def _problem_message(exc: Problem) -> str:
         "activation_failed": _("The card details do not match our records."),
         "already_active": _("This card is already activated; please log in."),
         "invalid_credentials": _("The card number or password is incorrect."),
+        "invalid_reset_code": _(
+            "The card number or reset code is wrong, or the code has expired or been used."
+        ),
         "rate_limited": _("Too many attempts. Please try again later."),
         "validation_error": _("Please check the form."),
     }

@@ -29,7 +29,9 @@ def _login(phone, live_server, next_url):
     phone.get_by_test_id("submit").click()
 
 
-def test_won_qr_loads_and_second_press_links_to_the_voucher_in_the_wallet(app_ctx, client, live_server, phone):
+def test_won_qr_loads_and_second_press_links_to_the_voucher_in_the_wallet(
+    app_ctx, client, live_server, phone
+):
     _, owner = make_merchant()
     make_members(1)
     sale = create_sale(client, owner, total_stock=3)
