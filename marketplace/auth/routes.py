@@ -14,7 +14,7 @@ from ..extensions import db
 from ..validation import bad_text
 from .decorators import auth_required, current_principal
 from .models import Account
-from .passwords import MAX_PASSWORD_LENGTH
+from .passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from .refresh import renew, start_family
 from .services import authenticate, change_password, logout
 from .tokens import issue_token, principal_for
@@ -135,7 +135,7 @@ class PasswordResetSchema(Schema):
     card_no = fields.String(required=True, validate=validate.Length(min=1, max=32))
     code = fields.String(required=True, validate=validate.Length(min=1, max=16))
     new_password = fields.String(
-        required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH)
+        required=True, validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)
     )
 
 

@@ -115,6 +115,7 @@ def test_tries_are_rate_limited_and_weak_passwords_refused(client, world):
     code = issue(client, world["city"], m[2]).get_json()["code"]
     weak = reset(client, 2, code, password="short")
     assert weak.status_code == 422 and weak.get_json()["code"] == "validation_error"
+    assert "new_password" in weak.get_json()["errors"]  # the documented length, stated
     for _ in range(5):  # unknown card: refused the same way, and counted
         resp = client.post("/api/v1/auth/password-reset",
                            json={"card_no": "6222999999999999", "code": "1", "new_password":
