@@ -52,7 +52,7 @@ format: $(VENV)/.installed-dev
 
 ## Extract new UI strings and update the catalogue; then translate with scripts/translate.py.
 i18n: $(VENV)/.installed-dev
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o marketplace/translations/messages.pot --sort-output marketplace shihui catalogue flashsale merchant_portal unionservices messaging
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_pgettext:1c,2 -o marketplace/translations/messages.pot --sort-output marketplace shihui catalogue flashsale merchant_portal unionservices messaging
 	$(BIN)/pybabel update -i marketplace/translations/messages.pot -d marketplace/translations -l zh --no-fuzzy-matching
 	$(BIN)/python scripts/translate.py
 

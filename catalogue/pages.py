@@ -47,15 +47,19 @@ def _region_name(code: str | None) -> str:
 @bp.get("/home")
 @page_required("directory.browse")
 def home():
-    p = g.principal
-    popular = groupbuys.list_groupbuys(p, sort="popular", per_page=6)
-    return render_template(
-        "catalogue/home.html",
-        sales=_sales(p),
-        popular=popular.items,
-        categories=MEMBER_CATEGORIES,
-        district=p.region,
-    )
+    """The member home moved to ``/m/`` (the shell's, one home): old links and bookmarks follow."""
+    return redirect("/m/", code=301)
+
+
+def home_context(principal) -> dict:
+    """What the member home shows from the catalogue: sales, popular group-buys, categories."""
+    popular = groupbuys.list_groupbuys(principal, sort="popular", per_page=6)
+    return {
+        "sales": _sales(principal),
+        "popular": popular.items,
+        "categories": MEMBER_CATEGORIES,
+        "district": principal.region,
+    }
 
 
 def _sales(principal, limit: int = 6) -> list:

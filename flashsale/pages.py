@@ -1,4 +1,5 @@
-"""Member pages under /m/: sales with countdowns, the snap-up page, my vouchers (with QR codes).
+"""Member pages under /m/: sales with countdowns, the snap-up page, voucher QR pictures (the
+vouchers themselves are listed in the shell's 券包, shihui/wallet.py).
 
 The snap-up button calls the JSON API with a bearer token rendered into the page (the page is
 ``no-store``), so a claim from the browser takes the same SQL-free path as one from the app.
@@ -24,22 +25,16 @@ from markupsafe import Markup
 from marketplace.auth import issue_token
 from marketplace.auth.decorators import page_required
 from marketplace.extensions import db
-from marketplace.models import utcnow
 from marketplace.vouchercodes import CODE_RE
 
-from . import lottery, quotas, services
-from .models import LotteryDraw, SaleFairness, Voucher
+from . import lottery, services
+from .models import LotteryDraw, SaleFairness
 from .settings import setting
-from .vouchers import display_status, own_vouchers
 
 bp = Blueprint(
     "flashsale_pages", __name__, url_prefix="/m", template_folder="templates",
     static_folder="static", static_url_path="/flashsale-static",
 )  # fmt: skip
-
-
-def qr_svg(code: str) -> Markup:
-    return Markup(segno.make(code, error="m").svg_inline(scale=5, border=2, title=code))  # noqa: S704
 
 
 def _no_store(html: str) -> Response:
@@ -134,23 +129,6 @@ def fairness_page(campaign_id: int):
     )}  # fmt: skip
     return render_template("flashsale/fairness.html", f=figures, row=row, charts=charts,
                            campaign=row.campaign)  # fmt: skip
-
-
-@bp.get("/vouchers")
-@page_required("voucher.own")
-def my_vouchers():
-    account = current_user.account
-    items: list[Voucher] = list(db.session.scalars(own_vouchers(account.member_id).limit(100)))
-    now = utcnow()
-    return _no_store(
-        render_template(
-            "flashsale/vouchers.html",
-            vouchers=items,
-            qr=qr_svg,
-            status_of=lambda v: display_status(v, now),
-            bans=quotas.bans(account.member_id),
-        )  # fmt: skip
-    )
 
 
 @bp.get("/qr/<code>.svg")

@@ -106,6 +106,11 @@ PASSTHROUGH = (
     "ACTIVATION_CARD_LIMIT",
     "ACTIVATION_SLOW_LIMIT",
     "ACTIVATION_IP_LIMIT",
+    "RESET_PAIR_LIMIT",
+    "RESET_CARD_LIMIT",
+    "RESET_SLOW_LIMIT",
+    "RESET_IP_LIMIT",
+    "PASSWORD_RESET_CODE_TTL",
     "MESSAGE_SEND_LIMIT",
     # Messages (docs/messages.md): the browsers' Server-Sent Events URL, the polling interval
     # without it, and the outbound channel (file, smtp, sms, wechat, none) with its SMTP server.

@@ -155,6 +155,9 @@ ACTIONS: dict[str, Action] = {
     "member.search": Action(
         UNION, "Find members by card, name, phone or ID number (masked; audit-logged)", "org"
     ),
+    "member.reset_code": Action(
+        UNION, "Issue a member a one-time password reset code (audit-logged)", "org"
+    ),
     "coverage.view": Action(UNION, "Card coverage per district and branch, trend, CSV", "org"),
     "announcement.manage": Action(
         UNION, "Write, list and withdraw announcements to one's subtree; see who read", "org"
@@ -183,8 +186,10 @@ PUBLIC: dict[str, str] = {
     "auth.Token": "log in (API)",
     "auth.Refresh": "renew tokens with a refresh token, which is the credential (API)",
     "members.Activate": "activate a card (API)",
-    "members_pages.home": "member landing page",
+    "member_app.home": "member home (the landing page when logged out)",
     "members_pages.activate": "activate a card",
+    "members_pages.forgot_password": "set a new password with a union-issued reset code",
+    "auth.PasswordReset": "set a new password with a union-issued reset code (API)",
     "members_pages.login": "log in",
     "members_pages.logout": "log out (a no-op when logged out)",
     "merchant_portal_api.Applications": "apply to sell (API)",

@@ -31,6 +31,25 @@ def member_search():
                            rows=rows, limit=coverage.MAX_RESULTS)  # fmt: skip
 
 
+@bp.post("/members/<int:member_id>/reset-code")
+@admin_page("member.reset_code")
+def member_reset_code(member_id: int):
+    """Issue a one-time password reset code for a member the admin found (and whose identity it
+    checked in person or by phone): shown on this page once, never stored in clear."""
+    from marketplace.auth import reset
+    from marketplace.errors import Problem
+
+    scope = orgs.scope_of(g.principal)
+    try:
+        code, row = reset.issue(member_id, scope, Actor(g.principal))
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        return render_template("merchant_portal/admin/reset_code.html", code=None,
+                               error=exc.code), exc.status  # fmt: skip
+    return render_template("merchant_portal/admin/reset_code.html", code=code, row=row, error=None)
+
+
 @bp.get("/coverage")
 @admin_page("coverage.view")
 def coverage_page():

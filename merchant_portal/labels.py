@@ -15,6 +15,8 @@ from .forms import MERCHANT_CATEGORY_LABELS, SALE_CATEGORY_LABELS
 AUDIT_ACTIONS = {
     "account.password_changed": _l("Password changed"),
     "account.created": _l("Account created"),
+    "account.reset_code_issued": _l("Password reset code issued"),
+    "account.password_reset": _l("Password reset with a union code"),
     "announcement.create": _l("Announcement published"),
     "announcement.withdraw": _l("Announcement withdrawn"),
     "booking.cancel": _l("Booking cancelled"),

@@ -169,6 +169,9 @@ def register_blueprints(app: Flask) -> None:
 
     init_messaging(app)
     app.register_blueprint(members_pages.bp)
+    from . import member_app
+
+    member_app.init_app(app)  # after the features: the tabs name their pages
     for blp in (auth_routes.bp, members_routes.bp, members_admin.bp, orgs_routes.bp):
         api.register_blueprint(blp)
     auth_routes.init_fast_lane(app)

@@ -31,7 +31,7 @@ DEMO_LOGINS: list[str] = [
     "merchant owners: owner_cinema / owner_theatre / owner_carwash, clerk: clerk_cinema "
     "(password merchant12345); live flash sales at /m/sales",
     "catalogue: owner_hotpot / owner_zhengding / owner_books (merchant12345); members browse "
-    "/m/home, /m/directory, /m/groupbuys",
+    "/m/ (home), /m/directory, /m/groupbuys; vouchers in /m/wallet",
 ]
 
 

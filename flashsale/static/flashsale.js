@@ -51,9 +51,11 @@
   function remembered() {
     try { return sessionStorage.getItem(wonKey); } catch (e) { return null; }
   }
-  function vouchersLink() {
+  function vouchersLink(code) {
+    // The voucher in 券包 when the code is known, else 券包 itself.
     var a = document.createElement("a");
-    a.href = sale.dataset.vouchersUrl;
+    a.href = code ? sale.dataset.vouchersUrl.replace("CODE", encodeURIComponent(code))
+                  : sale.dataset.vouchersUrl.replace("/CODE", "");
     a.className = "btn";
     a.dataset.testid = "to-vouchers";
     a.textContent = sale.dataset.msgToVouchers;
@@ -79,13 +81,13 @@
     show(sale.dataset.msgSuccess, "success");
     remember(voucher.code);
     showCode(voucher.code);
-    vouchersLink();
+    vouchersLink(voucher.code);
   }
   function showOwned() {
     show(sale.dataset.msgLimit, "limit_reached");
     var code = remembered();
     if (code) showCode(code);
-    vouchersLink();
+    vouchersLink(code);
   }
   var messages = {
     sold_out: "msgSoldOut", limit_reached: "msgLimit", not_started: "msgNotStarted",

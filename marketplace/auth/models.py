@@ -47,3 +47,23 @@ class Account(db.Model):
 
     def __repr__(self) -> str:
         return f"<Account {self.id} {self.role} {self.username!r}>"
+
+
+class PasswordResetCode(db.Model):
+    """A one-time code a union admin issued so a member can set a new password (no SMS).
+
+    Only an HMAC of the code is kept (``marketplace.auth.reset``); a code is used once, dies at
+    ``expires_at`` or after too many wrong tries, and a newer code for the account retires it."""
+
+    __tablename__ = "password_reset_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("accounts.id"), nullable=False, index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    issued_by: Mapped[int | None] = mapped_column(BigId, ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)

@@ -31,6 +31,12 @@ DEFAULTS = {
     "ACTIVATION_CARD_LIMIT": "50/15minutes",
     "ACTIVATION_SLOW_LIMIT": "1/minute",
     "ACTIVATION_IP_LIMIT": "300/15minutes",  # failed activations per address (CGNAT, as above)
+    # Password resets with a code the union issued (marketplace/auth/reset.py): tries per card
+    # and address, per card (then slowed down), and per address.
+    "RESET_PAIR_LIMIT": "5/15minutes",
+    "RESET_CARD_LIMIT": "20/15minutes",
+    "RESET_SLOW_LIMIT": "1/minute",
+    "RESET_IP_LIMIT": "100/15minutes",
     "MESSAGE_SEND_LIMIT": "5/minute",  # conversation messages a member may send (messaging)
 }
 
@@ -110,3 +116,4 @@ class Throttle:
 
 LOGIN = Throttle("LOGIN_PAIR_LIMIT", "LOGIN_ACCOUNT_LIMIT", "LOGIN_SLOW_LIMIT")
 ACTIVATION = Throttle("ACTIVATION_PAIR_LIMIT", "ACTIVATION_CARD_LIMIT", "ACTIVATION_SLOW_LIMIT")
+RESET = Throttle("RESET_PAIR_LIMIT", "RESET_CARD_LIMIT", "RESET_SLOW_LIMIT")

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..validation import bad_text
 from .decorators import auth_required, current_principal
 from .models import Account
-from .passwords import MAX_PASSWORD_LENGTH
+from .passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from .refresh import renew, start_family
 from .services import authenticate, change_password, logout
 from .tokens import issue_token, principal_for
@@ -129,3 +129,25 @@ class Password(MethodView):
         change_password(account, data["current_password"], data["new_password"])
         principal = principal_for(account)
         return issue_token(account, principal) | start_family(principal)
+
+
+class PasswordResetSchema(Schema):
+    card_no = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    new_password = fields.String(
+        required=True, validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)
+    )
+
+
+@bp.route("/password-reset")
+class PasswordReset(MethodView):
+    @bp.arguments(PasswordResetSchema)
+    @bp.response(204)
+    def post(self, data):
+        """Set a new password with the card number and a one-time code the member's union
+        issued (POST /admin/members/{id}/reset-codes). 400 ``invalid_reset_code`` for an unknown
+        card or a wrong, expired or used code (not told apart); 422 for a weak password; 429
+        past the limits. Every older token and session is revoked."""
+        from .reset import reset
+
+        reset(data["card_no"], data["code"], data["new_password"], request.remote_addr)

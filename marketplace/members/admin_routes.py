@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
 from ..auth import auth_required, current_principal
 from ..errors import NotFound, ValidationFailed
@@ -158,3 +159,25 @@ class Hardship(MethodView):
     def put(self, data, member_id):
         """Mark or unmark a member in hardship (困难职工); lottery sales may weigh them more."""
         return services.set_hardship(member_id, data["hardship"], actor=_actor())
+
+
+class ResetCodeSchema(Schema):
+    member_id = fields.Integer(required=True)
+    code = fields.String(required=True, metadata={"description": "8 digits; shown this once"})
+    expires_at = fields.DateTime(required=True)
+
+
+@bp.route("/members/<int:member_id>/reset-codes")
+class MemberResetCodes(MethodView):
+    @auth_required("member.reset_code")
+    @bp.response(201, ResetCodeSchema)
+    def post(self, member_id):
+        """Issue a one-time password reset code for a member (no SMS: the member came to the
+        union). A branch admin: its subtree's members only (else 404). 409 ``not_activated``
+        when the card has no login yet. Audit-logged; any older open code is retired."""
+        from ..auth import reset
+        from ..orgs.tree import scope_of
+
+        principal = current_principal()
+        code, row = reset.issue(member_id, scope_of(principal), Actor(principal))
+        return {"member_id": member_id, "code": code, "expires_at": row.expires_at}

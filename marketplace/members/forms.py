@@ -32,5 +32,21 @@ class LoginForm(FlaskForm):
     )
 
 
+class ResetPasswordForm(FlaskForm):
+    """Forgotten password: the card number, the code the union gave, a new password."""
+
+    card_no = StringField(_l("Card number"), validators=[DataRequired(), Length(max=32)])
+    code = StringField(_l("Reset code from your union"),
+                       validators=[DataRequired(), Length(max=16)])  # fmt: skip
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
 class LogoutForm(FlaskForm):
     """Only the CSRF token: logging out is a POST."""

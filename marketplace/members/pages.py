@@ -1,4 +1,5 @@
-"""Member web pages under /m/: home, activate, log in, my card, log out (session cookie + CSRF)."""
+"""Member web pages under /m/: activate, log in, forgotten password, my card, log out (session
+cookie + CSRF). The member home (``/m/``) gathers every feature, so the shell serves it."""
 
 from __future__ import annotations
 
@@ -13,23 +14,22 @@ from ..auth.tokens import bump_token_version
 from ..errors import Problem
 from ..redirects import safe_path
 from . import cardcode, services
-from .forms import ActivateForm, LoginForm, LogoutForm
+from .forms import ActivateForm, LoginForm, LogoutForm, ResetPasswordForm
 
 bp = Blueprint("members_pages", __name__, url_prefix="/m")
 
 
+HOME = "/m/"  # the member home (shihui/member_app.py)
+
+
 def _safe_next(target: str | None) -> str:
-    return safe_path(target, url_for("members_pages.card"))
+    """Where a login lands: a same-site ``next``, else the member home."""
+    return safe_path(target, HOME)
 
 
 @bp.app_context_processor
 def inject_logout_form():
     return {"logout_form": LogoutForm}
-
-
-@bp.get("/")
-def home():
-    return render_template("members/home.html")
 
 
 @bp.route("/activate", methods=["GET", "POST"])
@@ -66,6 +66,25 @@ def login():
         login_user(SessionUser(account))
         return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """No SMS: the member asks their branch union for a one-time code (marketplace/auth/reset.py)
+    and sets a new password here with the card number and that code."""
+    from ..auth import reset
+
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            reset.reset(form.card_no.data, form.code.data, form.password.data,
+                        request.remote_addr)  # fmt: skip
+        except Problem as exc:
+            flash(_problem_message(exc), "error")
+            return render_template("members/forgot.html", form=form), exc.status
+        flash(_("Your password is changed. Log in with the new one."), "success")
+        return redirect(url_for("members_pages.login"))
+    return render_template("members/forgot.html", form=form)
 
 
 @bp.get("/card")
@@ -113,7 +132,7 @@ def logout():
         bump_token_version(current_user.account)  # the old cookie is useless even if copied
         logout_user()
     flash(_("You are logged out."), "success")
-    return redirect(url_for("members_pages.home"))
+    return redirect(HOME)
 
 
 def _problem_message(exc: Problem) -> str:
@@ -121,6 +140,9 @@ def _problem_message(exc: Problem) -> str:
         "activation_failed": _("The card details do not match our records."),
         "already_active": _("This card is already activated; please log in."),
         "invalid_credentials": _("The card number or password is incorrect."),
+        "invalid_reset_code": _(
+            "The card number or reset code is wrong, or the code has expired or been used."
+        ),
         "rate_limited": _("Too many attempts. Please try again later."),
         "validation_error": _("Please check the form."),
     }

@@ -22,4 +22,15 @@
     }
     tick();
   });
+
+  // <body data-wake-lock>: keep the screen on (counter mode), again after the tab comes back.
+  if (document.body && document.body.hasAttribute("data-wake-lock") && navigator.wakeLock) {
+    var askAwake = function () {
+      navigator.wakeLock.request("screen").catch(function () { /* refused: nothing to do */ });
+    };
+    askAwake();
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") askAwake();
+    });
+  }
 })();

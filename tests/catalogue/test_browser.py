@@ -32,11 +32,11 @@ def _login(page, live_server, card, target):
 
 
 def test_home_directory_and_merchant_page(page, live_server, seeded):
-    _login(page, live_server, seeded["card"], "/m/home")
-    expect(page.locator("h1")).to_have_text("发现")
+    _login(page, live_server, seeded["card"], "/m/")
+    expect(page.locator("h1")).to_have_text("首页")
     expect(page.get_by_test_id(f"groupbuy-{seeded['deal']}")).to_contain_text("双人火锅套餐")
     expect(page.get_by_test_id("categories")).to_contain_text("餐饮")
-    page.get_by_test_id("nav-directory").click()
+    page.get_by_test_id("link-directory").click()  # the home's quick links (phone: no header links)
     page.get_by_test_id("search").fill("涮肉")
     page.get_by_test_id("search-submit").click()
     page.get_by_test_id(f"merchant-{seeded['merchant']}").click()
@@ -54,5 +54,6 @@ def test_join_a_groupbuy(page, live_server, seeded):
     page.get_by_test_id("join").click()
     expect(page.get_by_test_id("my-place")).to_be_visible()
     expect(page.get_by_test_id("joined")).to_have_text("1")
-    page.get_by_test_id("nav-my-groupbuys").click()
+    page.get_by_test_id("tab-me").click()  # 我的 → 我的团购
+    page.get_by_test_id("me-groupbuys").click()
     expect(page.get_by_test_id("places")).to_contain_text("双人火锅套餐")

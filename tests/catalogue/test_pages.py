@@ -38,7 +38,7 @@ def _populate(client, n):
     return viewer_token, card
 
 
-PAGES = ["/m/home", "/m/directory", "/m/groupbuys", "/m/my/groupbuys", "/m/directory?q=商户"]
+PAGES = ["/m/", "/m/directory", "/m/groupbuys", "/m/my/groupbuys", "/m/directory?q=商户"]
 APIS = [
     "/api/v1/merchants",
     "/api/v1/offers",
@@ -82,7 +82,7 @@ def test_pages_render(app_ctx, client):
     assert app_ctx.test_client().get("/m/directory").status_code == 302  # log in first
     g.pop("_login_user", None)  # requests share the test's app context (and so ``g``)
     f.login(client, card)
-    html = client.get("/m/home").get_data(as_text=True)
+    html = client.get("/m/").get_data(as_text=True)
     assert "双人火锅套餐" in html and 'data-testid="categories"' in html
     html = client.get(f"/m/merchants/{merchant.id}").get_data(as_text=True)
     assert "11:00-23:00" in html and "凭卡八折" in html

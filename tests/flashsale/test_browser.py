@@ -1,5 +1,5 @@
 """A member logs in, opens the live sale, snaps up a ticket, sees the QR; a second press is
-answered "already claimed"; the voucher shows on "my vouchers" once the drain has run."""
+answered "already claimed"; the voucher shows in the wallet (券包) once the drain has run."""
 
 from playwright.sync_api import expect
 
@@ -26,5 +26,5 @@ def test_member_snaps_up_a_ticket_in_the_browser(app_ctx, client, live_server, p
     page.get_by_test_id("snap").click()
     expect(page.get_by_test_id("result")).to_contain_text("already claimed")
     drain()
-    page.get_by_test_id("nav-vouchers").click()
-    expect(page.get_by_test_id(f"voucher-{voucher}").locator("svg")).to_be_visible()
+    page.get_by_test_id("nav-wallet").click()  # 券包 (Wallet)
+    expect(page.get_by_test_id(f"voucher-{voucher}").locator("img.qr-img")).to_be_visible()

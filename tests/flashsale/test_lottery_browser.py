@@ -34,8 +34,8 @@ def test_member_registers_and_sees_the_result(app_ctx, client, live_server, page
     drain()
     page.reload()
     expect(page.get_by_test_id("lottery-state")).to_contain_text("You won")
-    page.get_by_test_id("nav-vouchers").click()
-    expect(page.locator("svg").first).to_be_visible()
+    page.get_by_test_id("nav-wallet").click()  # 券包 (Wallet)
+    expect(page.locator("img.qr-img").first).to_be_visible()
 
 
 def test_winner_confirms_and_the_merchant_hands_an_unused_ticket_on(

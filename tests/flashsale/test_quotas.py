@@ -356,5 +356,5 @@ def test_member_page_says_why_and_until_when(app_ctx, client):
         sess["_user_id"] = f"{account.id}:{account.token_version}"
         sess["_fresh"] = True
     fresh_g()
-    html = client.get("/m/vouchers").get_data(as_text=True)
+    html = client.get("/m/wallet").get_data(as_text=True)
     assert 'data-testid="no-show-ban"' in html and "movie" in html

@@ -1,5 +1,5 @@
 """On a phone (390x844, zh-CN): the QR shown right after winning loads as an image; the stock
-left moves without a reload; a second press still shows the won code and links to 我的券; the
+left moves without a reload; a second press still shows the won code and links to it in 券包; the
 button stays inactive until the sale opens (issue #18)."""
 
 import re
@@ -29,7 +29,9 @@ def _login(phone, live_server, next_url):
     phone.get_by_test_id("submit").click()
 
 
-def test_won_qr_loads_and_second_press_links_to_the_voucher(app_ctx, client, live_server, phone):
+def test_won_qr_loads_and_second_press_links_to_the_voucher_in_the_wallet(
+    app_ctx, client, live_server, phone
+):
     _, owner = make_merchant()
     make_members(1)
     sale = create_sale(client, owner, total_stock=3)
@@ -50,7 +52,8 @@ def test_won_qr_loads_and_second_press_links_to_the_voucher(app_ctx, client, liv
     link = phone.get_by_test_id("to-vouchers")
     expect(link).to_be_visible()
     link.click()
-    expect(phone).to_have_url(f"{live_server}/m/vouchers")
+    expect(phone).to_have_url(f"{live_server}/m/wallet/{code}")  # the voucher in 券包
+    expect(phone.get_by_test_id("voucher-code")).to_have_text(code)
 
 
 def test_snap_button_is_inactive_before_the_sale_opens(app_ctx, client, live_server, phone):

@@ -38,8 +38,13 @@ pytestmark = pytest.mark.fuzz
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 # 422s that depend on stored records or keys, not on the request's form: card details that
 # match no card, a wrong current password, a card code of the right form that the server's key
-# did not sign.
-STATEFUL_CODES = {"activation_failed", "invalid_credentials", "card_code_invalid"}
+# did not sign, a password reset code nobody issued.
+STATEFUL_CODES = {
+    "activation_failed",
+    "invalid_credentials",
+    "card_code_invalid",
+    "invalid_reset_code",
+}
 # Uploads whose multipart body is not in the document yet (the views read request.files
 # themselves), so no generated request can be valid.
 # Uploads: their multipart body is documented, but what makes a file acceptable (a picture's
@@ -133,7 +138,10 @@ def _schema(coverage: bool):
 # Each signed-in role gets the full treatment on the operations it may use (elsewhere it only
 # meets a uniform 403); anonymous callers get every operation, without the coverage phase
 # except on the public ones (auth, activation, merchant applications).
-PUBLIC = r"^/api/v1/(auth/token|auth/refresh|members/activate|merchant-applications)$"
+PUBLIC = (
+    r"^/api/v1/(auth/token|auth/refresh|auth/password-reset|members/activate"
+    r"|merchant-applications)$"
+)
 OWN_PATHS = {
     "member": r"^/api/v1/(flashsales|me|offers|groupbuys|merchants)\b",
     "owner": r"^/api/v1/(merchant/|me$)",

@@ -53,8 +53,8 @@ def test_announcement_written_on_desktop_read_on_a_phone_inert(live_server, app,
     phone.get_by_test_id("username").fill(details(1)["card_no"])
     phone.get_by_test_id("password").fill(MEMBER_PASSWORD)
     phone.get_by_test_id("submit").click()
-    expect(phone.get_by_test_id("nav-messages-badge")).to_have_text("1")
-    phone.get_by_test_id("nav-messages").click()
+    expect(phone.get_by_test_id("tab-messages-badge")).to_have_text("1")  # the bottom tab bar
+    phone.get_by_test_id("tab-messages").click()
     expect(phone).to_have_url(re.compile(r"/m/messages$"))
     item = phone.locator("[data-testid^=inbox-item-]")
     expect(item).to_have_count(1)
@@ -73,7 +73,7 @@ def test_announcement_written_on_desktop_read_on_a_phone_inert(live_server, app,
         ".map(e => e.tagName + '.' + e.className + e.scrollWidth).slice(0, 14)]"
     )
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390, " ".join(map(str, wide))
-    expect(phone.get_by_test_id("nav-messages-badge")).to_be_hidden()
+    expect(phone.get_by_test_id("tab-messages-badge")).to_be_hidden()
     assert phone.locator("a[href^='javascript']").count() == 0
 
     desktop.goto(admin_url)

@@ -35,7 +35,7 @@ def test_member_asks_on_a_phone_branch_admin_answers_on_desktop(live_server, app
     phone.get_by_test_id("username").fill(details(1)["card_no"])
     phone.get_by_test_id("password").fill(MEMBER_PASSWORD)
     phone.get_by_test_id("submit").click()
-    phone.get_by_test_id("nav-messages").click()
+    phone.get_by_test_id("tab-messages").click()
     phone.get_by_test_id("ask").click()
     phone.get_by_test_id("message-input").fill("会员卡丢了怎么办？<script>window.__xss=3</script>")
     phone.get_by_test_id("send").click()
@@ -70,5 +70,5 @@ def test_member_asks_on_a_phone_branch_admin_answers_on_desktop(live_server, app
     expect(bodies.nth(1)).to_have_text(XSS)  # the reply, shown as the text it is
     assert phone.locator("[data-testid=thread] script, [data-testid=thread] [onerror]").count() == 0
     assert phone.evaluate("window.__xss") is None
-    expect(phone.get_by_test_id("nav-messages-badge")).to_be_hidden()  # seen on this page
+    expect(phone.get_by_test_id("tab-messages-badge")).to_be_hidden()  # seen on this page
     assert dialogs == []

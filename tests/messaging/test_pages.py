@@ -90,7 +90,7 @@ def test_pages_matrix(client, world, role):
 
 def test_unread_badge_on_member_pages(client, world):
     session_for(client, world, "member")
-    for url in ("/m/card", "/m/messages", "/m/sales", "/m/home"):
+    for url in ("/m/card", "/m/messages", "/m/sales", "/m/"):
         fresh_g()
         html = client.get(url).get_data(as_text=True)
         assert 'data-testid="nav-messages-badge">2<' in html, url

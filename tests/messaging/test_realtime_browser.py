@@ -27,7 +27,7 @@ def member_login(page, base):
     page.get_by_test_id("username").fill(details(1)["card_no"])
     page.get_by_test_id("password").fill(MEMBER_PASSWORD)
     page.get_by_test_id("submit").click()
-    expect(page.get_by_test_id("nav-messages")).to_be_visible()
+    expect(page.get_by_test_id("tab-messages")).to_be_visible()
 
 
 def setup_world(app, client):

@@ -75,7 +75,7 @@ def test_main_pages_raise_no_csp_violation(app_ctx, live_server, page):
             "/", "/m/login", "/m/activate", "/merchant/apply", "/merchant/login", "/admin/login",
         ],
         ("/m/login", "6222000000000017", "demo12345"): [
-            "/m/", "/m/home", "/m/card", "/m/sales", f"/m/sales/{sale}", "/m/vouchers",
+            "/m/", "/m/me", "/m/card", "/m/sales", f"/m/sales/{sale}", "/m/wallet",
             "/m/directory", "/m/groupbuys", f"/m/groupbuys/{deal}", "/m/my/groupbuys",
         ],
         ("/merchant/login", "owner_cinema", "merchant12345"): [
