@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from inventory import RESERVED
@@ -383,9 +383,40 @@ def _store(drawn, by_ticket, weights, outcome, campaign: Campaign) -> None:
             row.update(reason=reason, won_at=now if state == "won" else None,
                        confirm_by=confirm_by if state == "won" else None)  # fmt: skip
             decided.append(row)
-    for rows in (plain, decided):
-        if rows:
-            db.session.execute(update(LotteryEntry), rows)
+    if plain:
+        _store_places(plain, bool(weights))
+    if decided:
+        db.session.execute(update(LotteryEntry), decided)
+
+
+# The draw's temporary table (its own connection's): place (and weight) of every waiting entry.
+PLACES_DDL = ("CREATE TEMPORARY TABLE lottery_places "
+              "(id BIGINT PRIMARY KEY, position INTEGER NOT NULL, weight INTEGER)")  # fmt: skip
+PLACES_FILL = "INSERT INTO lottery_places (id, position, weight) VALUES (:id, :position, :weight)"
+PLACES_UPDATE = (
+    "UPDATE lottery_entries SET position = lottery_places.position, outcome = 'waiting' "
+    "FROM lottery_places WHERE lottery_entries.id = lottery_places.id"
+)
+PLACES_UPDATE_WEIGHTED = (
+    "UPDATE lottery_entries SET position = lottery_places.position, outcome = 'waiting', "
+    "weight = lottery_places.weight "
+    "FROM lottery_places WHERE lottery_entries.id = lottery_places.id"
+)
+
+
+def _store_places(rows: list[dict], with_weight: bool) -> None:
+    """The waiting list's places (nearly every entry: 460,000 of 500,000) in one ``UPDATE ...
+    FROM`` a temporary table filled by executemany: 2.5 times faster than the ORM's UPDATE per
+    row (100,000 places on SQLite: 3.5 s against 8.9 s; BENCHMARKS.md)."""
+    run = db.session.execute
+    run(text("DROP TABLE IF EXISTS lottery_places"))  # left by a draw that failed here
+    run(text(PLACES_DDL))
+    for start in range(0, len(rows), 50_000):
+        chunk = rows[start : start + 50_000]
+        run(text(PLACES_FILL), [{"id": r["id"], "position": r["position"],
+                                 "weight": r.get("weight")} for r in chunk])  # fmt: skip
+    run(text(PLACES_UPDATE_WEIGHTED if with_weight else PLACES_UPDATE))
+    run(text("DROP TABLE lottery_places"))
 
 
 def _payload(campaign: Campaign) -> dict:
