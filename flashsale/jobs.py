@@ -252,6 +252,13 @@ def draw_lottery(campaign_id: int) -> dict | None:
         return None
 
 
+def tell_lottery_waiting(campaign_id: int) -> int:
+    """A drawn lottery's waiting list learns the result (enqueued by the draw; safe to rerun)."""
+    from . import lottery
+
+    return lottery.tell_waiting(campaign_id)
+
+
 def retire_due() -> list[int]:
     """Delete the Redis pools of sales that ended, passed their audit and are persisted."""
     from .retire import retire_due as run

@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from inventory import RESERVED
@@ -326,9 +326,7 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
     stored_at = time.perf_counter()
     engine = get_engine()
     failed = [t for t in winners if _reserve(engine, campaign, by_ticket[t][1]) != RESERVED]
-    log.info("draw of sale %s: read %.1f s, order %.1f s, store %.1f s, reserve %.1f s",
-             campaign.id, read - started, ordered - read, stored_at - ordered,
-             time.perf_counter() - stored_at)  # fmt: skip
+    reserved = time.perf_counter()
     if failed:  # e.g. the pool was lost: `shihui draw run ID --resume` finishes (replays are safe)
         log.error("draw of sale %s: %s winners got no voucher", campaign.id, len(failed))
         raise ServiceUnavailable(
@@ -337,6 +335,9 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
             code="draw_incomplete",
         )
     _tell(campaign, by_ticket, winners, outcome)
+    log.info("draw of sale %s: read %.1f s, order %.1f s, store %.1f s, reserve %.1f s, "
+             "tell winners %.1f s", campaign.id, read - started, ordered - read,
+             stored_at - ordered, reserved - stored_at, time.perf_counter() - reserved)  # fmt: skip
     return draw
 
 
@@ -382,15 +383,53 @@ def _store(drawn, by_ticket, weights, outcome, campaign: Campaign) -> None:
             row.update(reason=reason, won_at=now if state == "won" else None,
                        confirm_by=confirm_by if state == "won" else None)  # fmt: skip
             decided.append(row)
-    for rows in (plain, decided):
-        if rows:
-            db.session.execute(update(LotteryEntry), rows)
+    if plain:
+        _store_places(plain, bool(weights))
+    if decided:
+        db.session.execute(update(LotteryEntry), decided)
+
+
+# The draw's temporary table (its own connection's): place (and weight) of every waiting entry.
+PLACES_DDL = ("CREATE TEMPORARY TABLE lottery_places "
+              "(id BIGINT PRIMARY KEY, position INTEGER NOT NULL, weight INTEGER)")  # fmt: skip
+PLACES_FILL = "INSERT INTO lottery_places (id, position, weight) VALUES (:id, :position, :weight)"
+PLACES_UPDATE = (
+    "UPDATE lottery_entries SET position = lottery_places.position, outcome = 'waiting' "
+    "FROM lottery_places WHERE lottery_entries.id = lottery_places.id"
+)
+PLACES_UPDATE_WEIGHTED = (
+    "UPDATE lottery_entries SET position = lottery_places.position, outcome = 'waiting', "
+    "weight = lottery_places.weight "
+    "FROM lottery_places WHERE lottery_entries.id = lottery_places.id"
+)
+
+
+def _store_places(rows: list[dict], with_weight: bool) -> None:
+    """The waiting list's places (nearly every entry: 460,000 of 500,000) in one ``UPDATE ...
+    FROM`` a temporary table filled by executemany: 2.5 times faster than the ORM's UPDATE per
+    row (100,000 places on SQLite: 3.5 s against 8.9 s; BENCHMARKS.md)."""
+    run = db.session.execute
+    run(text("DROP TABLE IF EXISTS lottery_places"))  # left by a draw that failed here
+    run(text(PLACES_DDL))
+    for start in range(0, len(rows), 50_000):
+        chunk = rows[start : start + 50_000]
+        run(text(PLACES_FILL), [{"id": r["id"], "position": r["position"],
+                                 "weight": r.get("weight")} for r in chunk])  # fmt: skip
+    run(text(PLACES_UPDATE_WEIGHTED if with_weight else PLACES_UPDATE))
+    run(text("DROP TABLE lottery_places"))
+
+
+def _payload(campaign: Campaign) -> dict:
+    return {"campaign_id": campaign.id, "title": campaign.title}
 
 
 def _tell(campaign: Campaign, by_ticket: dict, winners: list[str], outcome: dict) -> None:
-    payload = {"campaign_id": campaign.id, "title": campaign.title}
+    """Winners and the excluded are told at once (a winner's confirmation clock runs); the
+    waiting list, nearly every entrant of a big sale, is told by :func:`tell_waiting` in an RQ
+    job after the draw, so the draw (and the winners' vouchers) do not wait for ~460,000 rows."""
+    payload = _payload(campaign)
     won = {by_ticket[t][1] for t in winners}
-    key = f"lottery:{campaign.id}"
+    key = notice_key(campaign.id)
     notify_many(sorted(won), "lottery.won", {**payload, "confirm_hours": campaign.confirm_hours},
                 key=key)  # fmt: skip
     excluded = {by_ticket[t][1]: r for t, (o, r) in outcome.items() if o == "excluded"}
@@ -398,8 +437,47 @@ def _tell(campaign: Campaign, by_ticket: dict, winners: list[str], outcome: dict
         members = sorted(m for m, r in excluded.items() if r == reason)
         if members:
             notify_many(members, "lottery.excluded", {**payload, "reason": reason}, key=key)
-    rest = {m for _e, m in by_ticket.values()} - won - set(excluded)
-    notify_many(sorted(rest), "lottery.waiting", payload, key=key)
+    _queue_tell_waiting(campaign.id)
+
+
+def notice_key(campaign_id: int) -> str:
+    """The key of every draw result notice of the sale: one per member ((member, key) unique)."""
+    return f"lottery:{campaign_id}"
+
+
+def _queue_tell_waiting(campaign_id: int) -> None:
+    from marketplace.extensions import get_queue
+
+    try:
+        get_queue("default").enqueue("flashsale.jobs.tell_lottery_waiting", campaign_id,
+                                     job_timeout=3600)  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - Redis down: tell them now, the slow way
+        log.warning("waiting-list notices of sale %s not queued (%s): told now", campaign_id, exc)
+        tell_waiting(campaign_id)
+
+
+WAITING_CHUNK = 5000  # notices per transaction: each commit lets the outbox drainer write too
+
+
+def tell_waiting(campaign_id: int, chunk: int = WAITING_CHUNK) -> int:
+    """Tell every member still on the sale's waiting list that the lottery was drawn, in list
+    order, ``chunk`` members a transaction. Idempotent: the notices' ``(member, key)`` is
+    unique, so a job that runs again (or resumes after a crash) tells nobody twice. Returns the
+    number of members on the list (told now or before)."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        return 0
+    payload = _payload(campaign)
+    members = list(db.session.scalars(
+        select(LotteryEntry.member_id)
+        .where(LotteryEntry.campaign_id == campaign_id, LotteryEntry.outcome == "waiting")
+        .order_by(LotteryEntry.position)
+    ))  # fmt: skip
+    db.session.rollback()  # no open read transaction: each chunk is delivered and committed
+    for start in range(0, len(members), chunk):
+        notify_many(members[start : start + chunk], "lottery.waiting", payload,
+                    key=notice_key(campaign_id))  # fmt: skip
+    return len(members)
 
 
 def _reserve(engine, campaign: Campaign, member_id: int) -> str:
