@@ -156,7 +156,9 @@ def test_every_page_as_every_role_is_in_chinese(app_ctx):
             if resp.status_code != 200 or resp.mimetype != "text/html":
                 continue
             seen += 1
-            words = english_words(resp.get_data(as_text=True), allowed_data)
+            body = resp.get_data(as_text=True)
+            assert '="None"' not in body, f"{role} {url}: an attribute rendered from None"
+            words = english_words(body, allowed_data)
             if words:
                 offenders[f"{role} {url}"] = sorted(words)
     print(f"\n{seen} pages checked; routes skipped for want of an id: {skipped}")
