@@ -32,9 +32,9 @@ def pytest_configure(config):
 
     Without settings every worker starts its own Valkey, cluster and SQLite file anyway. With
     ``TEST_DATABASE_URL`` (PostgreSQL) worker N works in its own database ``<name>_wN``, created
-    here; with ``TEST_REDIS_URL`` ending in database D, worker N uses D - 2N (its RQ database is the
-    next number, so D and D + 1 stay the first worker's). The variables are rewritten in the
-    environment so tests and the servers they start read the worker's own values.
+    here; ``TEST_REDIS_URL`` is the first worker's (the others start their own Valkey). The
+    variables are rewritten in the environment so tests and the servers they start read the
+    worker's own values.
     """
     worker = getattr(config, "workerinput", {}).get("workerid")  # gw0, gw1, … under xdist
     if not worker:
@@ -43,13 +43,12 @@ def pytest_configure(config):
     url = os.environ.get("TEST_DATABASE_URL", "")
     if url.startswith("postgres"):
         os.environ["TEST_DATABASE_URL"] = _worker_database(url, n)
-    for name in ("TEST_REDIS_URL", "TEST_RQ_REDIS_URL"):
-        value = os.environ.get(name, "")
-        base, _, db = value.rpartition("/")
-        if value and base.count("/") >= 2 and db.isdigit():
-            if int(db) - 2 * n < 0:
-                raise pytest.UsageError(f"{name}={value}: too few Redis databases for {worker}")
-            os.environ[name] = f"{base}/{int(db) - 2 * n}"
+    if n > 0:
+        # Worker 0 keeps the given server; the others start their own Valkey (the default
+        # without settings): tests read server-wide figures (INFO commandstats: "the snapshot
+        # answers without a script call") that another worker's calls would change.
+        for name in ("TEST_REDIS_URL", "TEST_RQ_REDIS_URL"):
+            os.environ.pop(name, None)
 
 
 def _worker_database(url: str, n: int) -> str:
