@@ -52,7 +52,7 @@ def test_the_members_badge_follows_replies_and_announcements_on_any_page(
     with realtime_server(app_config) as rt, gunicorn_server(app_config, REALTIME_URL=rt) as base:
         member_login(phone, base)
         phone.goto(base + "/m/sales")
-        badge = phone.get_by_test_id("nav-messages-badge")
+        badge = phone.get_by_test_id("tab-messages-badge")
         expect(badge).to_have_attribute("data-badge-state", "live")
         expect(badge).to_be_hidden()
         phone.evaluate("window.__stay = 'same page'")
@@ -68,8 +68,8 @@ def test_the_members_badge_follows_replies_and_announcements_on_any_page(
                                                       json=notice), badge, "2")  # fmt: skip
         assert phone.evaluate("window.__stay") == "same page"  # never reloaded
 
-        phone.goto(base + "/m/home")
-        badge = phone.get_by_test_id("nav-messages-badge")
+        phone.goto(base + "/m/")
+        badge = phone.get_by_test_id("tab-messages-badge")
         expect(badge).to_have_attribute("data-badge-state", "live")
         expect(badge).to_have_text("2")
         notice = {"title": "第二条", "body": "内容", "audience": "org"}
@@ -115,7 +115,7 @@ def test_without_the_realtime_process_the_badge_follows_by_polling(app, app_conf
     with gunicorn_server(app_config, REALTIME_URL=dead, REALTIME_POLL_SECONDS="1") as base:
         member_login(phone, base)
         phone.goto(base + "/m/sales")
-        badge = phone.get_by_test_id("nav-messages-badge")
+        badge = phone.get_by_test_id("tab-messages-badge")
         expect(badge).to_have_attribute("data-badge-state", "polling")
         phone.evaluate("window.__stay = 'same page'")
         with app.app_context():
