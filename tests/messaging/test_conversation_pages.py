@@ -150,7 +150,7 @@ def test_api_upload_text_is_checked(client, world):
     assert (resp.status_code, resp.get_json()["code"]) == (422, "validation_error")
 
 
-NO_BADGE = 'hidden data-testid="nav-messages-badge">0<'  # there for badge.js, hidden at 0
+NO_BADGE = 'data-testid="tab-messages-badge" hidden><'  # there for badge.js, hidden at 0
 
 
 def test_a_reply_shows_on_the_badge_at_once_despite_the_cache(client, world):
@@ -161,7 +161,7 @@ def test_a_reply_shows_on_the_badge_at_once_despite_the_cache(client, world):
     convs.reply(P(ba.id, "branch_admin"), world["ids"]["c"], "已收到")
     fresh_g()
     html = client.get("/m/card").get_data(as_text=True)
-    assert 'data-testid="nav-messages-badge">1<' in html
+    assert 'data-testid="tab-messages-badge">1<' in html
     fresh_g()
     client.get(f"/m/messages/c/{world['ids']['c']}")  # seen
     fresh_g()
