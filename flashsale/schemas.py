@@ -44,7 +44,10 @@ class CampaignInSchema(Schema):
         load_default=1,
         strict=True,
         validate=validate.Range(min=1, max=100),
-        metadata={"description": "Must not exceed total_stock."},
+        metadata={
+            "description": "Must not exceed total_stock. "
+            "Must be 1 in queue and lottery modes (one ticket each)."
+        },
     )
     starts_at = UTCAware(required=True)
     ends_at = UTCAware(required=True, metadata={"description": "Must be after starts_at."})
