@@ -18,30 +18,12 @@ from marketplace.models import utcnow
 from tests.authz import outcome
 
 from .factories import bearer, create_sale, make_members, make_merchant
-
-CAMPAIGNS = "/api/v1/merchant/campaigns"
-
-
-def problem(resp, status, code):
-    assert resp.status_code == status, resp.get_json()
-    assert resp.get_json()["code"] == code, resp.get_json()
+from .lotterykit import CAMPAIGNS, problem, register
+from .lotterykit import lottery_sale as kit_lottery_sale
 
 
 def lottery_sale(client, owner, closes_in=2.0, **overrides) -> int:
-    now = utcnow()
-    body = {
-        "mode": "lottery",
-        "starts_at": (now - timedelta(minutes=1)).isoformat(),
-        "ends_at": (now + timedelta(seconds=closes_in)).isoformat(),
-        "valid_until": (now + timedelta(days=7)).isoformat(),
-        "cancel_deadline": (now + timedelta(days=6)).isoformat(),
-    }
-    body.update(overrides)
-    return create_sale(client, owner, **body)
-
-
-def register(client, sale, token):
-    return client.post(f"/api/v1/flashsales/{sale}/entries", headers=bearer(token))
+    return kit_lottery_sale(client, owner, closes_in=closes_in, **overrides)
 
 
 def wait_closed(sale):
