@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from datetime import timedelta
 
 import pytest
@@ -18,19 +17,7 @@ from marketplace.models import utcnow
 from tests.authz import outcome
 
 from .factories import bearer, create_sale, make_members, make_merchant
-from .lotterykit import CAMPAIGNS, problem, register
-from .lotterykit import lottery_sale as kit_lottery_sale
-
-
-def lottery_sale(client, owner, closes_in=2.0, **overrides) -> int:
-    return kit_lottery_sale(client, owner, closes_in=closes_in, **overrides)
-
-
-def wait_closed(sale):
-    campaign = db.session.get(Campaign, sale)
-    left = campaign.ends_at.timestamp() - time.time()
-    if left > 0:
-        time.sleep(left + 0.05)
+from .lotterykit import CAMPAIGNS, lottery_sale, problem, register, wait_closed
 
 
 def recompute(seed, beacon, tickets, stock):
@@ -45,7 +32,7 @@ def recompute(seed, beacon, tickets, stock):
 def test_lottery_end_to_end_is_verifiable_and_audited(app_ctx, client, drain, runner):
     _, owner = make_merchant()
     members = make_members(12)
-    sale = lottery_sale(client, owner, closes_in=2.5, total_stock=4)
+    sale = lottery_sale(client, owner, total_stock=4)
     published = client.get(f"/api/v1/flashsales/{sale}/draw", headers=bearer(members[0][1]))
     record = published.get_json()
     assert record["drawn"] is False and record["seed"] is None and len(record["commitment"]) == 64
@@ -145,7 +132,7 @@ def test_a_tampered_record_fails_verification(app_ctx, client, runner):
 
     _, owner = make_merchant()
     members = make_members(5)
-    sale = lottery_sale(client, owner, closes_in=1.0, total_stock=2)
+    sale = lottery_sale(client, owner, total_stock=2)
     for _, token in members:
         register(client, sale, token)
     wait_closed(sale)
@@ -168,7 +155,7 @@ def test_a_tampered_record_fails_verification(app_ctx, client, runner):
 def test_offline_beacon_value_is_recorded(app_ctx, client, runner):
     _, owner = make_merchant()
     ((_, member),) = make_members(1)
-    sale = lottery_sale(client, owner, closes_in=1.0, total_stock=1)
+    sale = lottery_sale(client, owner, total_stock=1)
     register(client, sale, member)
     wait_closed(sale)
     bad = runner.invoke(args=["draw", "run", str(sale), "--beacon-value", "not-hex"])
@@ -231,7 +218,7 @@ def test_racing_registrations_and_draws_over_http(app_ctx, client, live_server):
 
     _, owner = make_merchant()
     members = make_members(6)
-    sale = lottery_sale(client, owner, closes_in=3.0, total_stock=2)
+    sale = lottery_sale(client, owner, total_stock=2)
     url = urlparse(live_server)
 
     def post(path, token, out):

@@ -19,7 +19,7 @@ from .test_room_browser import login
 def test_member_registers_and_sees_the_result(app_ctx, client, live_server, page, drain):
     _, owner = make_merchant()
     make_members(1)
-    sale = lottery_sale(client, owner, closes_in=6.0, total_stock=2)
+    sale = lottery_sale(client, owner, total_stock=2)
     login(page, live_server, "62220" + "0" * 11, f"/m/sales/{sale}")
     expect(page.get_by_test_id("sale-mode")).to_contain_text("Lottery")
     commitment = db.session.get(LotteryDraw, sale).commitment
@@ -52,7 +52,7 @@ def test_winner_confirms_and_the_merchant_hands_an_unused_ticket_on(
     _, owner = make_merchant()
     members = make_members(3)
     until = (utcnow() + timedelta(days=1)).isoformat()
-    sale = lottery_sale(client, owner, closes_in=1.0, total_stock=1, confirm_hours=3,
+    sale = lottery_sale(client, owner, total_stock=1, confirm_hours=3,
                         handon_until=until)  # fmt: skip
     for _m, token in members:
         register(client, sale, token)

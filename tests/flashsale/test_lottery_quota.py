@@ -32,7 +32,7 @@ def test_quota_and_bans_at_registration_and_at_the_draw(app_ctx, client, claim, 
     quotas.set_rule(None, "*", {"monthly_limit": 1})
     plain = create_sale(client, owner, total_stock=20)
     assert claim(plain, members[0][1]).status_code == 201  # this month's one ticket
-    sale = lottery_sale(client, owner, closes_in=1.5, total_stock=2)
+    sale = lottery_sale(client, owner, total_stock=2)
     problem(register(client, sale, members[0][1]), 409, "quota_exceeded")
     ban(members[1][0])
     problem(register(client, sale, members[1][1]), 403, "no_show_ban")

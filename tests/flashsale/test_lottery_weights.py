@@ -27,7 +27,7 @@ def test_weighted_sale_publishes_weights_and_recomputes(app_ctx, client, runner)
     token = dict(members)
     admin = token_for(create_account("boss", "admin-pass-1", "admin"))
     # An earlier lottery: members 0-3 register, one ticket: three of them lose.
-    first = lottery_sale(client, owner, closes_in=1.0, total_stock=1)
+    first = lottery_sale(client, owner, total_stock=1)
     for m, t in members[:4]:
         register(client, first, t)
     draw(client, first, owner)
@@ -44,7 +44,7 @@ def test_weighted_sale_publishes_weights_and_recomputes(app_ctx, client, runner)
                                          "valid_from": "2030-01-01T00:00:00Z",
                                          "valid_until": "2030-01-03T00:00:00Z"},
                         headers=bearer(owner)), 422, "validation_error")  # fmt: skip
-    sale = lottery_sale(client, owner, closes_in=1.5, total_stock=3, hardship_weight=3,
+    sale = lottery_sale(client, owner, total_stock=3, hardship_weight=3,
                         loss_weight=1, loss_cap=2)  # fmt: skip
     shown = client.get(f"/api/v1/flashsales/{sale}", headers=bearer(members[0][1])).get_json()
     assert (shown["hardship_weight"], shown["loss_weight"], shown["loss_cap"]) == (3, 1, 2)
