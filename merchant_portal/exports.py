@@ -3,6 +3,10 @@
 The query runs with ``yield_per`` (a server-side cursor on PostgreSQL), rows are written into a
 small buffer that is handed out every ``BATCH`` rows, so memory stays flat however large the sale.
 UTF-8 with a BOM, so Excel opens the Chinese text correctly; times in Asia/Shanghai.
+
+Two header languages: ``zh`` (Chinese headers and voucher states, what a shop's staff read in
+Excel; the default on a zh-CN page) and ``en`` (the stable English column keys of earlier
+exports, for scripts; ``?lang=en``). Only the header row and the state words differ.
 """
 
 from __future__ import annotations
@@ -28,6 +32,27 @@ VOUCHER_COLUMNS = ["code", "status", "member_id", "claimed_at", "valid_from", "v
                    "redeemed_at", "redeemed_by", "cancelled_at"]  # fmt: skip
 REDEMPTION_COLUMNS = ["redemption_id", "code", "redeemed_at", "redeemed_by", "reverted_at",
                       "reverted_by"]  # fmt: skip
+LANGUAGES = ("zh", "en")
+HEADERS = {
+    "vouchers": {
+        "en": VOUCHER_COLUMNS,
+        "zh": ["券码", "状态", "会员编号", "领取时间", "生效时间", "失效时间", "核销时间",
+               "核销人", "取消时间"],
+    },
+    "redemptions": {
+        "en": REDEMPTION_COLUMNS,
+        "zh": ["核销记录编号", "券码", "核销时间", "核销人", "撤销时间", "撤销人"],
+    },
+}  # fmt: skip
+# The words of the member's wallet (未使用 / 已核销 / 已取消 / 已过期).
+STATES_ZH = {"issued": "未使用", "redeemed": "已核销", "cancelled": "已取消", "expired": "已过期"}
+
+
+def language(requested: str | None, page_locale: str) -> str:
+    """The header language: the one asked for, else the page's (zh-CN → ``zh``)."""
+    if requested in LANGUAGES:
+        return requested
+    return "zh" if page_locale.lower().startswith("zh") else "en"
 
 
 def _t(value) -> str:
@@ -63,7 +88,7 @@ def _rows(stmt):
         result.close()
 
 
-def vouchers_csv(campaign: Campaign) -> Iterator[str]:
+def vouchers_csv(campaign: Campaign, lang: str = "en") -> Iterator[str]:
     redeemer = aliased(Account)
     stmt = (
         select(
@@ -84,7 +109,7 @@ def vouchers_csv(campaign: Campaign) -> Iterator[str]:
     rows = (
         (
             r.code,
-            r.status,
+            STATES_ZH.get(r.status, r.status) if lang == "zh" else r.status,
             r.member_id,
             _t(r.claimed_at),
             _t(r.valid_from),
@@ -95,10 +120,10 @@ def vouchers_csv(campaign: Campaign) -> Iterator[str]:
         )  # fmt: skip
         for r in _rows(stmt)
     )
-    return _stream(VOUCHER_COLUMNS, rows)
+    return _stream(HEADERS["vouchers"][lang], rows)
 
 
-def redemptions_csv(campaign: Campaign) -> Iterator[str]:
+def redemptions_csv(campaign: Campaign, lang: str = "en") -> Iterator[str]:
     by, reverter = aliased(Account), aliased(Account)
     stmt = (
         select(
@@ -119,7 +144,7 @@ def redemptions_csv(campaign: Campaign) -> Iterator[str]:
         (r.id, r.code, _t(r.redeemed_at), r.username or "", _t(r.reverted_at), r.reverter or "")
         for r in _rows(stmt)
     )
-    return _stream(REDEMPTION_COLUMNS, rows)
+    return _stream(HEADERS["redemptions"][lang], rows)
 
 
 def csv_response(chunks: Iterator[str], filename: str):

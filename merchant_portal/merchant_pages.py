@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from catalogue.models import GroupBuyVoucher
@@ -288,18 +289,24 @@ def chart_redemptions(campaign_id: int):
                               _("No redemptions yet"), short=lambda b: b[5:]))  # fmt: skip
 
 
+def _export_language() -> str:
+    """``?lang=en`` for the English column keys; otherwise the page's language."""
+    return exports.language(request.args.get("lang"), str(get_locale()))
+
+
 @bp.get("/sales/<int:campaign_id>/vouchers.csv")
 @portal("sale.export")
 def export_vouchers(campaign_id: int):
     campaign = sales.own_sale(g.principal, campaign_id, "sale.export")
-    return exports.csv_response(exports.vouchers_csv(campaign), f"sale-{campaign.id}-vouchers.csv")
+    return exports.csv_response(exports.vouchers_csv(campaign, _export_language()),
+                                f"sale-{campaign.id}-vouchers.csv")  # fmt: skip
 
 
 @bp.get("/sales/<int:campaign_id>/redemptions.csv")
 @portal("sale.export")
 def export_redemptions(campaign_id: int):
     campaign = sales.own_sale(g.principal, campaign_id, "sale.export")
-    return exports.csv_response(exports.redemptions_csv(campaign),
+    return exports.csv_response(exports.redemptions_csv(campaign, _export_language()),
                                 f"sale-{campaign.id}-redemptions.csv")  # fmt: skip
 
 

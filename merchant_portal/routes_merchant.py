@@ -23,6 +23,7 @@ from .schemas import (
     CardCodeSchema,
     CoverSchema,
     DashboardSchema,
+    ExportQuerySchema,
     LiveSchema,
     MerchantSchema,
     RedemptionRowSchema,
@@ -132,22 +133,25 @@ class Duplicate(MethodView):
 
 
 @bp.get("/merchant/campaigns/<int:campaign_id>/vouchers.csv")
+@bp.arguments(ExportQuerySchema, location="query")
 @bp.doc(responses=CSV_RESPONSE)
 @auth_required("sale.export")
-def vouchers_csv(campaign_id):
+def vouchers_csv(args, campaign_id):
     """Every voucher of the sale as CSV (UTF-8 with BOM, streamed)."""
     campaign: Campaign = sales.own_sale(current_principal(), campaign_id, "sale.export")
-    return exports.csv_response(exports.vouchers_csv(campaign), f"sale-{campaign.id}-vouchers.csv")
+    return exports.csv_response(exports.vouchers_csv(campaign, args["lang"]),
+                                f"sale-{campaign.id}-vouchers.csv")  # fmt: skip
 
 
 @bp.get("/merchant/campaigns/<int:campaign_id>/redemptions.csv")
+@bp.arguments(ExportQuerySchema, location="query")
 @bp.doc(responses=CSV_RESPONSE)
 @auth_required("sale.export")
-def redemptions_csv(campaign_id):
+def redemptions_csv(args, campaign_id):
     """Every redemption (and revert) of the sale as CSV (UTF-8 with BOM, streamed)."""
     campaign: Campaign = sales.own_sale(current_principal(), campaign_id, "sale.export")
     return exports.csv_response(
-        exports.redemptions_csv(campaign), f"sale-{campaign.id}-redemptions.csv"
+        exports.redemptions_csv(campaign, args["lang"]), f"sale-{campaign.id}-redemptions.csv"
     )
 
 

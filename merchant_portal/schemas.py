@@ -87,6 +87,14 @@ class MerchantQuerySchema(Schema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
+class ExportQuerySchema(Schema):
+    lang = fields.String(
+        load_default="en", validate=validate.OneOf(["en", "zh"]),
+        metadata={"description": "Header row and voucher states: `en` (the stable column keys, "
+                                "default) or `zh` (Chinese, as the portal's download)."},
+    )  # fmt: skip
+
+
 class ReasonSchema(Schema):
     reason = fields.String(
         required=True,

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from flashsale.models import Campaign, Redemption, Voucher
 from marketplace.extensions import db
 from marketplace.models import utcnow
+from merchant_portal.exports import REDEMPTION_COLUMNS, VOUCHER_COLUMNS
 
 from .conftest import bearer
 
@@ -147,3 +148,53 @@ def test_other_merchants_cannot_export(client, shop, app_ctx):
     resp = client.get(f"/api/v1/merchant/campaigns/{campaign.id}/vouchers.csv",
                       headers=bearer(other_owner))  # fmt: skip
     assert resp.status_code == 404
+
+
+def _table(resp) -> list[list[str]]:
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    text = resp.get_data().decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+
+
+def test_exports_speak_chinese_on_the_portal_and_english_on_request(client, shop, web):
+    """The portal's download has Chinese headers and voucher states (a zh-CN page); ``lang=en``
+    gives the stable English keys; the API keeps English unless asked, and refuses other
+    languages with a problem."""
+    merchant_id, owner, _ = shop
+    campaign_id = make_campaign(merchant_id).id
+    from marketplace.auth.models import Account
+
+    clerk = db.session.scalar(db.select(Account).where(Account.username == "clerk1"))
+    bulk_vouchers(campaign_id, 4, redeemed_by=clerk.id)  # issued, redeemed, issued, redeemed
+    first, second = db.session.scalars(db.select(Voucher).order_by(Voucher.id).limit(2))
+    first.status, first.cancelled_at = "cancelled", utcnow()
+    db.session.add(Redemption(voucher_id=second.id, merchant_id=merchant_id,
+                              account_id=clerk.id, idempotency_key="zh-1"))  # fmt: skip
+    db.session.commit()
+
+    web.login("owner1")
+    zh = _table(web.get(f"/merchant/sales/{campaign_id}/vouchers.csv"))
+    assert zh[0] == ["券码", "状态", "会员编号", "领取时间", "生效时间", "失效时间", "核销时间",
+                     "核销人", "取消时间"]  # fmt: skip
+    assert [row[1] for row in zh[1:]] == ["已取消", "已核销", "未使用", "已核销"]
+    assert [row[7] for row in zh[1:]] == ["", "clerk1", "", "clerk1"]
+    assert zh[1][8] and not zh[2][8]  # the cancel time
+    en = _table(web.get(f"/merchant/sales/{campaign_id}/vouchers.csv?lang=en"))
+    assert en[0] == VOUCHER_COLUMNS and [r[1] for r in en[1:]] == [
+        "cancelled", "redeemed", "issued", "redeemed"]  # fmt: skip
+    assert [r[0] for r in en[1:]] == [r[0] for r in zh[1:]]  # the same rows, other words
+    zh_red = _table(web.get(f"/merchant/sales/{campaign_id}/redemptions.csv"))
+    assert zh_red[0] == ["核销记录编号", "券码", "核销时间", "核销人", "撤销时间", "撤销人"]
+    assert len(zh_red) == 2 and zh_red[1][3] == "clerk1"
+    assert _table(web.get(f"/merchant/sales/{campaign_id}/redemptions.csv?lang=en"))[0] == (
+        REDEMPTION_COLUMNS)  # fmt: skip
+    page = web.get(f"/merchant/sales/{campaign_id}").get_data(as_text=True)
+    assert f"/merchant/sales/{campaign_id}/vouchers.csv?lang=en" in page
+
+    api = f"/api/v1/merchant/campaigns/{campaign_id}"
+    assert _table(client.get(f"{api}/vouchers.csv", headers=bearer(owner)))[0] == VOUCHER_COLUMNS
+    assert _table(client.get(f"{api}/vouchers.csv?lang=zh", headers=bearer(owner))) == zh
+    bad = client.get(f"{api}/redemptions.csv?lang=fr", headers=bearer(owner))
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    assert bad.get_json()["code"] == "validation_error"
