@@ -29,7 +29,7 @@ from marketplace.merchants import STATUSES, Merchant
 from marketplace.pagination import page_arg, paginate
 from marketplace.permissions import Actor
 
-from . import audit_log, console, onboarding
+from . import audit_log, console, labels, onboarding
 from .forms import ActionForm, FreezeForm, ImportForm, ReasonForm, ReissueForm, SuspendForm
 from .web import login_page, logout_page, message
 
@@ -208,12 +208,19 @@ def _import(import_id: int) -> MemberImport:
     return imp
 
 
+REJECTED_SHOWN = 100  # rows on the page; the CSV has them all
+
+
 @bp.get("/imports/<int:import_id>")
 @admin_page("member.import")
 def import_detail(import_id: int):
     imp = _import(import_id)
     return render_template("merchant_portal/admin/import.html", imp=imp,
-                           p=console.import_progress(imp))  # fmt: skip
+                           p=console.import_progress(imp),
+                           reasons=console.import_reasons(imp),
+                           rejected=console.rejected_rows(imp, REJECTED_SHOWN),
+                           shown=REJECTED_SHOWN, describe=labels.import_reason,
+                           columns=labels.ROSTER_COLUMNS)  # fmt: skip
 
 
 @bp.get("/imports/<int:import_id>/progress.json")
@@ -226,8 +233,11 @@ def import_progress(import_id: int):
 @admin_page("member.import")
 def import_rejected(import_id: int):
     imp = _import(import_id)
+    names = {"row_no": _("Row"), "code": _("Reason code"), "message": _("Reason"),
+             **labels.ROSTER_COLUMNS}  # fmt: skip
     return Response(
-        importer.rejected_csv(imp).encode("utf-8"), mimetype="text/csv",
+        importer.rejected_csv(imp, labels.import_reason, names).encode("utf-8"),
+        mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="import-{imp.id}-rejected.csv"'},
     )  # fmt: skip
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from flashsale import services as fs
 from flashsale.models import Campaign, CampaignAudit
 from marketplace.extensions import db
-from marketplace.members.models import MemberImport
+from marketplace.members.models import MemberImport, MemberImportError
 
 
 def sales_query(merchant_id: int | None = None):
@@ -41,6 +41,25 @@ def with_audits(campaigns: list[Campaign]) -> list[Campaign]:
 
 def imports_query():
     return select(MemberImport).order_by(MemberImport.id.desc())
+
+
+def import_reasons(imp: MemberImport) -> list[tuple[str, str, int]]:
+    """(code, an example stored message, rows) of each reason, most frequent first."""
+    rows = db.session.execute(
+        select(MemberImportError.code, func.min(MemberImportError.message), func.count())
+        .where(MemberImportError.import_id == imp.id)
+        .group_by(MemberImportError.code)
+        .order_by(func.count().desc(), MemberImportError.code)
+    ).all()
+    return [(code, message, n) for code, message, n in rows]
+
+
+def rejected_rows(imp: MemberImport, limit: int) -> list[MemberImportError]:
+    """The first ``limit`` refused rows (ID numbers stored masked), in file order."""
+    return list(db.session.scalars(
+        select(MemberImportError).where(MemberImportError.import_id == imp.id)
+        .order_by(MemberImportError.row_no).limit(limit)
+    ))  # fmt: skip
 
 
 def import_progress(imp: MemberImport) -> dict:

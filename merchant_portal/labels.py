@@ -177,6 +177,47 @@ MODES = {
 KINDS = {"tipping": _l("Group-buy"), "team": _l("Team deal")}
 
 
+# Roster rows the import refused (marketplace/members/importer.py MESSAGES, stored in English):
+# the reason in the page's language, with the field or encoding the stored message names.
+IMPORT_REASONS = {
+    "missing_field": _l("Required field is empty: %(field)s"),
+    "field_too_long": _l("Field is too long: %(field)s"),
+    "bad_card_number": _l("Card number must have 16-19 digits"),
+    "bad_card_checksum": _l("Card number check digit is wrong"),
+    "bad_id_number": _l("ID number must be 18 characters with a valid birth date"),
+    "bad_id_checksum": _l("ID number check digit is wrong"),
+    "bad_phone": _l("Phone is not a mainland mobile number"),
+    "bad_region": _l("Unknown region code"),
+    "duplicate_card": _l("Card number already belongs to another person"),
+    "duplicate_person": _l("This person already holds another card"),
+    "bad_characters": _l("Row contains NUL bytes or control characters"),
+    "undecodable": _l("Row contains bytes that are not valid %(field)s text"),
+    "bad_row": _l("Row cannot be read as CSV"),
+}
+ROSTER_COLUMNS = {
+    "card_no": _l("Card number"), "name": _l("Name"), "id_number": _l("ID number"),
+    "phone": _l("Mobile number"), "branch": _l("Branch union"), "region": _l("Region code"),
+    "hardship": _l("Hardship"),
+}  # fmt: skip
+
+
+def import_reason(code: str, message: str) -> str:
+    """Why a roster row was refused, in words of the page's language. The stored English
+    message carries the field (``Required field is empty: phone``) or the encoding; it is read
+    back with the message's own template. An unknown code shows the stored message."""
+    import re
+
+    from marketplace.members.importer import MESSAGES
+
+    label, template = IMPORT_REASONS.get(code), MESSAGES.get(code)
+    if label is None or template is None:
+        return message
+    pattern = re.escape(template).replace(re.escape("{field}"), "(.*)")
+    found = re.fullmatch(pattern, message or "")
+    field = found.group(1) if found and found.groups() else ""
+    return str(label) % {"field": str(ROSTER_COLUMNS.get(field, field))}
+
+
 def value_label(key: str, value) -> str:
     """A detail's value in words where it is a code (role, kind, mode, category, region)."""
     if value is None:

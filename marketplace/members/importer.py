@@ -369,12 +369,21 @@ def new_import(filename: str, data: bytes, created_by: int | None = None) -> Mem
     return imp
 
 
-def rejected_csv(imp: MemberImport) -> str:
-    """The rejected rows (ID numbers masked) with their errors, UTF-8 with a BOM for Excel."""
+def rejected_csv(
+    imp: MemberImport,
+    describe: Callable[[str, str], str] | None = None,
+    names: dict | None = None,
+) -> str:
+    """The rejected rows (ID numbers masked) with their errors, UTF-8 with a BOM for Excel.
+
+    By default the stable English keys and messages (API, CLI). The admin console passes
+    ``describe(code, message)`` and ``names`` (a word for ``row_no``, ``code``, ``message`` and
+    each column) to give the file in the page's language."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow(["row_no", "code", "message", *COLUMNS])
+    keys = ["row_no", "code", "message", *COLUMNS]
+    writer.writerow([str(names.get(k, k)) for k in keys] if names else keys)
     errors = db.session.scalars(
         select(MemberImportError)
         .where(MemberImportError.import_id == imp.id)
@@ -383,7 +392,8 @@ def rejected_csv(imp: MemberImport) -> str:
     for err in errors:
         # _clean again: rows stored before masking covered every column come out masked too.
         values = [_cell(_clean(str(err.row.get(c, "")))) for c in COLUMNS]
-        writer.writerow([err.row_no, err.code, err.message, *values])
+        message = describe(err.code, err.message) if describe else err.message
+        writer.writerow([err.row_no, err.code, message, *values])
     return out.getvalue()
 
 

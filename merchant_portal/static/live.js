@@ -1,6 +1,9 @@
 // Live numbers: every [data-poll] section fetches its JSON every 2 s and fills [data-key]
 // elements (dotted paths; "sales.<id>.x" finds the sale with that id). Charts marked
-// [data-refresh=N] reload every N seconds. No framework: the page works without this script.
+// [data-refresh=N] reload every N seconds. A section with [data-reload-on-stop] (the server sets
+// it only while the job is unfinished) reloads the page once the job has finished (the import
+// page then shows the refused rows).
+// No framework: the page works without this script.
 (function () {
   "use strict";
   var labels = {};
@@ -40,6 +43,7 @@
           });
           var done = stop.length === 2 && stop[1].split(",").indexOf(String(data[stop[0]])) >= 0;
           if (!done) setTimeout(tick, 2000);
+          else if (section.hasAttribute("data-reload-on-stop")) window.location.reload();
         })
         .catch(function () { setTimeout(tick, 5000); });
     }

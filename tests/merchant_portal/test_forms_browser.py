@@ -130,6 +130,31 @@ def test_roster_template_downloads_with_the_importers_headers(app_ctx, live_serv
                       "地区代码 region,困难职工 hardship")  # fmt: skip
 
 
+def test_import_page_shows_refused_rows_once_the_import_finishes(app_ctx, live_server, desktop,
+                                                                admin, tmp_path):  # fmt: skip
+    """The page opened while the import waits reloads by itself when it is done and lists
+    the refused rows with their reasons in Chinese."""
+    from marketplace.members.jobs import run_import
+    from marketplace.members.models import MemberImport
+    from tests.members.helpers import details
+    from tests.members.test_import import roster
+
+    upload = tmp_path / "roster.csv"
+    upload.write_bytes(roster([details(1), details(2) | {"region": "999999"}]))
+    log_in(desktop, live_server, "/admin/login", "root")
+    desktop.goto(f"{live_server}/admin/imports")
+    desktop.locator("input[type=file]").set_input_files(str(upload))
+    desktop.get_by_test_id("upload").click()
+    expect(desktop).to_have_url(re.compile(r"/admin/imports/\d+$"))
+    expect(desktop.get_by_test_id("rejected-rows")).to_have_count(0)
+    db.session.rollback()
+    run_import(db.session.scalars(db.select(MemberImport.id)).one())
+    expect(desktop.get_by_test_id("status")).to_have_text("已完成")
+    row = desktop.locator("[data-testid=rejected-rows] tr[data-row='3']")
+    expect(row).to_contain_text("未知的地区代码")
+    expect(desktop.get_by_test_id("reject-reasons")).to_contain_text("未知的地区代码 · 1 行")
+
+
 def test_shop_profile_saves_on_a_phone(app_ctx, live_server, phone):
     make_merchant(username="owner1")
     log_in(phone, live_server, "/merchant/login", "owner1")

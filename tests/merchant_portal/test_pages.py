@@ -2,6 +2,7 @@
 staff, imports with progress and rejected rows, cards, and the two languages."""
 
 import io
+import re
 from datetime import UTC, datetime
 
 from flashsale.models import Campaign
@@ -251,3 +252,67 @@ def test_sale_form_makes_a_lottery_with_its_stated_rules(web, shop):
     assert web.post("/merchant/sales/new", plain).status_code == 302
     other = db.session.scalars(db.select(Campaign).where(Campaign.title == "普通")).one()
     assert (other.mode, other.confirm_hours) == ("first_come", None)
+
+
+def test_import_page_lists_refused_rows_with_reasons_in_chinese(web, admin, app_config):
+    """Issue #18: the reasons a roster row was refused are on the import page itself, in the
+    page's language, with the field named; the console's CSV carries the same words; the API's
+    CSV keeps the stable English messages."""
+    import csv as csv_module
+
+    from marketplace.members.jobs import run_import
+    from tests.members.helpers import details
+    from tests.members.test_import import roster
+
+    ok = details(1)
+    no_phone = details(2) | {"phone": ""}
+    card = details(3)["card_no"]
+    bad_card = details(3) | {"card_no": card[:-1] + str((int(card[-1]) + 1) % 10)}
+    bad_region = details(4) | {"region": "999999"}
+    data = roster([ok, no_phone, bad_card, bad_region])
+    web.login("root", where="/admin/login")
+    resp = web.post("/admin/imports", {"file": (io.BytesIO(data), "roster.csv")},
+                    content_type="multipart/form-data")  # fmt: skip
+    import_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    waiting = web.get(f"/admin/imports/{import_id}").get_data(as_text=True)
+    assert (
+        "导入完成后，此处列出被拒绝的行及原因" in waiting
+        and 'data-testid="rejected-rows"' not in waiting
+    )
+    run_import(import_id)
+    page = web.get(f"/admin/imports/{import_id}").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-row="(\d+)"><td>\d+</td><td>([^<]*)</td>', page))
+    assert rows == {"3": "必填字段为空：手机号", "4": "卡号校验位错误", "5": "未知的地区代码"}, rows
+    assert "Required field" not in page and "Unknown region" not in page
+    for reason in ("必填字段为空：手机号", "卡号校验位错误", "未知的地区代码"):
+        assert f"{reason} · <b>1 行</b>" in page
+    assert details(2)["name"] in page and details(2)["id_number"] not in page  # masked
+    english = web.get(f"/admin/imports/{import_id}", headers={"Accept-Language": "en"})
+    assert "Required field is empty: Mobile number" in english.get_data(as_text=True)
+
+    download = web.get(f"/admin/imports/{import_id}/rejected.csv").get_data().decode("utf-8")
+    table = list(csv_module.reader(io.StringIO(download.lstrip("\ufeff"), newline="")))
+    assert table[0][:4] == ["行号", "原因代码", "原因", "卡号"]
+    assert [(r[0], r[1], r[2]) for r in table[1:]] == [
+        ("3", "missing_field", "必填字段为空：手机号"),
+        ("4", "bad_card_checksum", "卡号校验位错误"),
+        ("5", "bad_region", "未知的地区代码")]  # fmt: skip
+    _, token = admin
+    api = web.client.get(f"/api/v1/admin/member-imports/{import_id}/rejected.csv",
+                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    api_rows = list(csv_module.reader(io.StringIO(api.get_data().decode().lstrip("\ufeff"))))
+    assert api_rows[0][:3] == ["row_no", "code", "message"]
+    assert api_rows[1][2] == "Required field is empty: phone"
+
+
+def test_import_reason_reads_the_field_back_and_keeps_unknown_messages(app_ctx):
+    from flask_babel import force_locale
+
+    from merchant_portal.labels import import_reason
+
+    with force_locale("zh_CN"):
+        assert import_reason("field_too_long", "Field is too long: branch") == "字段过长：所属工会"
+        assert import_reason("undecodable", "Row contains bytes that are not valid GB18030 text") \
+            == "该行含有不是有效 GB18030 文本的字节"  # fmt: skip
+        assert import_reason("no_such_code", "Something new") == "Something new"
+        assert import_reason("missing_field", "garbled") == "必填字段为空："
