@@ -42,14 +42,15 @@ def _number(name: str) -> int | None:
 @admin_page("sale.rules")
 def save(scope: str):
     try:
-        values = {name: _number(name) for name in FIELDS}
-        if values["no_show_window_days"] is None:
-            values["no_show_window_days"] = 365
-        if request.form.get("delete"):
+        if request.form.get("delete"):  # whatever the row's boxes hold
             quotas.delete_rule(Actor(g.principal), scope)
+            flash(_("Rule removed."), "success")
         else:
+            values = {name: _number(name) for name in FIELDS}
+            if values["no_show_window_days"] is None:
+                values["no_show_window_days"] = 365
             quotas.set_rule(Actor(g.principal), scope, values)
-        flash(_("Saved."), "success")
+            flash(_("Saved."), "success")
     except Problem as exc:
         flash(_("Not saved: %(why)s", why=exc.detail or exc.code), "error")
     return redirect(url_for(".rules"))

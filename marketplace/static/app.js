@@ -3,9 +3,12 @@
 (function () {
   "use strict";
 
-  // <form data-confirm="Question?">: ask before submitting.
+  // <form data-confirm="Question?">, or a submit button with data-confirm (a form whose other
+  // buttons need no question): ask before submitting.
   document.addEventListener("submit", function (event) {
-    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    var button = event.submitter;
+    var question = (button && button.getAttribute("data-confirm")) ||
+      (event.target.getAttribute && event.target.getAttribute("data-confirm"));
     if (question && !window.confirm(question)) event.preventDefault();
   });
 

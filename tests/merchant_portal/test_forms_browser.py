@@ -155,6 +155,33 @@ def test_import_page_shows_refused_rows_once_the_import_finishes(app_ctx, live_s
     expect(desktop.get_by_test_id("reject-reasons")).to_contain_text("未知的地区代码 · 1 行")
 
 
+def _menu_rows(page) -> float:
+    """How many rows of links the header's menu takes (its height over one link's)."""
+    return page.evaluate("""() => {
+        const nav = document.querySelector('.topbar .nav');
+        const link = nav.querySelector('a');
+        return nav.getBoundingClientRect().height / link.getBoundingClientRect().height;
+    }""")
+
+
+def test_portal_menu_is_one_scrolling_row_on_a_phone(app_ctx, live_server, phone, admin):
+    """An owner's ten menu entries wrapped to four rows on a 390 px phone; now one row that
+    scrolls sideways, every entry still reachable by tapping."""
+    make_merchant(username="owner1")
+    log_in(phone, live_server, "/merchant/login", "owner1")
+    assert _menu_rows(phone) < 1.6
+    scrolls = phone.evaluate("() => { const n = document.querySelector('.topbar .nav');"
+                             " return n.scrollWidth > n.clientWidth; }")  # fmt: skip
+    assert scrolls  # the entries do not fit: the row scrolls instead of wrapping
+    phone.get_by_test_id("nav-redemptions").tap()  # the last entry, off screen at first
+    expect(phone).to_have_url(re.compile(r"/merchant/redemptions"))
+    brand, lang = phone.locator(".topbar .brand"), phone.locator(".topbar .lang")
+    assert abs(brand.bounding_box()["y"] - lang.bounding_box()["y"]) < 10  # one first row
+    phone.context.clear_cookies()
+    log_in(phone, live_server, "/admin/login", "root")
+    assert _menu_rows(phone) < 1.6
+
+
 def test_shop_profile_saves_on_a_phone(app_ctx, live_server, phone):
     make_merchant(username="owner1")
     log_in(phone, live_server, "/merchant/login", "owner1")
@@ -188,3 +215,39 @@ def test_dashboard_titles_keep_their_width_on_a_phone(app_ctx, client, live_serv
         assert header.bounding_box()["height"] < 2 * line  # headers on one line
     # the page itself does not scroll sideways: the table scrolls in its box
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+
+def test_sale_rule_saves_from_its_row_and_removal_asks_first(app_ctx, live_server, phone, admin):
+    """The quota table's boxes belong to their row's form (a <form> inside a <tr> is not valid
+    HTML); Remove asks before it deletes, Save does not."""
+    from flashsale import quotas
+
+    log_in(phone, live_server, "/admin/login", "root")
+    phone.goto(f"{live_server}/admin/sale-rules")
+    assert phone.title().startswith("限额与爽约")
+    row = phone.get_by_test_id("rule-movie")
+    row.locator("input[name=monthly_limit]").fill("3")
+    row.locator("input[name=no_show_limit]").fill("2")
+    row.locator("input[name=ban_days]").fill("30")
+    asked, answers = [], ["dismiss", "accept"]
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        getattr(dialog, answers.pop(0))()
+
+    phone.on("dialog", answer)
+    phone.get_by_test_id("save-movie").click()
+    expect(phone.locator(".flash-success")).to_be_visible()
+    db.session.rollback()
+    assert [(r.scope, r.monthly_limit, r.ban_days) for r in quotas.rules()] == [("movie", 3, 30)]
+    assert asked == []  # saving asks nothing
+    phone.get_by_test_id("remove-movie").click()  # dismissed: nothing removed
+    expect(phone.get_by_test_id("remove-movie")).to_be_visible()
+    assert len(asked) == 1 and "电影" in asked[0]
+    db.session.rollback()
+    assert len(quotas.rules()) == 1
+    phone.get_by_test_id("remove-movie").click()  # accepted
+    expect(phone.locator(".flash-success")).to_contain_text("规则已删除")
+    assert len(asked) == 2
+    db.session.rollback()
+    assert quotas.rules() == []
