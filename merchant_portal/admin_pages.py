@@ -220,6 +220,7 @@ def import_detail(import_id: int):
                            reasons=console.import_reasons(imp),
                            rejected=console.rejected_rows(imp, REJECTED_SHOWN),
                            shown=REJECTED_SHOWN, describe=labels.import_reason,
+                           failure=labels.import_failure,
                            columns=labels.ROSTER_COLUMNS)  # fmt: skip
 
 

@@ -218,6 +218,31 @@ def import_reason(code: str, message: str) -> str:
     return str(label) % {"field": str(ROSTER_COLUMNS.get(field, field))}
 
 
+# Why a whole import failed (stored in English by marketplace/members: importer, jobs).
+IMPORT_FAILURES = {
+    "The header row cannot be read as CSV.": _l("The header row cannot be read as CSV."),
+    "The file is empty.": _l("The file is empty."),
+    "Internal error; upload the file again.": _l("Internal error; upload the file again."),
+    "Internal error; the import will be retried.": _l(
+        "Internal error; the import will be retried."),
+    "The uploaded file is no longer available.": _l("The uploaded file is no longer available."),
+}  # fmt: skip
+_LACKS = "Header row lacks columns: "
+
+
+def import_failure(message: str | None) -> str:
+    """A failed import's stored English reason in the page's language (unknown ones as they are)."""
+    if not message:
+        return ""
+    if message.startswith(_LACKS):
+        names = [str(ROSTER_COLUMNS.get(c.strip(), c.strip()))
+                 for c in message[len(_LACKS):].split(",")]  # fmt: skip
+        comma = ", " if str(get_locale() or "zh").startswith("en") else "、"
+        return str(_l("The header row lacks columns: %(columns)s")) % {
+            "columns": comma.join(names)}  # fmt: skip
+    return str(IMPORT_FAILURES.get(message, message))
+
+
 def value_label(key: str, value) -> str:
     """A detail's value in words where it is a code (role, kind, mode, category, region)."""
     if value is None:

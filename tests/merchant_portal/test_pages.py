@@ -281,7 +281,7 @@ def test_import_page_lists_refused_rows_with_reasons_in_chinese(web, admin, app_
     )
     run_import(import_id)
     page = web.get(f"/admin/imports/{import_id}").get_data(as_text=True)
-    rows = dict(re.findall(r'<tr data-row="(\d+)"><td>\d+</td><td>([^<]*)</td>', page))
+    rows = dict(re.findall(r'<tr data-row="(\d+)"><td>\d+</td><td class="title">([^<]*)</td>', page))
     assert rows == {"3": "必填字段为空：手机号", "4": "卡号校验位错误", "5": "未知的地区代码"}, rows
     assert "Required field" not in page and "Unknown region" not in page
     for reason in ("必填字段为空：手机号", "卡号校验位错误", "未知的地区代码"):
@@ -316,3 +316,19 @@ def test_import_reason_reads_the_field_back_and_keeps_unknown_messages(app_ctx):
             == "该行含有不是有效 GB18030 文本的字节"  # fmt: skip
         assert import_reason("no_such_code", "Something new") == "Something new"
         assert import_reason("missing_field", "garbled") == "必填字段为空："
+
+
+def test_import_failure_reads_in_the_pages_language(app_ctx):
+    from flask_babel import force_locale
+
+    from merchant_portal.labels import import_failure
+
+    with force_locale("zh_CN"):
+        assert import_failure("Header row lacks columns: id_number, phone") == (
+            "表头缺少以下列：身份证号、手机号")  # fmt: skip
+        assert import_failure("The file is empty.") == "文件为空。"
+        assert import_failure("Something unforeseen") == "Something unforeseen"
+        assert import_failure(None) == ""
+    with force_locale("en"):
+        assert import_failure("Header row lacks columns: phone, region") == (
+            "The header row lacks columns: Mobile number, Region code")  # fmt: skip

@@ -75,7 +75,21 @@ def _member_holds_a_voucher(client) -> tuple[int, str]:
     raise AssertionError("the claim did not reach SQL")
 
 
-def _pages(sale: int, code: str) -> dict[str, list[tuple[str, str]]]:
+def _finished_import() -> int:
+    """A roster import with one refused row, run to the end (its page lists the row)."""
+    from marketplace.members.importer import new_import
+    from marketplace.members.jobs import run_import, store_upload
+    from tests.members.helpers import details
+    from tests.members.test_import import roster
+
+    data = roster([details(901) | {"region": "999999"}])
+    imp = new_import("roster.csv", data)
+    store_upload(imp.id, data)
+    run_import(imp.id)
+    return imp.id
+
+
+def _pages(sale: int, code: str, imp: int) -> dict[str, list[tuple[str, str]]]:
     return {
         "member": [
             ("home", "/m/"), ("sales", "/m/sales"), ("sale", f"/m/sales/{sale}"),
@@ -90,7 +104,8 @@ def _pages(sale: int, code: str) -> dict[str, list[tuple[str, str]]]:
         ],
         "admin": [
             ("home", "/admin/"), ("merchants", "/admin/merchants?status=all"),
-            ("imports", "/admin/imports"), ("coverage", "/admin/coverage"),
+            ("imports", "/admin/imports"), ("import", f"/admin/imports/{imp}"),
+            ("coverage", "/admin/coverage"), ("sale-rules", "/admin/sale-rules"),
             ("audit", "/admin/audit"),
         ],
     }  # fmt: skip
@@ -139,7 +154,7 @@ def test_main_pages_have_no_serious_axe_violations_and_are_photographed(
     problems: dict[str, list[str]] = {}
     saved: list[tuple[Path, int]] = []
     timings: list[float] = []
-    for role, paths in _pages(sale, code).items():
+    for role, paths in _pages(sale, code, _finished_import()).items():
         phone = browser.new_context(**PHONE)
         # The desktop context takes the phone's cookies: one login per role.
         contexts = [("phone", phone)]
