@@ -281,7 +281,9 @@ def test_import_page_lists_refused_rows_with_reasons_in_chinese(web, admin, app_
     )
     run_import(import_id)
     page = web.get(f"/admin/imports/{import_id}").get_data(as_text=True)
-    rows = dict(re.findall(r'<tr data-row="(\d+)"><td>\d+</td><td class="title">([^<]*)</td>', page))
+    rows = dict(
+        re.findall(r'<tr data-row="(\d+)"><td>\d+</td><td class="title">([^<]*)</td>', page)
+    )
     assert rows == {"3": "必填字段为空：手机号", "4": "卡号校验位错误", "5": "未知的地区代码"}, rows
     assert "Required field" not in page and "Unknown region" not in page
     for reason in ("必填字段为空：手机号", "卡号校验位错误", "未知的地区代码"):
