@@ -45,8 +45,9 @@ def _no_store(html: str) -> Response:
 
 # Marks where the per-response parts go in a cached page. Replaced with their attribute's quotes,
 # which autoescaped text (a sale's title, say) can never contain.
-SERVER_MS, TOKEN = "0sErVeRmS0", "tOkEnMaRk"
+SERVER_MS, TOKEN, OWNED = "0sErVeRmS0", "tOkEnMaRk", "oWnEdMaRk"
 _AT_MS, _AT_TOKEN = f'data-server-ms="{SERVER_MS}"', f'data-token="{TOKEN}"'
+_AT_OWNED = f'data-owned="{OWNED}"'
 
 
 def _now_ms(html: str) -> str:
@@ -103,13 +104,30 @@ def sale(campaign_id: int):
         services.with_remaining([campaign])
         draw = db.session.get(LotteryDraw, campaign.id) if campaign.mode == "lottery" else None
         return render_template(
-            "flashsale/sale.html", c=campaign, token=TOKEN, server_ms=SERVER_MS,
+            "flashsale/sale.html", c=campaign, token=TOKEN, server_ms=SERVER_MS, owned=OWNED,
             draw=draw and lottery.public(draw),
             status=services.effective_status(campaign, remaining=campaign.live_remaining),
         )  # fmt: skip
 
     token = issue_token(account)["access_token"]
-    return _no_store(_now_ms(_cached_page(render)).replace(_AT_TOKEN, f'data-token="{token}"'))
+    html = _now_ms(_cached_page(render)).replace(_AT_TOKEN, f'data-token="{token}"')
+    return _no_store(html.replace(_AT_OWNED, f'data-owned="{_tickets_held(campaign_id, account)}"'))
+
+
+def _tickets_held(campaign_id: int, account) -> int:
+    """The member's tickets of this sale now, from the live pool (one HGET, no SQL: the page is
+    opened by everyone at the surge), so a member who won on another phone is not offered the
+    button again. 0 when Redis cannot say: the claim itself still refuses a second ticket."""
+    from redis.exceptions import RedisError
+
+    from .hotpath import get_engine
+
+    if account.member_id is None:
+        return 0
+    try:
+        return get_engine().member_count(str(campaign_id), str(account.member_id))
+    except RedisError:
+        return 0
 
 
 @bp.get("/sales/<int:campaign_id>/fairness")

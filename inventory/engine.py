@@ -392,6 +392,16 @@ class StockEngine:
         field = f"r:{member_id}{US}{request_id}"
         return bool(self.client.hexists(self.keys(pool_id, bucket).pool, field))
 
+    def member_count(self, pool_id: str, member_id: str) -> int:
+        """Units ``member_id`` holds in the pool now (claims minus cancels and expiries): one
+        HGET of ``m:<member>`` on its home bucket. 0 for an unknown or retired pool."""
+        try:
+            n = self.buckets(pool_id)
+        except PoolNotFound:
+            return 0
+        key = self.keys(pool_id, home_bucket(str(member_id), n)).pool
+        return int(self.client.hget(key, f"m:{member_id}") or 0)
+
     # Beyond this many members a snapshot costs more memory than the round trips it saves.
     WINNERS_MAX = 200_000
 

@@ -89,6 +89,13 @@
     if (code) showCode(code);
     vouchersLink(code);
   }
+  // A member who already holds every ticket allowed (won on this phone or another): say so,
+  // with the way to the voucher, instead of offering the button again.
+  if (sale.dataset.mode !== "lottery" &&
+      Number(sale.dataset.owned) >= Math.max(1, Number(sale.dataset.limit) || 1)) {
+    button.hidden = true;
+    showOwned();
+  }
   var messages = {
     sold_out: "msgSoldOut", limit_reached: "msgLimit", not_started: "msgNotStarted",
     ended: "msgEnded", card_inactive: "msgCard", not_eligible: "msgRegion",

@@ -75,3 +75,30 @@ def test_sales_list_countdown_is_labelled(app_ctx, client, live_server, phone):
     expect(phone.get_by_test_id(f"countdown-{sale}")).to_have_text(
         re.compile(r"^距开始 (\d+:)?\d\d:\d\d$")
     )
+
+
+def test_a_ticket_won_on_another_phone_is_shown_instead_of_the_button(
+    app_ctx, client, live_server, phone, drain
+):
+    """The sale page asks the live pool (one HGET) how many tickets the member holds: a member
+    who won elsewhere sees that, with the way to 券包, not the button; after the ticket is
+    cancelled the button is back."""
+    from .factories import bearer
+
+    _, owner = make_merchant()
+    ((_, token),) = make_members(1)
+    sale = create_sale(client, owner, total_stock=3)
+    won = client.post(f"/api/v1/flashsales/{sale}/claims",
+                      headers={**bearer(token), "Idempotency-Key": "other-phone"})  # fmt: skip
+    assert won.status_code == 201, won.get_json()
+    drain()  # in SQL, so the member can cancel it below
+    _login(phone, live_server, f"/m/sales/{sale}")
+    expect(phone.get_by_test_id("result")).to_contain_text("已领取")
+    expect(phone.get_by_test_id("snap")).to_be_hidden()
+    expect(phone.get_by_test_id("to-vouchers")).to_have_attribute("href", "/m/wallet")
+    code = won.get_json()["voucher"]["code"]
+    cancelled = client.post(f"/api/v1/me/vouchers/{code}/cancel", headers=bearer(token))
+    assert cancelled.status_code == 200, cancelled.get_json()
+    phone.reload()
+    expect(phone.get_by_test_id("snap")).to_be_visible()
+    expect(phone.get_by_test_id("result")).to_have_text("")

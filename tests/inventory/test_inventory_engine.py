@@ -202,6 +202,22 @@ def test_has_request_tells_a_won_request_from_others(engine):
     assert not engine.has_request("hr", "m2", "req-1")  # request ids are per member
 
 
+def test_member_count_follows_claims_and_cancels(engine):
+    """What the sale page asks (one HGET): the units a member holds now, on its home bucket
+    of a bucketed pool, lowered by a cancel, 0 for others and for unknown or retired pools."""
+    engine.open_pool("mc", 64, 3, 0, 4_000_000_000, buckets=8)
+    first = engine.reserve("mc", "m7", 1, "req-1")
+    assert engine.reserve("mc", "m7", 2, "req-2").status == RESERVED
+    assert engine.member_count("mc", "m7") == 3
+    assert engine.member_count("mc", "m8") == 0
+    assert engine.member_count("mc", 7) == 0  # "7" is another member than "m7"
+    assert engine.cancel("mc", first.claim_id).changed
+    assert engine.member_count("mc", "m7") == 2
+    assert engine.member_count("nosuchpool", "m7") == 0
+    engine.retire_pool("mc")
+    assert engine.member_count("mc", "m7") == 0
+
+
 def test_has_request_finds_the_home_bucket(engine):
     engine.open_pool("hb", 64, 4, 0, 4_000_000_000, buckets=8)
     for i in range(20):
