@@ -17,6 +17,21 @@ bp = Blueprint("flashsale_admin_pages", __name__, url_prefix="/admin/sale-rules"
 FIELDS = ("monthly_limit", "no_show_limit", "no_show_window_days", "ban_days")
 
 
+def _why(exc: Problem) -> str:
+    """The problem in words of the page's language (the API keeps its English ``detail``)."""
+    words = {
+        "validation_error": _("Numbers from 1 to 3650."),
+        "incomplete_rule": _("Set both the no-shows that bar and the days barred, or neither."),
+        "unknown_scope": _("No such scope."),
+        "already_lifted": _("This ban was already lifted."),
+        "sale_not_over": _("Publish the figures after the sale ended."),
+        "no_sale_number": _("Give the sale's number."),
+    }
+    if exc.code == "not_found":
+        return _("Not found.")
+    return words.get(exc.code) or exc.detail or exc.code
+
+
 def admin_page(action: str):
     return page_required(action, login="admin_pages.login")
 
@@ -52,7 +67,7 @@ def save(scope: str):
             quotas.set_rule(Actor(g.principal), scope, values)
             flash(_("Saved."), "success")
     except Problem as exc:
-        flash(_("Not saved: %(why)s", why=exc.detail or exc.code), "error")
+        flash(_("Not saved: %(why)s", why=_why(exc)), "error")
     return redirect(url_for(".rules"))
 
 
@@ -67,7 +82,7 @@ def lift(ban_id: int):
         quotas.lift(Actor(g.principal), ban_id, reason)
         flash(_("Ban lifted."), "success")
     except Problem as exc:
-        flash(_("Not lifted: %(why)s", why=exc.detail or exc.code), "error")
+        flash(_("Not lifted: %(why)s", why=_why(exc)), "error")
     return redirect(url_for(".rules"))
 
 
@@ -79,9 +94,9 @@ def publish_fairness():
     raw = (request.form.get("campaign_id") or "").strip()
     try:
         if not raw.isdigit():
-            raise Problem("Give the sale's number.", code="validation_error")
+            raise Problem("Give the sale's number.", code="no_sale_number")
         fairness.publish(int(raw), Actor(g.principal))
     except Problem as exc:
-        flash(_("Not published: %(why)s", why=exc.detail or exc.code), "error")
+        flash(_("Not published: %(why)s", why=_why(exc)), "error")
         return redirect(url_for(".rules"))
     return redirect(url_for("flashsale_pages.fairness_page", campaign_id=int(raw)))

@@ -227,6 +227,11 @@ def test_sale_rule_saves_from_its_row_and_removal_asks_first(app_ctx, live_serve
     assert phone.title().startswith("限额与爽约")
     row = phone.get_by_test_id("rule-movie")
     row.locator("input[name=monthly_limit]").fill("3")
+    row.locator("input[name=ban_days]").fill("30")
+    phone.get_by_test_id("save-movie").click()  # a ban length without a no-show count
+    expect(phone.locator(".flash-error")).to_contain_text("须同时填写或同时留空")
+    row = phone.get_by_test_id("rule-movie")
+    row.locator("input[name=monthly_limit]").fill("3")
     row.locator("input[name=no_show_limit]").fill("2")
     row.locator("input[name=ban_days]").fill("30")
     asked, answers = [], ["dismiss", "accept"]
