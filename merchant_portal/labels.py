@@ -166,6 +166,37 @@ DETAILS = {
     "phone": _l("Phone"),
     "address": _l("Address"),
     "name_zh": _l("Name"),
+    # union services and messages
+    "name": _l("Fund name"),
+    "year": _l("Year"),
+    "budget_cents": _l("Budget (cents)"),
+    "total_cents": _l("Total (cents)"),
+    "service_id": _l("Service no."),
+    "application_id": _l("Application no."),
+    "fund_id": _l("Fund no."),
+    "slot_id": _l("Slot no."),
+    "incident_id": _l("Incident no."),
+    "enrolment_id": _l("Cover no."),
+    "capacity": _l("Seats"),
+    "employer": _l("Employer"),
+    "position": _l("Position"),
+    "audience": _l("Audience"),
+    "account_id": _l("Account no."),
+    "groupbuy_id": _l("Group-buy no."),
+    "participants": _l("Participants"),
+    "size": _l("Size (bytes)"),
+    "type": _l("Type"),
+    "owner": _l("Owner"),
+    "licence_no": _l("Licence no."),
+    "hardship": _l("Hardship"),
+}
+# Kinds of union service (unionservices.models.KINDS), as audit details show them.
+SERVICE_KINDS = {
+    "aid": _l("Aid and subsidies"),
+    "cover": _l("Free cover"),
+    "course": _l("Skills training"),
+    "appointment": _l("Legal aid and counselling"),
+    "job": _l("Job referral"),
 }
 
 
@@ -251,8 +282,16 @@ def value_label(key: str, value) -> str:
         return "、".join(detail_label(str(v)) for v in value)
     if key == "role":
         return role_label(value)
-    if key in ("kind", "mode"):  # sale modes, and group-buy modes (tipping, team)
-        return str(MODES.get(value) or KINDS.get(value) or value)
+    if key in ("kind", "mode"):  # sale modes, group-buy modes (tipping, team), service kinds
+        return str(MODES.get(value) or KINDS.get(value) or SERVICE_KINDS.get(value) or value)
+    if key == "audience":  # an announcement's audience key: all, org:<id>, region:<code>
+        kind, _, rest = str(value).partition(":")
+        if kind == "all":
+            return str(_l("Everyone"))
+        if kind == "region":
+            return region_label(rest)
+        if kind == "org":
+            return f"{_l('Organisation')} {rest}"
     if key == "category":
         return category_label(value)
     if key == "region":

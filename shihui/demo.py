@@ -20,6 +20,8 @@ LOADERS: list[str] = [
     "marketplace.members.demo.load_members",
     "flashsale.demo.load_flashsale",
     "catalogue.demo.load_catalogue",
+    "messaging.demo.load_messages",
+    "unionservices.demo.load_services",
 ]
 
 # Shown by `shihui up`; the loaders create exactly these accounts.
@@ -32,6 +34,9 @@ DEMO_LOGINS: list[str] = [
     "(password merchant12345); live flash sales at /m/sales",
     "catalogue: owner_hotpot / owner_zhengding / owner_books (merchant12345); members browse "
     "/m/ (home), /m/directory, /m/groupbuys; vouchers in /m/wallet",
+    "union side: card 6222000000000017 has an announcement and a reply in /m/messages, an aid "
+    "application, a cover incident and a course seat in /m/services; admin sees them at "
+    "/admin/services, /admin/announcements and /admin/conversations",
 ]
 
 

@@ -40,8 +40,9 @@ def allow_document_uploads() -> None:
 @bp.app_context_processor
 def helpers():
     return {"svc_yuan": yuan, "svc_rule": rule_text, "svc_reason": reason_text,
-            "svc_status": status_text, "svc_kind": kind_text,
-            "svc_title": title_of}  # fmt: skip
+            "svc_status": status_text, "svc_kind": kind_text, "svc_step": step_text,
+            "svc_open": open_text, "svc_job_open": job_open_text, "svc_field": field_label,
+            "svc_rules": rules_text, "svc_title": title_of}  # fmt: skip
 
 
 @bp.app_template_filter("svc_time")
@@ -74,6 +75,38 @@ def status_text(status: str) -> str:
             "checked": _("Waiting for the city union's decision"),
             "needs_documents": _("More documents needed"), "approved": _("Approved"),
             "rejected": _("Rejected"), "paid": _("Paid")}.get(status, status)  # fmt: skip
+
+
+def step_text(action: str) -> str:
+    """A step of an application's history (``Step.action``) in words."""
+    return {"submit": _("Application submitted"), "resubmit": _("Documents added"),
+            "branch_pass": _("Checked by the branch"), "approve": _("Approved"),
+            "reject": _("Rejected"), "request_documents": _("More documents requested"),
+            "paid": _("Paid")}.get(action, action)  # fmt: skip
+
+
+def open_text(status: str) -> str:
+    """A service's status: open to members or closed."""
+    return {"open": _("Accepting requests"), "closed": _("Not accepting requests")}.get(
+        status, status
+    )
+
+
+def job_open_text(status: str) -> str:
+    return {"open": _("Hiring"), "closed": _("No longer hiring")}.get(status, status)
+
+
+def field_label(service, name: str) -> str:
+    """The label the admin gave a form field of the service (its name if it has none)."""
+    for f in service.fields or []:
+        if f.get("name") == name:
+            return f.get("label") or name
+    return name
+
+
+def rules_text(service) -> list[str]:
+    """Who may use the service, in words (the admin list's "rules" column)."""
+    return [rule_text(code, value) for code, value in eligibility.describe(service)]
 
 
 def rule_text(code: str, value) -> str:

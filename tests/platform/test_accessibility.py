@@ -19,17 +19,12 @@ from statistics import median
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from flashsale.jobs import drain_outbox
-from flashsale.models import Campaign, Voucher
-from marketplace.auth.models import Account
-from marketplace.auth.tokens import issue_token
-from marketplace.extensions import db
 from shihui.demo import load_demo
+from tests.platform.demo_helpers import MEMBER, finished_import, member_holds_a_voucher
 
 pytestmark = pytest.mark.browser  # it drives the browser fixture, not ``page``
 
 ROOT = Path(__file__).resolve().parents[2]
-MEMBER = "6222000000000017"
 PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "zh-CN", "is_mobile": True,
          "has_touch": True}  # fmt: skip
 DESKTOP = {"viewport": {"width": 1280, "height": 800}, "locale": "zh-CN"}
@@ -53,40 +48,6 @@ def screenshot_dir() -> Path:
     where = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "build" / "screenshots")
     where.mkdir(parents=True, exist_ok=True)
     return where
-
-
-def _member_holds_a_voucher(client) -> tuple[int, str]:
-    """The demo member claims a ticket of the live cinema sale; returns (sale id, voucher code)."""
-    account = db.session.scalars(db.select(Account).where(Account.username == MEMBER)).one()
-    token = issue_token(account)["access_token"]
-    sale = db.session.scalars(
-        db.select(Campaign.id).where(Campaign.title == "周末电影免费票")
-    ).one()
-    resp = client.post(f"/api/v1/flashsales/{sale}/claims",
-                       headers={"Authorization": f"Bearer {token}",
-                                "Idempotency-Key": "axe-demo-claim"})  # fmt: skip
-    assert resp.status_code == 201, resp.get_json()
-    code = resp.get_json()["voucher"]["code"]
-    for _ in range(50):  # the drainer's list of sale pools may be a moment old
-        drain_outbox(kind="test")
-        if db.session.scalar(db.select(Voucher.id).where(Voucher.code == code)):
-            return sale, code
-        time.sleep(0.1)
-    raise AssertionError("the claim did not reach SQL")
-
-
-def _finished_import() -> int:
-    """A roster import with one refused row, run to the end (its page lists the row)."""
-    from marketplace.members.importer import new_import
-    from marketplace.members.jobs import run_import, store_upload
-    from tests.members.helpers import details
-    from tests.members.test_import import roster
-
-    data = roster([details(901) | {"region": "999999"}])
-    imp = new_import("roster.csv", data)
-    store_upload(imp.id, data)
-    run_import(imp.id)
-    return imp.id
 
 
 def _pages(sale: int, code: str, imp: int) -> dict[str, list[tuple[str, str]]]:
@@ -149,12 +110,12 @@ def test_main_pages_have_no_serious_axe_violations_and_are_photographed(
     app_ctx, client, live_server, browser
 ):
     list(load_demo())
-    sale, code = _member_holds_a_voucher(client)
+    sale, code = member_holds_a_voucher(client)
     shots, axe = screenshot_dir(), Axe()
     problems: dict[str, list[str]] = {}
     saved: list[tuple[Path, int]] = []
     timings: list[float] = []
-    for role, paths in _pages(sale, code, _finished_import()).items():
+    for role, paths in _pages(sale, code, finished_import()).items():
         phone = browser.new_context(**PHONE)
         # The desktop context takes the phone's cookies: one login per role.
         contexts = [("phone", phone)]
