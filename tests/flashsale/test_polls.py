@@ -150,3 +150,33 @@ def left(html: str) -> int:
     n = r"(?:<span[^>]*>)?(\d+)(?:</span>)?"  # the sale page's count is live (a span)
     found = re.search(rf"{n} of \d+ left|剩余 {n} / \d+", html)
     return int(found.group(1) or found.group(2))
+
+
+def test_sale_pages_show_a_cover_and_each_member_their_own_tickets(app, app_ctx, client, claim):
+    """A sale without a picture gets a tile in its category's colour with the category's name;
+    one with a cover shows it. ``data-owned`` is put in per member, never cached: the member who
+    claimed sees 1, another member 0 from the same cached page."""
+    import re
+
+    from flask import g
+
+    _, owner = make_merchant()
+    (member_id, token), (other_id, _) = make_members(2)
+    plain = create_sale(client, owner, category="car_wash")
+    pictured = create_sale(client, owner, image_url="https://shihui.example/c/1.png")
+    pages = page_client(app, member_id)
+    listing = pages.get("/m/sales", headers={"Accept-Language": "zh-CN"}).text
+    tile = re.search(rf'<div class="sale-cover sale-cover-car_wash" data-testid="cover-{plain}"'
+                     r' aria-hidden="true"><span>([^<]+)</span>', listing)  # fmt: skip
+    assert tile and tile.group(1) == "洗车", listing[:3000]
+    assert (f'<img class="sale-cover" src="https://shihui.example/c/1.png" alt="" loading="lazy"'
+            f' data-testid="cover-{pictured}">') in listing  # fmt: skip
+    page = pages.get(f"/m/sales/{pictured}").text
+    assert 'sale-cover-big" src="https://shihui.example/c/1.png"' in page
+    assert 'data-owned="0"' in page
+    assert claim(pictured, token).status_code == 201
+    g.pop("_login_user", None)
+    assert 'data-owned="1"' in pages.get(f"/m/sales/{pictured}").text
+    g.pop("_login_user", None)
+    assert 'data-owned="0"' in page_client(app, other_id).get(f"/m/sales/{pictured}").text
+    g.pop("_login_user", None)
