@@ -35,14 +35,14 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from inventory import RESERVED
 from marketplace.errors import Conflict, Forbidden, NotFound, Problem, ServiceUnavailable
 from marketplace.extensions import db
 from marketplace.members.models import Member
-from marketplace.models import record_audit, utcnow
+from marketplace.models import UTCDateTime, record_audit, utcnow
 from marketplace.notices import notify_many
 from marketplace.vouchercodes import new_voucher_code
 
@@ -294,6 +294,7 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
     ).all()  # fmt: skip
     by_ticket = {r.ticket: (r.id, r.member_id) for r in rows}
     stored = any(r.position is not None for r in rows)  # a resumed draw keeps its decisions
+    steps: dict[str, float] = {}
     is_weighted = weighted(campaign)
     if stored:
         weights = {r.member_id: r.weight or 1 for r in rows}
@@ -314,7 +315,7 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
                 log.warning("resumed draw of sale %s: a winner is over quota now", campaign.id)
     else:
         outcome, winners = _decide(campaign, drawn, by_ticket, stock)
-        _store(drawn, by_ticket, weights, outcome, campaign)
+        steps = _store(drawn, by_ticket, weights, outcome, campaign)
     draw.entrants_hash = entrants_hash(lines)
     draw.entrants, draw.winners = len(drawn), len(winners)
     excluded = sum(1 for o, _r in outcome.values() if o == "excluded")
@@ -337,9 +338,10 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
             code="draw_incomplete",
         )
     _tell(campaign, by_ticket, winners, outcome)
-    log.info("draw of sale %s: read %.1f s, order %.1f s, store %.1f s, reserve %.1f s, "
+    log.info("draw of sale %s: read %.1f s, order %.1f s, store %.1f s (%s), reserve %.1f s, "
              "tell winners %.1f s", campaign.id, read - started, ordered - read,
-             stored_at - ordered, reserved - stored_at, time.perf_counter() - reserved)  # fmt: skip
+             stored_at - ordered, ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()),
+             reserved - stored_at, time.perf_counter() - reserved)  # fmt: skip
     return draw
 
 
@@ -369,23 +371,22 @@ def _decide(campaign: Campaign, drawn: list[str], by_ticket: dict, stock: int):
     return outcome, winners
 
 
-def _store(drawn, by_ticket, weights, outcome, campaign: Campaign) -> None:
-    """Every entry's place and outcome (and reason; weight in a weighted sale) in one bulk
-    ``UPDATE ... FROM`` a temporary table, winners' ``won_at`` / ``confirm_by`` after it."""
+def _store(drawn, by_ticket, weights, outcome, campaign: Campaign) -> dict[str, float]:
+    """Every entry's place, outcome and reason (weight in a weighted sale; winners' ``won_at``
+    and ``confirm_by``) in one bulk ``UPDATE ... FROM`` a temporary table. Returns the steps'
+    seconds (for the draw's log line)."""
+    clock = time.perf_counter()
     rows = []
     for n, t in enumerate(drawn, 1):
         entry_id, member_id = by_ticket[t]
         state, reason = outcome[t]
         rows.append((entry_id, n, state, reason, weights.get(member_id) if weights else None))
     rows.sort()  # in id order: the table's pages (and its id index) are walked in order
-    _store_places(rows, bool(weights))
+    steps = {"rows": time.perf_counter() - clock}
     now = utcnow()
     confirm_by = now + timedelta(hours=campaign.confirm_hours) if campaign.confirm_hours else None
-    db.session.execute(
-        update(LotteryEntry)
-        .where(LotteryEntry.campaign_id == campaign.id, LotteryEntry.outcome == "won")
-        .values(won_at=now, confirm_by=confirm_by)
-    )
+    _store_places(rows, bool(weights), now, confirm_by, steps)
+    return steps
 
 
 # The draw's temporary table (its own connection's): every entry's place, outcome, reason and
@@ -398,51 +399,89 @@ PLACES_DDL = {
     for dialect, key in (("sqlite", "INTEGER"), ("postgresql", "BIGINT"))
 }
 PLACES_FILL_SQLITE = "INSERT INTO lottery_places VALUES (?, ?, ?, ?, ?)"
-# PostgreSQL: 100,000 rows a statement as five arrays (psycopg's executemany of 460,000 rows
-# took 10.8 s of a 500,000-entrant draw; arrays, 2.3 s).
+# PostgreSQL: the five columns as array literals in one statement (psycopg's executemany of
+# 460,000 rows took 10.8 s of a 500,000-entrant draw; Python lists adapted as arrays, ~5 s).
 PLACES_FILL_PG = text("""
     INSERT INTO lottery_places
-    SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:positions AS integer[]),
-                         CAST(:outcomes AS text[]), CAST(:reasons AS text[]),
-                         CAST(:weights AS integer[]))
+    SELECT * FROM unnest(CAST(CAST(:ids AS text) AS bigint[]),
+                         CAST(CAST(:positions AS text) AS integer[]),
+                         CAST(CAST(:outcomes AS text) AS text[]),
+                         CAST(CAST(:reasons AS text) AS text[]),
+                         CAST(CAST(:weights AS text) AS integer[]))
 """)
 PLACES_UPDATE = (
     "UPDATE lottery_entries SET position = lottery_places.position, "
-    "outcome = lottery_places.outcome, reason = lottery_places.reason{weight} "
+    "outcome = lottery_places.outcome, reason = lottery_places.reason{more} "
     "FROM lottery_places WHERE lottery_entries.id = lottery_places.id"
 )
+# PostgreSQL rewrites every index entry of an updated row anyway (no HOT update: the waiting
+# index holds outcome and position), so the winners' times go in the same statement; SQLite
+# updates an index only for the columns a statement sets, so it sets them on the winners alone.
+WON_SET = (
+    ", won_at = CASE WHEN lottery_places.outcome = 'won' "
+    "THEN CAST(:won_at AS TIMESTAMP WITH TIME ZONE) END, "
+    "confirm_by = CASE WHEN lottery_places.outcome = 'won' "
+    "THEN CAST(:confirm_by AS TIMESTAMP WITH TIME ZONE) END"
+)
+WON_SQLITE = ("UPDATE lottery_entries SET won_at = :won_at, confirm_by = :confirm_by "
+              "WHERE id IN (SELECT id FROM lottery_places WHERE outcome = 'won')")  # fmt: skip
 SQLITE_CACHE_KIB = 262_144  # the draw's page cache: the waiting index's pages stay in memory
 
 
-def _store_places(rows: list[tuple], with_weight: bool) -> None:
+def _array(values) -> str:
+    """A PostgreSQL array literal of ints and plain words (outcomes, reason codes) or None."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+def _store_places(rows: list[tuple], with_weight: bool, won_at, confirm_by,
+                  steps: dict | None = None) -> None:  # fmt: skip
     """``rows`` (id, position, outcome, reason, weight), sorted by id, into the entries.
 
     500,000 entries: the rows reach the temporary table without per-row work in SQLAlchemy
-    (SQLite: the driver's executemany of tuples; PostgreSQL: arrays), the update walks the
-    entries in id order, and SQLite gets a 256 MiB page cache for it (the waiting list's index
-    is rewritten at random places). The cost left is the indexes' upkeep (docs/performance)."""
+    (SQLite: the driver's executemany of tuples; PostgreSQL: five array literals), the update
+    walks the entries in id order, and SQLite gets a 256 MiB page cache for it (the waiting
+    list's index is rewritten at random places). The cost left is the indexes' upkeep
+    (BENCHMARKS.md, "Draw")."""
     conn = db.session.connection()
     dialect = conn.dialect.name
     run = conn.exec_driver_sql
+    steps = {} if steps is None else steps
+    clock = time.perf_counter()
     run("DROP TABLE IF EXISTS lottery_places")  # left by a draw that failed here
     run(PLACES_DDL.get(dialect, PLACES_DDL["postgresql"]))
     if dialect == "sqlite":
-        run(PLACES_FILL_SQLITE, rows)
+        cursor = conn.connection.cursor()  # the driver's executemany: 3 times SQLAlchemy's
+        try:
+            cursor.executemany(PLACES_FILL_SQLITE, rows)
+        finally:
+            cursor.close()
         cache = run("PRAGMA cache_size").scalar()
         run(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
     else:
-        for start in range(0, len(rows), 100_000):
-            cols = list(zip(*rows[start : start + 100_000], strict=True))
-            conn.execute(PLACES_FILL_PG, dict(zip(
-                ("ids", "positions", "outcomes", "reasons", "weights"), map(list, cols),
-                strict=True)))  # fmt: skip
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 5
+        names = ("ids", "positions", "outcomes", "reasons", "weights")
+        conn.execute(PLACES_FILL_PG, {k: _array(v) for k, v in zip(names, cols, strict=True)})
         run("ANALYZE lottery_places")  # a hash join, not 500,000 guesses from an empty table
-    try:
-        run(PLACES_UPDATE.format(weight=", weight = lottery_places.weight" if with_weight else ""))
-    finally:
-        if dialect == "sqlite":
+    steps["fill"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    weight = ", weight = lottery_places.weight" if with_weight else ""
+    times = {"won_at": won_at, "confirm_by": confirm_by}
+    if dialect == "sqlite":
+        try:
+            run(PLACES_UPDATE.format(more=weight))
+            conn.execute(_timed(WON_SQLITE), times)
+        finally:
             run(f"PRAGMA cache_size = {int(cache)}")
+    else:
+        conn.execute(_timed(PLACES_UPDATE.format(more=weight + WON_SET)), times)
     run("DROP TABLE lottery_places")
+    steps["update"] = time.perf_counter() - clock
+
+
+def _timed(sql: str):
+    """``sql`` with its ``won_at`` / ``confirm_by`` parameters typed as the columns are."""
+    return text(sql).bindparams(bindparam("won_at", type_=UTCDateTime),
+                                bindparam("confirm_by", type_=UTCDateTime))  # fmt: skip
 
 
 def _payload(campaign: Campaign) -> dict:
