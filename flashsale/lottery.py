@@ -35,14 +35,14 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from inventory import RESERVED
 from marketplace.errors import Conflict, Forbidden, NotFound, Problem, ServiceUnavailable
 from marketplace.extensions import db
 from marketplace.members.models import Member
-from marketplace.models import record_audit, utcnow
+from marketplace.models import UTCDateTime, record_audit, utcnow
 from marketplace.notices import notify_many
 from marketplace.vouchercodes import new_voucher_code
 
@@ -294,6 +294,7 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
     ).all()  # fmt: skip
     by_ticket = {r.ticket: (r.id, r.member_id) for r in rows}
     stored = any(r.position is not None for r in rows)  # a resumed draw keeps its decisions
+    steps: dict[str, float] = {}
     is_weighted = weighted(campaign)
     if stored:
         weights = {r.member_id: r.weight or 1 for r in rows}
@@ -314,7 +315,7 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
                 log.warning("resumed draw of sale %s: a winner is over quota now", campaign.id)
     else:
         outcome, winners = _decide(campaign, drawn, by_ticket, stock)
-        _store(drawn, by_ticket, weights, outcome, campaign)
+        steps = _store(drawn, by_ticket, weights, outcome, campaign)
     draw.entrants_hash = entrants_hash(lines)
     draw.entrants, draw.winners = len(drawn), len(winners)
     excluded = sum(1 for o, _r in outcome.values() if o == "excluded")
@@ -325,7 +326,9 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
     db.session.commit()
     stored_at = time.perf_counter()
     engine = get_engine()
-    failed = [t for t in winners if _reserve(engine, campaign, by_ticket[t][1]) != RESERVED]
+    failed = [t for t, status in zip(winners, _reserve_all(engine, campaign,
+                                     [by_ticket[t][1] for t in winners]), strict=True)
+              if status != RESERVED]  # fmt: skip
     reserved = time.perf_counter()
     if failed:  # e.g. the pool was lost: `shihui draw run ID --resume` finishes (replays are safe)
         log.error("draw of sale %s: %s winners got no voucher", campaign.id, len(failed))
@@ -335,9 +338,10 @@ def run_draw(campaign: Campaign, beacon_value: str | None = None, actor=None,
             code="draw_incomplete",
         )
     _tell(campaign, by_ticket, winners, outcome)
-    log.info("draw of sale %s: read %.1f s, order %.1f s, store %.1f s, reserve %.1f s, "
+    log.info("draw of sale %s: read %.1f s, order %.1f s, store %.1f s (%s), reserve %.1f s, "
              "tell winners %.1f s", campaign.id, read - started, ordered - read,
-             stored_at - ordered, reserved - stored_at, time.perf_counter() - reserved)  # fmt: skip
+             stored_at - ordered, ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()),
+             reserved - stored_at, time.perf_counter() - reserved)  # fmt: skip
     return draw
 
 
@@ -367,56 +371,117 @@ def _decide(campaign: Campaign, drawn: list[str], by_ticket: dict, stock: int):
     return outcome, winners
 
 
-def _store(drawn, by_ticket, weights, outcome, campaign: Campaign) -> None:
-    now = utcnow()
-    confirm_by = now + timedelta(hours=campaign.confirm_hours) if campaign.confirm_hours else None
-    plain, decided = [], []
+def _store(drawn, by_ticket, weights, outcome, campaign: Campaign) -> dict[str, float]:
+    """Every entry's place, outcome and reason (weight in a weighted sale; winners' ``won_at``
+    and ``confirm_by``) in one bulk ``UPDATE ... FROM`` a temporary table. Returns the steps'
+    seconds (for the draw's log line)."""
+    clock = time.perf_counter()
+    rows = []
     for n, t in enumerate(drawn, 1):
         entry_id, member_id = by_ticket[t]
         state, reason = outcome[t]
-        row = {"id": entry_id, "position": n, "outcome": state}
-        if weights:  # an unweighted sale stores none (500,000 rows: every column costs)
-            row["weight"] = weights.get(member_id)
-        if state == "waiting":
-            plain.append(row)
-        else:
-            row.update(reason=reason, won_at=now if state == "won" else None,
-                       confirm_by=confirm_by if state == "won" else None)  # fmt: skip
-            decided.append(row)
-    if plain:
-        _store_places(plain, bool(weights))
-    if decided:
-        db.session.execute(update(LotteryEntry), decided)
+        rows.append((entry_id, n, state, reason, weights.get(member_id) if weights else None))
+    rows.sort()  # in id order: the table's pages (and its id index) are walked in order
+    steps = {"rows": time.perf_counter() - clock}
+    now = utcnow()
+    confirm_by = now + timedelta(hours=campaign.confirm_hours) if campaign.confirm_hours else None
+    _store_places(rows, bool(weights), now, confirm_by, steps)
+    return steps
 
 
-# The draw's temporary table (its own connection's): place (and weight) of every waiting entry.
-PLACES_DDL = ("CREATE TEMPORARY TABLE lottery_places "
-              "(id BIGINT PRIMARY KEY, position INTEGER NOT NULL, weight INTEGER)")  # fmt: skip
-PLACES_FILL = "INSERT INTO lottery_places (id, position, weight) VALUES (:id, :position, :weight)"
+# The draw's temporary table (its own connection's): every entry's place, outcome, reason and
+# weight. On SQLite ``INTEGER PRIMARY KEY`` makes ``id`` the rowid (a BIGINT key would be a
+# second index, and the rows would be walked in the order they were written).
+PLACES_COLUMNS = ("position INTEGER NOT NULL, outcome VARCHAR(10) NOT NULL, reason VARCHAR(20), "
+                  "weight INTEGER")  # fmt: skip
+PLACES_DDL = {
+    dialect: f"CREATE TEMPORARY TABLE lottery_places (id {key} PRIMARY KEY, {PLACES_COLUMNS})"
+    for dialect, key in (("sqlite", "INTEGER"), ("postgresql", "BIGINT"))
+}
+PLACES_FILL_SQLITE = "INSERT INTO lottery_places VALUES (?, ?, ?, ?, ?)"
+# PostgreSQL: the five columns as array literals in one statement (psycopg's executemany of
+# 460,000 rows took 10.8 s of a 500,000-entrant draw; Python lists adapted as arrays, ~5 s).
+PLACES_FILL_PG = text("""
+    INSERT INTO lottery_places
+    SELECT * FROM unnest(CAST(CAST(:ids AS text) AS bigint[]),
+                         CAST(CAST(:positions AS text) AS integer[]),
+                         CAST(CAST(:outcomes AS text) AS text[]),
+                         CAST(CAST(:reasons AS text) AS text[]),
+                         CAST(CAST(:weights AS text) AS integer[]))
+""")
 PLACES_UPDATE = (
-    "UPDATE lottery_entries SET position = lottery_places.position, outcome = 'waiting' "
+    "UPDATE lottery_entries SET position = lottery_places.position, "
+    "outcome = lottery_places.outcome, reason = lottery_places.reason{more} "
     "FROM lottery_places WHERE lottery_entries.id = lottery_places.id"
 )
-PLACES_UPDATE_WEIGHTED = (
-    "UPDATE lottery_entries SET position = lottery_places.position, outcome = 'waiting', "
-    "weight = lottery_places.weight "
-    "FROM lottery_places WHERE lottery_entries.id = lottery_places.id"
+# PostgreSQL rewrites every index entry of an updated row anyway (no HOT update: the waiting
+# index holds outcome and position), so the winners' times go in the same statement; SQLite
+# updates an index only for the columns a statement sets, so it sets them on the winners alone.
+WON_SET = (
+    ", won_at = CASE WHEN lottery_places.outcome = 'won' "
+    "THEN CAST(:won_at AS TIMESTAMP WITH TIME ZONE) END, "
+    "confirm_by = CASE WHEN lottery_places.outcome = 'won' "
+    "THEN CAST(:confirm_by AS TIMESTAMP WITH TIME ZONE) END"
 )
+WON_SQLITE = ("UPDATE lottery_entries SET won_at = :won_at, confirm_by = :confirm_by "
+              "WHERE id IN (SELECT id FROM lottery_places WHERE outcome = 'won')")  # fmt: skip
+SQLITE_CACHE_KIB = 262_144  # the draw's page cache: the waiting index's pages stay in memory
 
 
-def _store_places(rows: list[dict], with_weight: bool) -> None:
-    """The waiting list's places (nearly every entry: 460,000 of 500,000) in one ``UPDATE ...
-    FROM`` a temporary table filled by executemany: 2.5 times faster than the ORM's UPDATE per
-    row (100,000 places on SQLite: 3.5 s against 8.9 s; BENCHMARKS.md)."""
-    run = db.session.execute
-    run(text("DROP TABLE IF EXISTS lottery_places"))  # left by a draw that failed here
-    run(text(PLACES_DDL))
-    for start in range(0, len(rows), 50_000):
-        chunk = rows[start : start + 50_000]
-        run(text(PLACES_FILL), [{"id": r["id"], "position": r["position"],
-                                 "weight": r.get("weight")} for r in chunk])  # fmt: skip
-    run(text(PLACES_UPDATE_WEIGHTED if with_weight else PLACES_UPDATE))
-    run(text("DROP TABLE lottery_places"))
+def _array(values) -> str:
+    """A PostgreSQL array literal of ints and plain words (outcomes, reason codes) or None."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+def _store_places(rows: list[tuple], with_weight: bool, won_at, confirm_by,
+                  steps: dict | None = None) -> None:  # fmt: skip
+    """``rows`` (id, position, outcome, reason, weight), sorted by id, into the entries.
+
+    500,000 entries: the rows reach the temporary table without per-row work in SQLAlchemy
+    (SQLite: the driver's executemany of tuples; PostgreSQL: five array literals), the update
+    walks the entries in id order, and SQLite gets a 256 MiB page cache for it (the waiting
+    list's index is rewritten at random places). The cost left is the indexes' upkeep
+    (BENCHMARKS.md, "Draw")."""
+    conn = db.session.connection()
+    dialect = conn.dialect.name
+    run = conn.exec_driver_sql
+    steps = {} if steps is None else steps
+    clock = time.perf_counter()
+    run("DROP TABLE IF EXISTS lottery_places")  # left by a draw that failed here
+    run(PLACES_DDL.get(dialect, PLACES_DDL["postgresql"]))
+    if dialect == "sqlite":
+        cursor = conn.connection.cursor()  # the driver's executemany: 3 times SQLAlchemy's
+        try:
+            cursor.executemany(PLACES_FILL_SQLITE, rows)
+        finally:
+            cursor.close()
+        cache = run("PRAGMA cache_size").scalar()
+        run(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    else:
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 5
+        names = ("ids", "positions", "outcomes", "reasons", "weights")
+        conn.execute(PLACES_FILL_PG, {k: _array(v) for k, v in zip(names, cols, strict=True)})
+        run("ANALYZE lottery_places")  # a hash join, not 500,000 guesses from an empty table
+    steps["fill"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    weight = ", weight = lottery_places.weight" if with_weight else ""
+    times = {"won_at": won_at, "confirm_by": confirm_by}
+    if dialect == "sqlite":
+        try:
+            run(PLACES_UPDATE.format(more=weight))
+            conn.execute(_timed(WON_SQLITE), times)
+        finally:
+            run(f"PRAGMA cache_size = {int(cache)}")
+    else:
+        conn.execute(_timed(PLACES_UPDATE.format(more=weight + WON_SET)), times)
+    run("DROP TABLE lottery_places")
+    steps["update"] = time.perf_counter() - clock
+
+
+def _timed(sql: str):
+    """``sql`` with its ``won_at`` / ``confirm_by`` parameters typed as the columns are."""
+    return text(sql).bindparams(bindparam("won_at", type_=UTCDateTime),
+                                bindparam("confirm_by", type_=UTCDateTime))  # fmt: skip
 
 
 def _payload(campaign: Campaign) -> dict:
@@ -478,6 +543,14 @@ def tell_waiting(campaign_id: int, chunk: int = WAITING_CHUNK) -> int:
         notify_many(members[start : start + chunk], "lottery.waiting", payload,
                     key=notice_key(campaign_id))  # fmt: skip
     return len(members)
+
+
+def _reserve_all(engine, campaign: Campaign, member_ids: list[int]) -> list[str]:
+    """Every winner's voucher, in drawn order, as :func:`_reserve` one by one would take them
+    (``StockEngine.reserve_many``: the same script per winner, 500 to a round trip; 40,000
+    single calls took 11.5-14.6 s of a 500,000-entrant draw)."""
+    requests = [(str(m), 1, DRAW_REQUEST, {"code": new_voucher_code()}) for m in member_ids]
+    return [r.status for r in engine.reserve_many(campaign.pool_id, requests)]
 
 
 def _reserve(engine, campaign: Campaign, member_id: int) -> str:

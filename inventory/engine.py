@@ -11,6 +11,8 @@ import random
 from collections.abc import Iterable
 from datetime import datetime
 
+from redis.exceptions import NoScriptError, ResponseError
+
 from . import buckets as fallover
 from . import recovery, retention, scripts
 from .cache import SoldOutCache
@@ -44,6 +46,11 @@ MAX_BUCKETS = 256
 def text(value) -> str | None:
     """Decode a reply element (clients may or may not use ``decode_responses``)."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _moved(reply) -> bool:
+    """A pipelined call a cluster node refused because its slot moved (the call ran nothing)."""
+    return isinstance(reply, ResponseError) and str(reply).startswith(("MOVED", "ASK"))
 
 
 def to_ms(when: float | int | datetime) -> int:
@@ -246,6 +253,67 @@ class StockEngine:
             self._check_winners(pool_id)  # a claim since the snapshot (stock came back)?
         return result
 
+    def reserve_many(self, pool_id: str, requests, chunk: int = 500) -> list[ReserveResult]:
+        """Many reserves in one pool, answered as :meth:`reserve` would answer them one by one,
+        in order (``use_cache=False``, no member budget): ``requests`` are ``(member_id, qty,
+        request_id, payload)`` tuples. A lottery draw hands out 40,000 vouchers this way.
+
+        On a one-bucket pool the same reserve script runs once per request, ``chunk`` calls to
+        a pipeline (one round trip instead of ``chunk``). Redis runs a connection's commands in
+        order, so each call sees what the calls before it changed, exactly as a sequence of
+        :meth:`reserve` calls would: the same statuses, remainders, member counts, replays and
+        refusals (``limit_reached``, ``sold_out``, ``closed``). Each call is still one atomic
+        script; a pipeline is not a transaction, and the batch needs none (a replayed request id
+        answers with its first result). Pools with several buckets (a refusal there can fall
+        over to another bucket before the next request runs) and engines that wait for
+        durability (one ``WAIT`` per claim) take the requests one by one.
+        """
+        requests = list(requests)
+        for _member, qty, _rid, _payload in requests:
+            if qty < 1:
+                raise ValueError("qty must be >= 1")
+        n = self.buckets(pool_id)
+        if n > 1 or self.durability.waits:
+            return [self.reserve(pool_id, m, q, r, p, use_cache=False) for m, q, r, p in requests]
+        script = self.scripts["reserve"]
+        keys = self.keys(pool_id, 0).script_keys()
+        results: list[ReserveResult] = []
+        for start in range(0, len(requests), chunk):
+            part = requests[start : start + chunk]
+            replies = self._reserve_pipeline(script, keys, pool_id, part)
+            for (member, qty, rid, payload), reply in zip(part, replies, strict=True):
+                results.append(self._reserve_result(reply, pool_id, 0, member, qty, rid, payload))
+        if self.cache is not None and any(
+            r.status == SOLD_OUT or (r.ok and r.remaining == 0) for r in results
+        ):
+            self.cache.mark(pool_id)
+            self._check_winners(pool_id)
+        return results
+
+    def _reserve_pipeline(self, script, keys: list[str], pool_id: str, part) -> list:
+        """One pipeline of reserve script calls; a request whose call found the script missing
+        (Redis restarted or flushed its scripts: the call ran nothing) is called again alone."""
+        pipe = self._slot_client(keys[0]).pipeline(transaction=False)
+        for member, qty, rid, payload in part:
+            args = [pool_id, member, qty, rid, "", "", *self._flatten(payload)]
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        replies = pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError) or _moved(reply):
+                member, qty, rid, payload = part[i]
+                args = [pool_id, member, qty, rid, "", "", *self._flatten(payload)]
+                replies[i] = script(keys=keys, args=args)  # loads the script / follows MOVED
+            elif isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def _slot_client(self, key: str):
+        """A client on the node holding ``key``: a cluster pipeline refuses scripts, and a
+        one-bucket pool's keys share one slot."""
+        if not hasattr(self.client, "get_node_from_key"):
+            return self.client
+        return self.client.get_redis_connection(self.client.get_node_from_key(key))
+
     @staticmethod
     def _budget(rate: float, burst: float) -> str:
         """The script's budget argument: emission interval and tolerance in milliseconds."""
@@ -266,6 +334,10 @@ class StockEngine:
                 self.durability.require(acks, text(reply[1]))
         else:
             reply = self.scripts["reserve"](keys=k.script_keys(), args=args)
+        return self._reserve_result(reply, pool_id, bucket, member_id, qty, request_id, payload)
+
+    def _reserve_result(self, reply, pool_id, bucket, member_id, qty, request_id, payload):
+        """The reserve script's reply as a :class:`ReserveResult`."""
         status = text(reply[0])
         if status == "unknown_pool":
             self._buckets.pop(pool_id, None)
