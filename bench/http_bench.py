@@ -241,8 +241,11 @@ def run_database(label: str, args) -> tuple[dict, dict]:
         soldout_path = f"/api/v1/flashsales/{soldout}/claims"
         drainer = subprocess.Popen([sys.executable, "-m", "shihui", "flashsale", "drain",
                                     "--follow"], env=env, cwd=ROOT)  # fmt: skip
-        worker = subprocess.Popen([sys.executable, "-m", "shihui", "worker"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        # As `shihui up` runs it: the drainer above is the only one (`shihui worker` alone would
+        # run a second one beside RQ, and the two would split every batch).
+        worker = subprocess.Popen([sys.executable, "-m", "shihui", "worker", "--no-drainer"],
+                                  env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)  # fmt: skip
         others = {
             "drainer": lambda: cpu_seconds([drainer.pid], children=True),
             "worker": lambda: cpu_seconds(process_tree(worker.pid), children=True),

@@ -111,8 +111,17 @@ def follow(
     idle_sleep: float = 0.05,
     batch: int = 500,
     name: str = "",
+    linger: float = 0.05,
 ) -> None:
     """The low-latency drainer ``shihui flashsale drain --follow`` runs: drain, nap when idle.
+
+    After a pass that moved fewer than ``batch`` entries of every sale it waits ``linger``
+    seconds before the next, so that at a sale's start the rows go in as batches of hundreds,
+    not of the handful that arrived during the last commit: each pass pays a fixed cost (five
+    Redis calls, a transaction, the conflict check) whatever its size, and that cost per row
+    was taken from the web processes' CPU on the same cores (issue #13: 0.12 ms of drainer CPU
+    per claim at 2,000 claims/s without the wait). The claims are safe in the outbox meanwhile;
+    only the voucher's row appears up to ``linger`` later.
 
     It never dies of an outage: a Redis or database error is logged once, the loop backs off
     (0.1 s doubling to 2 s), rolls back and drops pooled connections, then resumes. Entries are
@@ -130,7 +139,7 @@ def follow(
             if consumer is None:
                 consumer = OutboxConsumer(get_engine(), group=GROUP, consumer=drainer_name(name))
             recover = time.monotonic() - last_recover > 5
-            moved = _follow_pass(consumer, batch, min_idle, redeliver, recover)
+            moved, full = _follow_pass(consumer, batch, min_idle, redeliver, recover)
             redeliver = False
             if recover:
                 last_recover = time.monotonic()
@@ -154,6 +163,8 @@ def follow(
             continue
         if not moved:
             time.sleep(idle_sleep)
+        elif not full and linger:
+            sleep_unless(linger, stop)
 
 
 def drainer_name(node: str = "") -> str:
@@ -163,9 +174,12 @@ def drainer_name(node: str = "") -> str:
     return f"{DRAINER}-{socket.gethostname()}" + (f"-{node}" if node else "")
 
 
-def _follow_pass(consumer, batch: int, min_idle: int, redeliver: bool, recover: bool) -> int:
-    """One batch per sale, so a busy sale cannot hold up the others' vouchers."""
-    moved = 0
+def _follow_pass(
+    consumer, batch: int, min_idle: int, redeliver: bool, recover: bool
+) -> tuple[int, bool]:
+    """One batch per sale, so a busy sale cannot hold up the others' vouchers. Returns how many
+    entries moved and whether some sale filled its batch (then more are waiting: no linger)."""
+    moved, full = 0, False
     for pool_id in sale_pools():
         try:
             n = drain_pool(
@@ -175,9 +189,10 @@ def _follow_pass(consumer, batch: int, min_idle: int, redeliver: bool, recover: 
             if n:
                 consumer.trim(pool_id)  # acknowledged = persisted: the stream keeps only the rest
             moved += n
+            full = full or n >= batch
         except PoolNotFound:  # retired between listing and reading
             continue
-    return moved
+    return moved, full
 
 
 def _own_pending(consumer: OutboxConsumer, pool_id: str, count: int) -> list[OutboxEntry]:
