@@ -204,6 +204,8 @@ def main() -> int:
                         help="the platform's database (dropped and created)")  # fmt: skip
     parser.add_argument("--naive-url", default="postgresql://postgres@127.0.0.1:5432/shihui_bench")
     parser.add_argument("--variants", action="store_true", help="worker class/count variants too")
+    parser.add_argument("--phases", nargs="+", metavar="PHASE",
+                        help="only these phases (e.g. ref claim); default: all")  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
 
@@ -274,6 +276,8 @@ def run_database(label: str, args) -> tuple[dict, dict]:
         if naive_ok:
             phases["naive"] = ("bench.naive_sql_app:app", naive_env, "/claim/1", "claims.lua",
                                ["x", "member-header"])  # fmt: skip
+        if args.phases:
+            phases = {k: v for k, v in phases.items() if k in args.phases}
         variants = [] if not args.variants else [
             ("sync", 5, 1), ("gthread", 1, 8), ("gevent", 2, 1), ("gevent", 1, 1),
         ]  # fmt: skip
@@ -419,16 +423,18 @@ def report(results: dict, persistence: dict, args) -> None:
             )
             print(f"{name:<16} {m['rps']:>8,.0f} {m['p50_ms']:>7.1f} {m['p99_ms']:>7.1f} {cpu}")
         r = ratios[label] = {}
-        if "ref" in med:
-            r["claim / ref (req/s)"] = med["claim"]["rps"] / med["ref"]["rps"]
-            r["claim (drainer paused) / ref (req/s)"] = (
-                med["claim-nodrain"]["rps"] / med["ref"]["rps"]
-            )
-            r["claim web CPU / ref web CPU"] = med["claim"]["web_cpu_ms"] / med["ref"]["web_cpu_ms"]
-        r["claim p99 ms"] = med["claim"]["p99_ms"]
-        if "naive" in med:
-            r["claim / naive SQL (req/s)"] = med["claim"]["rps"] / med["naive"]["rps"]
-        r["soldout / bare (req/s)"] = med["soldout"]["rps"] / med["bare"]["rps"]
+        pairs = [  # (ratio, numerator phase, denominator phase, figure)
+            ("claim / ref (req/s)", "claim", "ref", "rps"),
+            ("claim (drainer paused) / ref (req/s)", "claim-nodrain", "ref", "rps"),
+            ("claim web CPU / ref web CPU", "claim", "ref", "web_cpu_ms"),
+            ("claim / naive SQL (req/s)", "claim", "naive", "rps"),
+            ("soldout / bare (req/s)", "soldout", "bare", "rps"),
+        ]
+        for name, top, bottom, figure in pairs:
+            if top in med and bottom in med:  # --phases may leave either out
+                r[name] = med[top][figure] / med[bottom][figure]
+        if "claim" in med:
+            r["claim p99 ms"] = med["claim"]["p99_ms"]
         print()
         for name, value in r.items():
             mark = ""
