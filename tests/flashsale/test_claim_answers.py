@@ -116,3 +116,38 @@ def test_a_sold_out_refusal_costs_no_redis_call_for_a_member_without_a_ticket(
     again = claim(sale, winner, key="the-only-ticket")
     assert again.status_code == 201 and again.get_json() == won.get_json()
     assert commands() - before > 1  # the winner's own request id is looked up
+
+
+def test_every_refusal_tells_the_member_why_in_words(app_ctx, client, claim):
+    """Apps act on ``code``; the ``detail`` is what a member reads when the app shows it. Each
+    refusal of the claim path says its own reason (and counts its own outcome)."""
+    _, owner = make_merchant()
+    (_, token), (_, other) = make_members(2)
+    ((_, inactive),) = make_members(1, start=10, active=False)
+    ((_, elsewhere),) = make_members(1, start=20, region="110101")
+    sold = create_sale(client, owner, total_stock=1)
+    assert claim(sold, token).status_code == 201
+    roomy = create_sale(client, owner, total_stock=5)
+    assert claim(roomy, token).status_code == 201
+    live = create_sale(client, owner, regions=["310101"])
+    withdrawn = create_sale(client, owner)
+    cancel = client.post(f"/api/v1/merchant/campaigns/{withdrawn}/cancel", headers=bearer(owner))
+    assert cancel.status_code == 200, cancel.get_json()
+    cases = [
+        (9999, token, 404, "not_found", "No such flash sale.", "unknown"),
+        (live, inactive, 403, "card_inactive", "Activate your union card to take part.",
+         "card_inactive"),
+        (live, elsewhere, 403, "not_eligible", "This sale is for members of other regions.",
+         "not_eligible"),
+        (withdrawn, token, 410, "ended", "This sale has been withdrawn.", "ended"),
+        (sold, other, 409, "sold_out", "All tickets have been claimed.", "sold_out"),
+        (roomy, token, 409, "limit_reached",
+         "You already hold as many tickets of this sale as allowed.", "limit_reached"),
+    ]  # fmt: skip
+    for sale, who, status, code, detail, outcome in cases:
+        before = counted(outcome)
+        resp = claim(sale, who)
+        body = resp.get_json()
+        assert (resp.status_code, body["code"], body["detail"]) == (status, code, detail), body
+        assert counted(outcome) == before + 1, outcome
+    assert claim(roomy, token).get_json()["per_member_limit"] == 1
