@@ -17,6 +17,7 @@ from marketplace.extensions import get_redis
 from marketplace.models import utcnow
 
 from .factories import bearer, create_sale, make_members, make_merchant
+from .lotterykit import lottery_sale
 from .roomkit import claim as room_claim
 from .roomkit import queue_sale
 from .test_merchant_api import admin_token
@@ -133,6 +134,7 @@ def test_every_refusal_tells_the_member_why_in_words(app_ctx, client, claim):
     withdrawn = create_sale(client, owner)
     cancel = client.post(f"/api/v1/merchant/campaigns/{withdrawn}/cancel", headers=bearer(owner))
     assert cancel.status_code == 200, cancel.get_json()
+    lottery = lottery_sale(client, owner)
     cases = [
         (9999, token, 404, "not_found", "No such flash sale.", "unknown"),
         (live, inactive, 403, "card_inactive", "Activate your union card to take part.",
@@ -141,6 +143,7 @@ def test_every_refusal_tells_the_member_why_in_words(app_ctx, client, claim):
          "not_eligible"),
         (withdrawn, token, 410, "ended", "This sale has been withdrawn.", "ended"),
         (sold, other, 409, "sold_out", "All tickets have been claimed.", "sold_out"),
+        (lottery, token, 409, "lottery_sale", "This sale is a lottery: register.", "lottery"),
         (roomy, token, 409, "limit_reached",
          "You already hold as many tickets of this sale as allowed.", "limit_reached"),
     ]  # fmt: skip
