@@ -190,6 +190,9 @@ def test_claims_wait_while_a_restarted_redis_is_being_restored(app_ctx, client, 
     r = claim(sale, token)
     assert delta(before, outcomes()) == {"error": 1}
     assert (r.status_code, r.get_json()["code"]) == (503, "sale_restoring")
+    assert r.get_json()["detail"] == (
+        "The sale is being restored after a restart; try again in a moment."
+    )
     assert r.headers["Retry-After"] == "1"
     assert get_engine().stats(str(sale)).claimed == 0
 
