@@ -205,8 +205,14 @@ def test_a_pool_that_is_not_loaded_is_unavailable_until_the_sale_ends(app, app_c
     engine = get_engine()
     engine.retire_pool(str(sale))  # Redis lost the pool while the sale runs
     engine.forget(str(sale))
+    before = outcomes()
     r = claim(sale, token)
     assert (r.status_code, r.get_json()["code"]) == (503, "service_unavailable")
+    assert r.get_json()["detail"] == "The sale is not loaded; try again shortly."
+    assert delta(before, outcomes()) == {"error": 1}
     get_redis().hset(meta_key(sale), "ends_at", time.time() - 1)  # over: retired, not lost
+    before = outcomes()
     r = claim(sale, token)
     assert (r.status_code, r.get_json()["code"]) == (410, "ended")
+    assert r.get_json()["detail"] == "This sale has ended."
+    assert delta(before, outcomes()) == {"ended": 1}
