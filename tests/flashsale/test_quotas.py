@@ -358,3 +358,39 @@ def test_member_page_says_why_and_until_when(app_ctx, client):
     fresh_g()
     html = client.get("/m/wallet").get_data(as_text=True)
     assert 'data-testid="no-show-ban"' in html and "movie" in html
+
+
+def test_a_quota_refusal_is_counted_and_a_lost_pool_gives_the_hold_back(app_ctx, client, claim):
+    """Mutation run of issue #19: the outcome a quota refusal counts, and the quota hold given
+    back when the sale's pool is not loaded (503) — else the member would lose a month's ticket
+    to a claim that never happened."""
+    from prometheus_client import REGISTRY
+
+    from flashsale.hotpath import get_engine
+
+    def outcome_count(outcome):
+        return REGISTRY.get_sample_value("shihui_claims_total", {"outcome": outcome}) or 0.0
+
+    app_ctx.config.update(FLASHSALE_CLAIM_RATE=1000, FLASHSALE_META_TTL=0)
+    admin = admin_token()
+    _, owner = make_merchant()
+    ((member_id, token),) = make_members(1)
+    won, over, lost = (create_sale(client, owner, total_stock=5) for _ in range(3))
+    assert put_rule(client, admin, "*", monthly_limit=2).status_code == 200
+    app_ctx.extensions.pop("flashsale.rules", None)
+
+    engine = get_engine()
+    engine.retire_pool(str(lost))  # Redis lost this sale's pool while it runs
+    engine.forget(str(lost))
+    resp = claim(lost, token)
+    assert (resp.status_code, resp.get_json()["code"]) == (503, "service_unavailable")
+    assert counted(member_id, lost) == {}  # the hold went back
+
+    assert claim(won, token).status_code == 201
+    assert counted(member_id, won) == {"*": 1, "movie": 1}
+    assert put_rule(client, admin, "*", monthly_limit=1).status_code == 200
+    app_ctx.extensions.pop("flashsale.rules", None)
+    before = outcome_count("quota_exceeded")
+    refused = claim(over, token)
+    assert refused.get_json()["code"] == "quota_exceeded"
+    assert outcome_count("quota_exceeded") == before + 1
