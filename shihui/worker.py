@@ -12,8 +12,11 @@ the backstop for anything that kills the process.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 
@@ -40,6 +43,8 @@ def run_worker(
     true (the worker node's outbox drainer): one signal stops both, one kill -9 kills both.
     """
     stopping: list[int] = []
+    if not burst:
+        _children_die_with_this_process()
     side = _start_beside(app, beside, lambda: bool(stopping)) if beside and not burst else None
     try:
         _work(app, queue_names, burst, stopping)
@@ -47,6 +52,29 @@ def run_worker(
         stopping.append(0)
         if side is not None:
             side.join(timeout=15)
+
+
+_REGISTERED: list[bool] = []
+
+
+def _children_die_with_this_process() -> None:
+    """RQ forks its scheduler from this process, and a fork inherits every open socket: the
+    drainer thread's PostgreSQL connection too. A worker node killed with SIGKILL in the middle
+    of a batch then left the scheduler child alive holding that connection, so the server never
+    saw it close: the batch's transaction stayed open, its row locks held, and the drainers that
+    took the dead node's entries over blocked on the same claim ids for good (found by
+    ``test_worker_nodes_share_the_outbox_and_take_over_a_killed_one``). On Linux every child
+    forked from here gets ``PR_SET_PDEATHSIG``: it is sent SIGTERM when this process dies, and
+    its exit closes what it inherited."""
+    if _REGISTERED or not sys.platform.startswith("linux"):
+        return
+    _REGISTERED.append(True)
+    os.register_at_fork(after_in_child=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _start_beside(app: Flask, beside, stop) -> threading.Thread:

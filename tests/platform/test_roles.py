@@ -6,6 +6,7 @@ by the others (XAUTOCLAIM). Every process is killed or stopped by its own pid.""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -170,3 +171,28 @@ def test_worker_nodes_share_the_outbox_and_take_over_a_killed_one(app, app_ctx, 
     assert redis is engine.client or redis.ping()
     print(f"\nworkers: kill -9 of a worker holding {victim_entries} entries; all 60 vouchers "
           f"in SQL {recovered_in:.1f} s later, no conflicts, nothing pending")  # fmt: skip
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_worker_node_leaves_no_child_holding_its_connections(app, app_ctx, app_config):
+    """RQ forks its scheduler from the worker node, and the fork inherits the node's sockets
+    (the drainer's database connection with its open transaction included). A worker killed
+    with -9 must take that child with it, or the transaction stays open and the drainers that
+    take its entries over block on the same claim ids."""
+    from .test_up import alive, descendants
+
+    rq = get_rq_redis()
+    with processes(app_config, [["worker", "--queues", "none", "--name", "orphan-check"]]) as (
+        proc,
+    ):
+        assert wait_for(lambda: len(Worker.all(connection=rq)) == 1, 120, 0.5), "worker not up"
+        children = wait_for(lambda: descendants(proc.pid), 30, 0.2)
+        assert children, "RQ's scheduler child did not start"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        gone = wait_for(lambda: not any(alive(pid) for pid in children), 15, 0.2)
+        left = {pid for pid in children if alive(pid)}
+        for pid in left:  # never leave them behind for the next test
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        assert gone, f"children of the killed worker still alive: {left}"
