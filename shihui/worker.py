@@ -12,7 +12,6 @@ the backstop for anything that kills the process.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -68,13 +67,10 @@ def _children_die_with_this_process() -> None:
     its exit closes what it inherited."""
     if _REGISTERED or not sys.platform.startswith("linux"):
         return
+    from .supervisor import _die_with_parent  # the same hook `shihui up` gives its children
+
     _REGISTERED.append(True)
     os.register_at_fork(after_in_child=_die_with_parent)
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _start_beside(app: Flask, beside, stop) -> threading.Thread:
