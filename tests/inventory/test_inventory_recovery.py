@@ -65,3 +65,33 @@ def test_rebuild_refuses_inconsistent_input(engine):
         engine.rebuild("p", wrong, 10, 5, now, now + 60, buckets=4)
     with pytest.raises(RebuildMismatch):
         engine.rebuild("p", [("p-1", "ann", 1, "r", "held")], 10, 5, now, now + 60)
+
+
+def test_rebuild_sets_the_sold_out_flag_exactly_when_no_stock_is_left(backend):
+    """The flag is what every web process's sold-out cache is fed from: a rebuilt pool with stock
+    left must not carry it (members would be refused tickets that exist), a rebuilt pool with
+    none must (found by mutation testing: neither case was checked)."""
+    engine = backend.engine()
+    now = time.time()
+    rows = [("p-1", "ann", 1, "r1", "committed"), ("p-2", "bo", 1, "r2", "committed")]
+    engine.rebuild("p", rows, 2, 1, now - 5, now + 3600)
+    assert engine.is_sold_out("p")
+    engine.rebuild("p", rows, 3, 1, now - 5, now + 3600)  # over the flagged pool: one left
+    assert not engine.is_sold_out("p")
+    assert engine.reserve("p", "cy", 1, "r3").status == RESERVED
+    assert engine.is_sold_out("p")  # the last ticket flags it again, as a reserve does
+
+
+def test_rebuilt_holds_run_from_the_rebuild_and_finished_claims_hold_nothing(backend):
+    engine = backend.engine()
+    now = time.time()
+    rows = [("p-1", "ann", 1, "r1", "held"), ("p-2", "bo", 1, "r2", "committed")]
+    before = time.time()
+    engine.rebuild("p", rows, 5, 1, now - 5, now + 3600, hold_seconds=600)
+    after = time.time()
+    held = engine.reserve("p", "ann", 1, "r1")
+    assert held.replayed and held.hold_until is not None
+    assert before + 600 - 0.01 <= held.hold_until <= after + 600 + 0.01, (before, held.hold_until)
+    done = engine.reserve("p", "bo", 1, "r2")
+    assert done.replayed and done.hold_until is None
+    assert engine.stats("p").held == 1

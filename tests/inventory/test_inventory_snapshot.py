@@ -115,3 +115,15 @@ def test_redis_back_from_older_data_drops_the_snapshot(backend, buckets):
     assert here.reserve("p", "someone", 1, "s-1").status == SOLD_OUT  # ... Redis says so again
     assert here.has_request("p", "late", "late-1", snapshot=True)  # the snapshot was dropped
     assert not here.has_request("p", "someone", "s-1", snapshot=True)
+
+
+def test_a_restock_here_drops_the_snapshot(backend):
+    """More tickets put on sale through this process: a member the snapshot says did not win
+    must be able to win one (found by mutation testing: only cancellations were checked)."""
+    engine = backend.engine(local_cache_ttl=30)
+    sell_out(engine, "p", 3)
+    assert not engine.has_request("p", "late", "late-1", snapshot=True)  # snapshot taken
+    engine.restock("p", 4)
+    assert engine.reserve("p", "late", 1, "late-1").status == RESERVED
+    assert engine.has_request("p", "late", "late-1", snapshot=True)
+    assert engine.reserve("p", "other", 1, "o-1").status == SOLD_OUT
