@@ -49,15 +49,16 @@ class AuditResult:
         return {**asdict(self), "ok": self.ok}
 
 
+OUTBOX_PAGE = 5000  # entries per XRANGE while the audit reads a stream
+
+
 def _outbox(engine, pool_id: str) -> tuple[dict[str, OutboxEntry], set[str], set[str]]:
     """Claim records by id, ids given back (cancel/release/expire) and ids restored from SQL."""
     claims, cancels, restored = {}, set(), set()
     for bucket, key in enumerate(engine.outbox_streams(pool_id)):
-        last = "-"
+        start = "-"
         while True:
-            batch = engine.client.xrange(key, min=last, max="+", count=5000)
-            if last != "-":
-                batch = batch[1:]
+            batch = engine.client.xrange(key, min=start, max="+", count=OUTBOX_PAGE)
             if not batch:
                 break
             for entry_id, data in batch:
@@ -69,7 +70,7 @@ def _outbox(engine, pool_id: str) -> tuple[dict[str, OutboxEntry], set[str], set
                     cancels.add(f["claim_id"])
                 elif kind == "restore" and f.get("state") in ("c", "h"):
                     restored.add(f["claim_id"])
-            last = batch[-1][0].decode()
+            start = "(" + batch[-1][0].decode()  # exclusive: the next page starts after it
     return claims, cancels, restored
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
+from flashsale import audit
 from flashsale.audit import run_audit
 from flashsale.hotpath import get_engine
 from flashsale.jobs import audit_due
@@ -65,8 +67,12 @@ def test_audit_persists_a_cancel_the_drainer_never_wrote(app_ctx, client, claim,
     assert statuses == {vouchers[0].claim_id: "cancelled", vouchers[1].claim_id: "issued"}
 
 
-def test_audit_of_a_claim_and_its_cancel_both_undrained(app_ctx, client, claim):
-    """The drainer was down for the whole sale: the audit writes the voucher, then its cancel."""
+@pytest.mark.parametrize("page", [5000, 1])
+def test_audit_of_a_claim_and_its_cancel_both_undrained(app_ctx, client, claim, monkeypatch, page):
+    """The drainer was down for the whole sale: the audit writes the voucher, then its cancel.
+    With one entry per page the cancel sits on the third page of the outbox (mutation testing
+    found that only the first page was ever read by a test)."""
+    monkeypatch.setattr(audit, "OUTBOX_PAGE", page)
     _mid, owner = make_merchant()
     (_m1, t1), (_m2, t2) = make_members(2)
     sale = create_sale(client, owner)
