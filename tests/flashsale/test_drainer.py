@@ -109,6 +109,31 @@ def test_follow_first_persists_what_its_predecessor_left_pending(app, app_ctx, c
         assert wait_for(lambda: predecessor.pending(str(sale)) == 0)
 
 
+def test_follow_acknowledges_what_its_predecessor_left_pending_and_the_stream_lost(
+    app, app_ctx, client, claim
+):
+    """Entries pending under the drainer's name whose data left the stream meanwhile (trimmed or
+    deleted: nothing to persist) are acknowledged at start, not left pending for ever, and the
+    rest are persisted (found by mutation testing: that branch had no test)."""
+    app.config.update(FLASHSALE_CLAIM_RATE=1000, FLASHSALE_RECOVER_IDLE_MS=3_600_000)
+    _, owner = make_merchant()
+    sale = create_sale(client, owner)
+    codes = _claim_all(claim, sale, make_members(4))
+    predecessor = OutboxConsumer(get_engine(), group=GROUP, consumer=drainer_name())
+    read = predecessor.read(str(sale), count=100)
+    assert len(read) == 4 and predecessor.pending(str(sale)) == 4
+    (stream,) = get_engine().outbox_streams(str(sale))
+    gone = read[:2]
+    assert get_redis().xdel(stream, *[e.id for e in gone]) == 2
+    kept = {e.fields["code"] for e in read[2:]}
+    with running_drainer(app):
+        assert wait_for(lambda: predecessor.pending(str(sale)) == 0, 10), predecessor.pending(
+            str(sale)
+        )
+        assert wait_for(lambda: set(statuses()) == kept, 10), statuses()
+    assert kept < codes
+
+
 def test_follow_takes_over_entries_a_dead_worker_left_pending(app, app_ctx, client, claim):
     app.config.update(FLASHSALE_CLAIM_RATE=1000, FLASHSALE_RECOVER_IDLE_MS=100)
     _, owner = make_merchant()
