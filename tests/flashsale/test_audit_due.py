@@ -98,3 +98,46 @@ def test_audit_of_a_draft_is_stored_as_nothing_to_audit(app_ctx, client):
     assert not result.ok and "draft" in result.problems[0]
     stored = db.session.scalars(select(CampaignAudit)).one()
     assert (stored.campaign_id, stored.ok) == (draft, False)
+
+
+def test_audit_gives_back_a_ticket_sql_cancelled_that_the_engine_still_counts(
+    app_ctx, client, claim, drain
+):
+    """Redis came back from data older than a cancellation: SQL has the voucher cancelled, the
+    engine still counts the claim. The audit cancels it in the engine, so the ticket is on sale
+    again (found by mutation testing: run_audit mutants 110 and 120 survived)."""
+    _mid, owner = make_merchant()
+    (_m1, t1), (_m2, t2) = make_members(2)
+    sale = create_sale(client, owner, total_stock=2)
+    assert claim(sale, t1).status_code == 201 and claim(sale, t2).status_code == 201
+    assert drain() == 2
+    first = db.session.scalars(select(Voucher).order_by(Voucher.id)).first()
+    first.status, first.cancelled_at = "cancelled", utcnow()
+    db.session.commit()
+    pool = db.session.get(Campaign, sale).pool_id
+    assert (get_engine().stats(pool).claimed, get_engine().stats(pool).remaining) == (2, 0)
+
+    result = run_audit(sale, store=False)
+    assert result.recancelled == 1
+    assert result.ok, result.problems
+    assert (result.engine_claimed, result.outbox_claims, result.sql_vouchers) == (1, 1, 1)
+    assert get_engine().stats(pool).remaining == 1
+    assert run_audit(sale, store=False).recancelled == 0  # once
+
+
+def test_audit_names_a_live_voucher_the_engine_gave_back(app_ctx, client, claim, drain):
+    """The engine cancelled a claim and the outbox lost the cancel: SQL still has the voucher
+    issued. Nothing to repair it from, so the audit names it."""
+    _mid, owner = make_merchant()
+    (_m1, t1), (_m2, t2) = make_members(2)
+    sale = create_sale(client, owner)
+    first = claim(sale, t1).get_json()["claim_id"]
+    assert claim(sale, t2).status_code == 201
+    assert drain() == 2
+    pool = db.session.get(Campaign, sale).pool_id
+    assert get_engine().cancel(pool, first).changed
+    client_ = get_engine().client
+    client_.delete(*get_engine().outbox_streams(pool))
+
+    result = run_audit(sale, store=False)
+    assert result.problems == [f"extra in SQL: 1 live vouchers the engine gave back ({first})"]
