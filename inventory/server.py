@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -60,6 +61,31 @@ def _ping(port: int, timeout: float = 0.5) -> bool:
             return sock.recv(64).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def _process_id(port: int, timeout: float = 0.5) -> int | None:
+    """The process id of the server answering on ``port`` (``INFO server``), or None."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(b"INFO server\r\n")
+            reply = b""
+            while b"\r\n" not in reply or len(reply) < _bulk_end(reply):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return None
+                reply += chunk
+    except (OSError, ValueError):
+        return None
+    found = re.search(rb"\r\nprocess_id:(\d+)\r\n", reply)
+    return int(found.group(1)) if found else None
+
+
+def _bulk_end(reply: bytes) -> int:
+    """Bytes a complete RESP bulk-string reply takes, from its ``$<length>`` header."""
+    if not reply.startswith(b"$"):
+        raise ValueError(reply[:64])
+    header = reply.index(b"\r\n")
+    return header + 2 + int(reply[1:header]) + 2
 
 
 def _command(port: int, *args: str) -> bytes:
@@ -130,7 +156,8 @@ class EmbeddedRedis:
                 log = self.directory / "server.log"
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 raise RuntimeError(f"Redis-compatible server exited at start:\n{tail}")
-            if _ping(self.port):
+            # Ours, not another server already on the port (ours then fails to bind and exits).
+            if _process_id(self.port) == self.process.pid:
                 return self
             time.sleep(0.05)
         self.stop()
