@@ -114,3 +114,14 @@ def test_hold_expiry_completes_a_transfer_a_crashed_fall_over_left_in_transit(en
     assert won.count(True) == 8
     assert engine.expire_holds("hot") == []  # a second pass credits nothing twice
     assert engine.stats("hot").total == 8
+
+
+def test_a_replay_returns_every_payload_field(engine):
+    """The claim record keeps the whole payload; a replay unpacks it pair by pair (mutation
+    testing: a one-field payload, the platform's voucher code, could not tell a broken unpack)."""
+    open_now(engine, "p", 5, 1)
+    payload = {"code": "ABCDEFGHJKMNPQRS", "channel": "app", "seat": "12"}
+    first = engine.reserve("p", "ann", 1, "r1", payload)
+    again = engine.reserve("p", "ann", 1, "r1", {"code": "OTHER"})
+    assert again.replayed and again.claim_id == first.claim_id
+    assert again.payload == payload

@@ -7,7 +7,8 @@ import time
 import pytest
 from redis.cluster import RedisCluster
 
-from inventory import LIMIT_REACHED, RESERVED, RebuildMismatch, StockBelowClaimed
+from inventory import LIMIT_REACHED, RESERVED, PoolNotFound, RebuildMismatch, StockBelowClaimed
+from inventory.keys import home_bucket
 
 from .helpers import open_now
 
@@ -95,3 +96,40 @@ def test_rebuilt_holds_run_from_the_rebuild_and_finished_claims_hold_nothing(bac
     done = engine.reserve("p", "bo", 1, "r2")
     assert done.replayed and done.hold_until is None
     assert engine.stats("p").held == 1
+
+
+def test_restore_of_a_lost_multi_bucket_pool_opens_every_bucket(backend):
+    """Redis lost the pool entirely: restore reopens it closed, merges SQL's claims, then opens
+    it. Every bucket must open, or the members whose home is not bucket 0 could never claim
+    (found by mutation testing: restore mutant 40, only bucket 0 opened, survived)."""
+    engine = backend.engine()
+    now = time.time()
+    report = engine.restore("p", [], 40, 1, now - 5, now + 3600, buckets=4)
+    assert report.created
+    wins = [engine.reserve("p", f"m{i}", 1, f"r{i}") for i in range(40)]
+    assert [w.status for w in wins] == [RESERVED] * 40
+    assert {w.bucket for w in wins} == {0, 1, 2, 3}
+
+
+def test_merge_into_a_pool_that_does_not_exist_raises_pool_not_found(backend):
+    engine = backend.engine()
+    with pytest.raises(PoolNotFound):
+        engine.merge("gone", [("gone-1", "ann", 1, "r1", "committed")])
+    # Lost after this process learnt its bucket count: the merge script itself says so.
+    open_now(engine, "p", 5, 1)
+    lose_everything(backend)
+    with pytest.raises(PoolNotFound):
+        engine.merge("p", [("p-1", "ann", 1, "r1", "committed")])
+
+
+def test_merge_covers_a_short_bucket_from_the_others_free_stock(backend):
+    """Restored claims land in their members' home buckets; one that ends short of stock takes
+    the difference from the other buckets, so the pool's total still holds (no deficit)."""
+    engine = backend.engine()
+    open_now(engine, "p", 8, 5, buckets=2)  # 4 + 4
+    home = next(m for m in (f"m{i}" for i in range(50)) if home_bucket(m, 2) == 0)
+    rows = [(f"p-{2 * k}", home, 1, f"r{k}", "committed") for k in range(1, 6)]  # 5 in bucket 0
+    report = engine.merge("p", rows)
+    assert (report.added, report.deficit) == (5, 0), report
+    stats = engine.stats("p")
+    assert (stats.total, stats.claimed, stats.remaining) == (8, 5, 3)
