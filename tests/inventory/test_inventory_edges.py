@@ -125,3 +125,25 @@ def test_a_replay_returns_every_payload_field(engine):
     again = engine.reserve("p", "ann", 1, "r1", {"code": "OTHER"})
     assert again.replayed and again.claim_id == first.claim_id
     assert again.payload == payload
+
+
+def test_units_borrowed_for_a_request_then_refused_stay_claimable_and_unflag_the_pool(engine):
+    """The fall-over borrows a unit into the member's empty home bucket, and the reserve there
+    is refused after all (here: the member reached the limit meanwhile). The answer is that
+    refusal, the unit stays in the home bucket for others and the pool is not flagged sold out
+    (mutation testing: buckets mutant 80, a broken flag clear on this path, survived)."""
+    from inventory import LIMIT_REACHED, RESERVED
+    from inventory.buckets import BUCKET_EMPTY, reserve_elsewhere
+    from inventory.keys import home_bucket
+    from inventory.results import ReserveResult
+
+    open_now(engine, "p", 2, 1, buckets=2)  # one unit in each bucket
+    ann = next(m for m in (f"m{i}" for i in range(50)) if home_bucket(m, 2) == 0)
+    assert engine.reserve("p", ann, 1, "r1").status == RESERVED  # bucket 0 is empty now
+    first = ReserveResult(BUCKET_EMPTY, "p", ann, 1, "r2", remaining=0, bucket=0)
+    again = reserve_elsewhere(engine, first, 2, None, [])
+    assert again.status == LIMIT_REACHED
+    assert not engine.is_sold_out("p")
+    assert engine.stats("p").remaining == 1
+    bo = next(m for m in (f"b{i}" for i in range(50)) if home_bucket(m, 2) == 0)
+    assert engine.reserve("p", bo, 1, "r3").status == RESERVED  # the borrowed unit, at home
