@@ -187,3 +187,15 @@ def test_a_lingering_drainer_still_stops_at_once(app, app_ctx, client, claim):
     stop.set()
     thread.join(15)
     assert not thread.is_alive() and time.monotonic() - started < 5
+
+
+def test_each_kind_of_drainer_reads_under_its_own_consumer_name(app_ctx):
+    """The RQ job's and the CLI's consumers are named by kind, host and pid, so each re-reads
+    only its own pending entries (mutation testing: a consumer left at the default name
+    survived)."""
+    from flashsale.jobs import _consumer, consumer_name
+
+    rq, cli = _consumer("rq"), _consumer("cli")
+    assert (rq.consumer, cli.consumer) == (consumer_name("rq"), consumer_name("cli"))
+    assert rq.consumer != cli.consumer and rq.group == cli.group == GROUP
+    assert _consumer("rq") is rq  # one per kind and process

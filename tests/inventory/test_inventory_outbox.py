@@ -111,7 +111,7 @@ def test_a_blocking_read_returns_an_entry_that_arrives_while_it_waits(engine):
     start = time.monotonic()
     entries = consumer.read("p", count=10, block_ms=5000)
     timer.join()
-    assert [e.fields["member_id"] for e in entries] == ["late"]
+    assert [(e.pool_id, e.bucket, e.fields["member_id"]) for e in entries] == [("p", 0, "late")]
     assert time.monotonic() - start < 4
 
 
