@@ -147,3 +147,16 @@ def test_units_borrowed_for_a_request_then_refused_stay_claimable_and_unflag_the
     assert engine.stats("p").remaining == 1
     bo = next(m for m in (f"b{i}" for i in range(50)) if home_bucket(m, 2) == 0)
     assert engine.reserve("p", bo, 1, "r3").status == RESERVED  # the borrowed unit, at home
+
+
+def test_stats_say_open_until_the_last_unit_is_taken(engine):
+    """What the admin console and the sale page show (mutation testing: stats mutant 80, sold
+    out one unit early, survived)."""
+    from inventory import SOLD_OUT
+
+    open_now(engine, "p", 2, 1)
+    assert engine.stats("p").status == "open"
+    engine.reserve("p", "ann", 1, "r1")
+    assert (engine.stats("p").status, engine.stats("p").remaining) == ("open", 1)
+    engine.reserve("p", "bo", 1, "r2")
+    assert (engine.stats("p").status, engine.stats("p").remaining) == (SOLD_OUT, 0)
