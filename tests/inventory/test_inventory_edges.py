@@ -154,8 +154,8 @@ def test_stats_say_open_until_the_last_unit_is_taken(engine):
     out one unit early, survived)."""
     from inventory import SOLD_OUT
 
-    open_now(engine, "p", 2, 1)
-    assert engine.stats("p").status == "open"
+    open_now(engine, "p", 2, 1, hold_seconds=90)
+    assert (engine.stats("p").status, engine.stats("p").hold_seconds) == ("open", 90)
     engine.reserve("p", "ann", 1, "r1")
     assert (engine.stats("p").status, engine.stats("p").remaining) == ("open", 1)
     engine.reserve("p", "bo", 1, "r2")

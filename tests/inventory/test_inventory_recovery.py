@@ -133,3 +133,21 @@ def test_merge_covers_a_short_bucket_from_the_others_free_stock(backend):
     assert (report.added, report.deficit) == (5, 0), report
     stats = engine.stats("p")
     assert (stats.total, stats.claimed, stats.remaining) == (8, 5, 3)
+
+
+def test_merge_names_the_claims_it_cannot_restore(backend):
+    """A claim id that does not route to its member's bucket, an unknown status, or a hold in a
+    pool without holds is not restored, and the report names it for the operator."""
+    engine = backend.engine()
+    open_now(engine, "p", 10, 5, buckets=2)
+    home0 = next(m for m in (f"m{i}" for i in range(50)) if home_bucket(m, 2) == 0)
+    rows = [
+        ("p-2", home0, 1, "ok", "committed"),  # number 2 -> bucket 0: restored
+        ("p-3", home0, 1, "wrong-bucket", "committed"),
+        ("p-4", home0, 1, "odd", "lost"),
+        ("p-6", home0, 1, "hold", "held"),
+        ("q-8", home0, 1, "other-pool", "committed"),
+    ]
+    report = engine.merge("p", rows)
+    assert report.added == 1
+    assert sorted(report.mismatched) == ["p-3", "p-4", "p-6", "q-8"]
