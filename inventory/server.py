@@ -63,29 +63,14 @@ def _ping(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def _process_id(port: int, timeout: float = 0.5) -> int | None:
+def _process_id(port: int) -> int | None:
     """The process id of the server answering on ``port`` (``INFO server``), or None."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(b"INFO server\r\n")
-            reply = b""
-            while b"\r\n" not in reply or len(reply) < _bulk_end(reply):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return None
-                reply += chunk
-    except (OSError, ValueError):
+        reply = _command(port, "INFO", "server")  # process_id is in its first few hundred bytes
+    except OSError:
         return None
     found = re.search(rb"\r\nprocess_id:(\d+)\r\n", reply)
     return int(found.group(1)) if found else None
-
-
-def _bulk_end(reply: bytes) -> int:
-    """Bytes a complete RESP bulk-string reply takes, from its ``$<length>`` header."""
-    if not reply.startswith(b"$"):
-        raise ValueError(reply[:64])
-    header = reply.index(b"\r\n")
-    return header + 2 + int(reply[1:header]) + 2
 
 
 def _command(port: int, *args: str) -> bytes:
