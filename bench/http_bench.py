@@ -47,6 +47,8 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import profile_http  # noqa: E402 - bench/, beside this script
+
 from inventory.server import EmbeddedRedis, free_port  # noqa: E402
 
 WRK = ROOT / "bench" / "wrk"
@@ -134,19 +136,28 @@ def process_tree(root: int) -> list[int]:
 
 
 def measured_wrk(srv: Server, path: str, script: str, wargs: list[str], duration: int,
-                 connections: int, others: dict | None = None) -> dict:  # fmt: skip
+                 connections: int, others: dict | None = None,
+                 profile: Path | None = None) -> dict:  # fmt: skip
     """wrk against ``srv``, plus CPU milliseconds per request: ``web_cpu_ms`` for the web
     processes and ``<name>_cpu_ms`` for each of ``others`` (name -> callable returning CPU
-    seconds so far, e.g. the drainer, the worker, the database server's backends)."""
+    seconds so far, e.g. the drainer, the worker, the database server's backends). With
+    ``profile`` (a path prefix), py-spy samples every web worker meanwhile
+    (bench/profile_http.py): ``profile_us`` is their Python time per request, by part."""
     pids = server_pids(srv.proc.pid)
     others = others or {}
     before = cpu_seconds(pids)
     others_before = {name: read() for name, read in others.items()}
+    spies = None
+    if profile is not None:  # every worker, for the run less a second at each end
+        spies = profile_http.start(pids[1:], max(duration - 2, 1), profile)
     result = wrk(srv.url(path), script, wargs, duration, connections)
     requests = max(result["requests"], 1)
     result["web_cpu_ms"] = (cpu_seconds(pids) - before) * 1000 / requests
     for name, read in others.items():
         result[f"{name}_cpu_ms"] = (read() - others_before[name]) * 1000 / requests
+    if spies is not None:  # requests in the sampled window: the run's rate over its length
+        sampled = result["rps"] * max(duration - 2, 1)
+        result["profile_us"] = profile_http.per_request(profile_http.finish(spies), sampled)
     return result
 
 
@@ -207,6 +218,10 @@ def main() -> int:
     parser.add_argument("--phases", nargs="+", metavar="PHASE",
                         help="only these phases (e.g. ref claim); default: all")  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy every web worker during each measured run (bench/"
+                             "profile_http.py): Python µs per request by part; the sampler "
+                             "takes some CPU, so quote req/s from runs without it")  # fmt: skip
     args = parser.parse_args()
 
     results: dict[str, dict[str, list[dict]]] = {}
@@ -318,7 +333,9 @@ def run_phase(app, env, path, script, wargs, args, klass="gthread", workers=2, t
               others=None):  # fmt: skip
     with Server(app, env, klass, workers, threads) as srv:
         wrk(srv.url(path), script, wargs, 2, args.connections)  # warm-up
-        return measured_wrk(srv, path, script, wargs, args.duration, args.connections, others)
+        profile = Path(tempfile.mkdtemp(prefix="shihui-spy-")) / "web" if args.profile else None
+        return measured_wrk(srv, path, script, wargs, args.duration, args.connections, others,
+                            profile)  # fmt: skip
 
 
 def summary(r: dict) -> str:
@@ -406,6 +423,32 @@ TARGETS = {  # issue #13: ratio name -> (minimum or maximum, bound)
 CPU_COLUMNS = ("web", "drainer", "worker", "db", "redis")
 
 
+def profile_medians(by_phase: dict) -> dict:
+    """Per phase, per part: the median over rounds of the profiled µs per request."""
+    out = {}
+    for name, rs in by_phase.items():
+        profiled = [r["profile_us"] for r in rs if r.get("profile_us")]
+        if profiled:
+            parts = {p for r in profiled for p in r}
+            out[name] = {p: statistics.median(r.get(p, 0.0) for r in profiled) for p in parts}
+    return out
+
+
+def print_profiles(profiles: dict, med: dict) -> None:
+    phases = list(profiles)
+
+    def order(part):
+        return part.startswith("total"), -max(pr.get(part, 0.0) for pr in profiles.values())
+
+    parts = sorted({p for prof in profiles.values() for p in prof}, key=order)
+    print("\nweb workers' Python time per request, µs (py-spy --gil, medians over rounds)")
+    print(f"{'part':<64}" + "".join(f"{n:>14}" for n in phases))
+    for part in parts:
+        print(f"{part[:63]:<64}" + "".join(f"{profiles[n].get(part, 0.0):>14.1f}" for n in phases))
+    web = "".join(f"{med[n]['web_cpu_ms'] * 1000:>14.1f}" for n in phases)
+    print(f"{'web CPU per request from /proc (Python + kernel)':<64}" + web)
+
+
 def report(results: dict, persistence: dict, args) -> None:
     medians, ratios = {}, {}
     for label, by_phase in results.items():
@@ -452,6 +495,10 @@ def report(results: dict, persistence: dict, args) -> None:
                 mark = f"  target {op} {bound}: {'met' if met else 'MISSED'}"
             print(f"{name:<38} {value:>7.2f}{mark}")
         print(f"persistence while claiming: {persistence[label]}")
+        profiles = profile_medians(by_phase)
+        if profiles:
+            medians[label]["profile_us"] = profiles
+            print_profiles(profiles, med)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"http-{time.strftime('%Y%m%d-%H%M%S')}.json"
