@@ -9,6 +9,7 @@ that TTL; cancellation also closes the engine pool, which refuses claims at once
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from flask import current_app
 
 from inventory import StockEngine
-from marketplace.engines import engine_for
+from marketplace.engines import built_engine, engine_for
 from marketplace.extensions import get_redis
 
 from .settings import setting
@@ -30,6 +31,9 @@ FEATURE = "flashsale"
 def get_engine() -> StockEngine:
     """The flash sales' stock engine (:func:`marketplace.engines.engine_for`): pools named by
     campaign id in the base namespace, with the in-process sold-out cache."""
+    engine = built_engine(FEATURE)  # every claim asks: the cache's TTL is read only to build it
+    if engine is not None:
+        return engine
     return engine_for(FEATURE, local_cache_ttl=float(setting("FLASHSALE_SOLDOUT_CACHE_SECONDS")))
 
 
@@ -180,8 +184,29 @@ def _refill_from_sql(campaign_id: int) -> CampaignMeta | None:
 
 def claim_budget() -> tuple[float | None, float]:
     """``(rate, burst)`` of the per-member claim budget that the engine's reserve script enforces
-    across every web process (``FLASHSALE_CLAIM_RATE`` 0 turns it off: ``(None, 1)``)."""
-    rate = float(setting("FLASHSALE_CLAIM_RATE"))
-    if rate <= 0:
-        return None, 1.0
-    return rate, max(1.0, float(setting("FLASHSALE_CLAIM_BURST") or rate))
+    across every web process (``FLASHSALE_CLAIM_RATE`` 0 turns it off: ``(None, 1)``).
+
+    Every claim asks, so the answer is kept per raw value of the two settings (config, then
+    environment, as :func:`~flashsale.settings.setting` reads them): a change to either is seen
+    on the next claim, and the conversions run once per change."""
+    config = current_app.config
+    raw = (
+        config.get("FLASHSALE_CLAIM_RATE"),
+        config.get("FLASHSALE_CLAIM_BURST"),
+        os.environ.get("FLASHSALE_CLAIM_RATE"),
+        os.environ.get("FLASHSALE_CLAIM_BURST"),
+    )
+    budget = _BUDGETS.get(raw)
+    if budget is None:
+        rate = float(setting("FLASHSALE_CLAIM_RATE"))
+        if rate <= 0:
+            budget = None, 1.0
+        else:
+            budget = rate, max(1.0, float(setting("FLASHSALE_CLAIM_BURST") or rate))
+        if len(_BUDGETS) > 64:  # raw values are few (tests change them); never grows unbounded
+            _BUDGETS.clear()
+        _BUDGETS[raw] = budget
+    return budget
+
+
+_BUDGETS: dict[tuple, tuple[float | None, float]] = {}

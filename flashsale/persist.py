@@ -52,8 +52,15 @@ def persist_entries(entries) -> dict:
     claims = [e for e in entries if e.fields.get("type") == "claim"]
     cancels = [e for e in entries if e.fields.get("type") == "cancel"]
     ids = {_campaign_id(e.pool_id) for e in claims} - {None}
+    # The three columns a voucher takes from its campaign, as plain rows: loading whole ORM
+    # objects was a fifth of the low-latency drainer's time per batch (py-spy, issue #13).
     campaigns = {
-        c.id: c for c in db.session.scalars(select(Campaign).where(Campaign.id.in_(ids)))
+        c.id: c
+        for c in db.session.execute(
+            select(Campaign.id, Campaign.valid_from, Campaign.valid_until).where(
+                Campaign.id.in_(ids)
+            )
+        )
     } if ids else {}  # fmt: skip
     rows, skipped = [], 0
     for e in claims:

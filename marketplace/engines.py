@@ -36,6 +36,12 @@ def namespace_for(feature: str) -> str:
     return f"{base_namespace()}:{feature}"
 
 
+def built_engine(feature: str) -> StockEngine | None:
+    """The app's engine of ``feature`` if :func:`engine_for` built it already (no options to
+    work out: the claim path asks on every request)."""
+    return current_app.extensions.get("engines", {}).get(feature)
+
+
 def engine_for(feature: str, **options) -> StockEngine:
     """The app's stock engine of ``feature`` (one per feature per app, built on first use).
 

@@ -7,7 +7,6 @@ the stored form. Models use :data:`CodeColumn` so the column type is stated once
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 
@@ -19,13 +18,22 @@ CODE_RE = re.compile(f"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 # The database column of a stored code.
 CodeColumn = String(CODE_LENGTH)
 
-# 10 random bytes are exactly 16 base32 symbols: encode, then map RFC 4648's alphabet onto ours
-# (a tenth of the cost of 16 secrets.choice calls, on every claim request).
-_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_ALPHABET)
+# 10 random bytes are exactly 16 symbols of 5 bits. Every claim request makes one, so they are
+# written 10 bits (two symbols) at a time from a table of the 1,024 pairs: the same code
+# base32-encoding the bytes and mapping RFC 4648's alphabet onto ours gives (a test holds the
+# two equal), in a third of its time (base64.b32encode is Python code, bit by bit).
+_PAIRS = tuple(a + b for a in CODE_ALPHABET for b in CODE_ALPHABET)
+_SHIFTS = (70, 60, 50, 40, 30, 20, 10, 0)
+
+
+def code_from_bytes(raw: bytes) -> str:
+    """The code of 10 bytes (80 bits, most significant first)."""
+    n = int.from_bytes(raw, "big")
+    return "".join([_PAIRS[(n >> s) & 1023] for s in _SHIFTS])
 
 
 def new_voucher_code() -> str:
-    return base64.b32encode(secrets.token_bytes(10)).decode().translate(_TO_CROCKFORD)
+    return code_from_bytes(secrets.token_bytes(10))
 
 
 def normalise_code(code: str) -> str:

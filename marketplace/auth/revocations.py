@@ -77,8 +77,11 @@ class Feed:
 
 
 def feed() -> Feed:
-    state = current_app.extensions.setdefault("shihui.revocations", Feed())
-    return state
+    extensions = current_app.extensions
+    view = extensions.get("shihui.revocations")
+    if view is None:  # built once per app (every request asks: no Feed() made and dropped)
+        view = extensions.setdefault("shihui.revocations", Feed())
+    return view
 
 
 def append(account_id: int, version: int) -> None:

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flask import current_app
-from itsdangerous import BadSignature, Serializer, URLSafeSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import BadSignature, Serializer, Signer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode, want_bytes
 
 from ..errors import Unauthorized
 from ..extensions import db, get_redis
@@ -70,6 +70,18 @@ def _state(app=None) -> dict:
     return state
 
 
+class _KeyedSigner(Signer):
+    """itsdangerous' signer, deriving each secret key's signing key once instead of on every
+    signature it makes or checks (a hash per request on the token check)."""
+
+    def derive_key(self, secret_key=None) -> bytes:
+        derived = self.__dict__.setdefault("_derived", {})
+        key = derived.get(secret_key)
+        if key is None:
+            key = derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
 class TokenSerializer(URLSafeSerializer):
     """itsdangerous' URL-safe signed JSON, written without the zlib step.
 
@@ -79,8 +91,20 @@ class TokenSerializer(URLSafeSerializer):
     compressed stay valid.
     """
 
+    default_signer = _KeyedSigner
+
     def dump_payload(self, obj) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
+
+    def loads(self, s, salt=None, **kwargs):
+        """As itsdangerous' ``loads``, with one signer kept for every call (it made a new one
+        per token; with no other salt or fallback signer that one is all it tries)."""
+        if salt is not None or self.fallback_signers:
+            return super().loads(s, salt, **kwargs)
+        unsigner = self.__dict__.get("_unsigner")
+        if unsigner is None:
+            unsigner = self.__dict__.setdefault("_unsigner", self.make_signer())
+        return self.load_payload(unsigner.unsign(want_bytes(s)))
 
 
 def _sha256():

@@ -24,6 +24,26 @@ def test_claim_budget_reads_the_settings_the_reserve_script_enforces(app, app_ct
     assert claim_budget() == (0.5, 1.0)  # never a burst below one request
     app.config.update(FLASHSALE_CLAIM_RATE=0)
     assert claim_budget() == (None, 1.0)  # 0 turns the budget off
+    app.config.update(FLASHSALE_CLAIM_RATE=4, FLASHSALE_CLAIM_BURST=9)
+    assert claim_budget() == (4.0, 9.0)  # back to an earlier value: remembered, still right
+
+
+def test_claim_budget_falls_back_to_the_environment_and_sees_it_change(app, app_ctx, monkeypatch):
+    """Each claim reads the budget (remembered per raw value): with nothing in the config the
+    environment decides, and a change there counts from the next claim."""
+    app.config.pop("FLASHSALE_CLAIM_RATE", None)
+    app.config.pop("FLASHSALE_CLAIM_BURST", None)
+    monkeypatch.setenv("FLASHSALE_CLAIM_RATE", "3")
+    monkeypatch.delenv("FLASHSALE_CLAIM_BURST", raising=False)
+    assert claim_budget() == (3.0, 3.0)
+    monkeypatch.setenv("FLASHSALE_CLAIM_BURST", "6")
+    assert claim_budget() == (3.0, 6.0)
+    monkeypatch.delenv("FLASHSALE_CLAIM_RATE")
+    monkeypatch.delenv("FLASHSALE_CLAIM_BURST")
+    assert claim_budget() == (5.0, 5.0)  # flashsale/settings.py's defaults
+    app.config["FLASHSALE_CLAIM_RATE"] = 2  # the config wins over the environment
+    monkeypatch.setenv("FLASHSALE_CLAIM_RATE", "8")
+    assert claim_budget() == (2.0, 2.0)
 
 
 def test_engine_is_built_once_with_the_apps_namespace(app, app_ctx):
