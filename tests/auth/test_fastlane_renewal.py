@@ -105,8 +105,8 @@ def test_bodies_the_lane_does_not_take_get_flasks_answer(app, client, signins, k
 
 
 def test_the_lanes_answers_carry_the_apps_own_csp(app_config, _schema):
-    """With a realtime origin configured the CSP names it; the lane's answers carry the same
-    policy as Flask's (the lane reads the app's header set, not the module default)."""
+    """With a realtime origin configured the pages' CSP names it (the app's header set, not the
+    module default); the lane's answers, API JSON, carry the same API policy as Flask's."""
     from shihui import create_app
 
     realtime = create_app({**app_config, "REALTIME_URL": "http://127.0.0.1:5999/events"})
@@ -117,5 +117,8 @@ def test_the_lanes_answers_carry_the_apps_own_csp(app_config, _schema):
         answers.append(client.post(PATH, json={"refresh_token": "x"}))
     fast, slow = answers
     assert fast.status_code == slow.status_code == 401
-    assert "http://127.0.0.1:5999" in fast.headers["Content-Security-Policy"]
     assert fast.headers["Content-Security-Policy"] == slow.headers["Content-Security-Policy"]
+    assert fast.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert sorted(fast.headers.keys()) == sorted(slow.headers.keys())
+    page = client.get("/m/login")
+    assert "http://127.0.0.1:5999" in page.headers["Content-Security-Policy"]

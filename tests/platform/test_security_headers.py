@@ -9,10 +9,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize(
-    "path", ["/", "/m/login", "/api/v1/openapi.json", "/api/v1/nope", "/healthz"]
-)
-def test_every_response_has_the_security_headers(client, path):
+@pytest.mark.parametrize("path", ["/", "/m/login", "/api/docs", "/healthz", "/nope"])
+def test_every_page_has_the_security_headers(client, path):
     resp = client.get(path)
     csp = resp.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "style-src 'self'" in csp
@@ -21,6 +19,24 @@ def test_every_response_has_the_security_headers(client, path):
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Referrer-Policy"] == "same-origin"
     assert "Strict-Transport-Security" not in resp.headers  # plain HTTP: HSTS would be ignored
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/openapi.json", "/api/v1/nope", "/api/v1/flashsales", "/api/v1/me"]
+)
+def test_api_json_answers_get_the_api_headers_and_no_page_policies(client, path):
+    """OWASP's REST set: nothing may load, run or frame it, no sniffing; the policies that
+    only govern pages (referrer, opener, permissions, the pages' script allow-list) are left
+    out. A 200, a 401 and a 404 problem+json alike."""
+    resp = client.get(path)
+    assert resp.mimetype in ("application/json", "application/problem+json"), resp.mimetype
+    assert resp.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    for page_only in ("Referrer-Policy", "Cross-Origin-Opener-Policy", "Permissions-Policy"):
+        assert page_only not in resp.headers
+    secure = client.get(path, base_url="https://shihui.example")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
 def test_hsts_when_the_request_is_secure(client):
