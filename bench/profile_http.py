@@ -34,15 +34,19 @@ PARTS = [
     ("engine wrapper (args, result)", "(inventory/"),
     ("claim checks (metadata, budget, code, counters)", "claim (flashsale/claims.py"),
     ("claim handler (response body)", "fast_claim (flashsale/routes_member.py"),
-    ("fast lane (app context, headers, metrics)", "(marketplace/fastlane.py"),
+    ("fast lane (app context, headers, metrics)", "FastLane._serve (marketplace/fastlane.py"),
     ("reference view (bench/ref_app.py)", "(bench/ref_app.py"),
     ("reference view (bench/ref_app.py)", "ref_app.py"),
     ("Flask request machinery (context, hooks, routing, response)", "(flask/"),
     ("Flask request machinery (context, hooks, routing, response)", "(werkzeug/"),
+    ("fast lane: matching the route", "(marketplace/fastlane.py"),
     ("HTTP server: gunicorn gthread (accept, parse, write, threads)", "(gunicorn/"),
     ("HTTP server: gunicorn gthread (accept, parse, write, threads)", "(concurrent/futures/"),
 ]
 OTHER = "other (threads' own loops, GC, unattributed)"
+# Frames that only pass the request on and are in every stack: Flask.__call__ calls
+# ``app.wsgi_app``, which is the fast lane in front of Flask's own ``wsgi_app``.
+PASS_THROUGH = ("Flask.__call__ (flask/app.py",)
 
 
 def available() -> str | None:
@@ -93,6 +97,7 @@ def part_of(frames: list[str]) -> str:
     """The first part in ``PARTS`` order that any frame of the stack matches: the parts run
     from the innermost (a Redis call) to the outermost (the HTTP server), so a stack inside
     the engine call counts as the engine call wherever its own leaf is."""
+    frames = [f for f in frames if not f.startswith(PASS_THROUGH)]
     for part, pattern in PARTS:
         if any(pattern in frame for frame in frames):
             return part

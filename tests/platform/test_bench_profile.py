@@ -58,3 +58,19 @@ def test_lines_that_are_not_stacks_are_ignored():
     assert profile_http.attribute(text) == {
         "HTTP server: gunicorn gthread (accept, parse, write, threads)": 4
     }
+
+
+def test_the_flask_call_every_request_passes_through_does_not_decide_the_part():
+    """``Flask.__call__`` -> the fast lane's ``__call__`` -> Flask's ``wsgi_app``: a request the
+    lane hands on is Flask's, one it matches is the lane's."""
+    outer = ["Flask.__call__ (flask/app.py:1536)", "FastLane.__call__ (marketplace/fastlane.py:99)"]
+    parts = profile_http.attribute(raw(
+        ([GUNICORN, *outer, "Flask.wsgi_app (flask/app.py:1511)"], 2),
+        ([GUNICORN, *outer], 3),
+        ([GUNICORN, *outer, LANE], 4),
+    ))  # fmt: skip
+    assert parts == {
+        "Flask request machinery (context, hooks, routing, response)": 2,
+        "fast lane: matching the route": 3,
+        "fast lane (app context, headers, metrics)": 4,
+    }
