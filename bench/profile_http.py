@@ -9,8 +9,9 @@ without sockets under cProfile; this one samples the real servers without slowin
 py-spy (a PyPI wheel in the ``dev`` extra) samples each worker ``RATE`` times a second with
 ``--gil``: only the thread holding the GIL, so a sample is Python (or C called from Python)
 running, not a thread waiting for the GIL, a socket or Redis. Each stack is attributed to the
-first part (from the leaf up) whose pattern it contains; µs per request are samples / RATE
-over the requests served in the sampled window. Kernel time (socket syscalls outside the
+innermost part any of its frames belongs to (``PARTS`` run from a Redis call out to the HTTP
+server); µs per request are samples / RATE over the requests served in the sampled window (the
+run's rate times the window's length). Kernel time (socket syscalls outside the
 interpreter's own code) is not in these figures: compare their total with the web CPU per
 request that ``/proc`` gives, the remainder is the kernel's.
 """
