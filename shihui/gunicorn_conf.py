@@ -26,14 +26,9 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    """Move everything the app built at start-up out of the garbage collector's sight.
+    """Move everything the app built at start-up out of the garbage collector's sight
+    (marketplace/gcfreeze.py: a full collection walked ~200,000 objects, ~100 ms with every
+    thread of the worker stopped, which was the claim's p99 at 64 connections, issue #13)."""
+    from marketplace.gcfreeze import freeze_startup_objects
 
-    A worker holds ~200,000 tracked objects once the app is loaded (Flask, SQLAlchemy,
-    marshmallow, Babel, the models); every full collection walked all of them: ~100 ms with
-    every thread of the worker stopped, which was the claim's p99 at 64 connections (issue #13).
-    Frozen, they are never scanned again; a collection sees only what requests created.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()

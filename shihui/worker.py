@@ -24,6 +24,7 @@ from flask import Flask
 from rq import Queue, SimpleWorker
 
 from marketplace.extensions import get_rq_redis
+from marketplace.gcfreeze import freeze_startup_objects
 from marketplace.resilience import REDIS_DOWN, Outage, sleep_unless
 from shihui.scheduling import quiet_routine_jobs
 
@@ -44,6 +45,7 @@ def run_worker(
     stopping: list[int] = []
     if not burst:
         _children_die_with_this_process()
+        freeze_startup_objects()  # the worker node and its drainer thread (marketplace/gcfreeze.py)
     side = _start_beside(app, beside, lambda: bool(stopping)) if beside and not burst else None
     try:
         _work(app, queue_names, burst, stopping)
