@@ -148,7 +148,7 @@ def measured_wrk(srv: Server, path: str, script: str, wargs: list[str], duration
     before = cpu_seconds(pids)
     others_before = {name: read() for name, read in others.items()}
     spies = None
-    if profile is not None:  # every worker, for the run less a second at each end
+    if profile is not None:  # every worker, for the run's first (duration - 2) seconds
         spies = profile_http.start(pids[1:], max(duration - 2, 1), profile)
     result = wrk(srv.url(path), script, wargs, duration, connections)
     requests = max(result["requests"], 1)
