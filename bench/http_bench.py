@@ -31,6 +31,7 @@ drainer running. Writes bench/results/http-<time>.json.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import signal
@@ -38,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -135,6 +137,25 @@ def process_tree(root: int) -> list[int]:
     return pids
 
 
+def established_by_process(port: int) -> collections.Counter:
+    """How many established connections on local ``port`` each process holds (from /proc:
+    the server side of each connection, found by its socket inode among the processes' fds)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if int(local.rsplit(":", 1)[1], 16) == port and state == "01":  # 01: ESTABLISHED
+            inodes.add(f"socket:[{inode}]")
+    owners: collections.Counter = collections.Counter()
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            links = [os.readlink(fd) for fd in fd_dir.iterdir()]
+        except OSError:  # the process ended meanwhile, or is not ours
+            continue
+        owners[int(fd_dir.parent.name)] += sum(link in inodes for link in links)
+    return +owners  # only the processes that hold some
+
+
 def measured_wrk(srv: Server, path: str, script: str, wargs: list[str], duration: int,
                  connections: int, others: dict | None = None,
                  profile: Path | None = None) -> dict:  # fmt: skip
@@ -150,7 +171,15 @@ def measured_wrk(srv: Server, path: str, script: str, wargs: list[str], duration
     spies = None
     if profile is not None:  # every worker, for the run's first (duration - 2) seconds
         spies = profile_http.start(pids[1:], max(duration - 2, 1), profile)
+    # Mid-run, how wrk's keep-alive connections are spread over the workers: each stays with
+    # the worker that accepted it (gunicorn_conf.reuse_port; a 10/54 split doubles the tail).
+    result_split: list = []
+    split = threading.Timer(duration / 2, lambda: result_split.append(
+        sorted(established_by_process(srv.port).values(), reverse=True)))  # fmt: skip
+    split.start()
     result = wrk(srv.url(path), script, wargs, duration, connections)
+    split.join()
+    result["connections_per_worker"] = result_split[0] if result_split else []
     requests = max(result["requests"], 1)
     result["web_cpu_ms"] = (cpu_seconds(pids) - before) * 1000 / requests
     for name, read in others.items():
@@ -341,7 +370,8 @@ def run_phase(app, env, path, script, wargs, args, klass="gthread", workers=2, t
 def summary(r: dict) -> str:
     cpu = ", ".join(f"{k[:-7]} {r[k]:.3f}" for k in r if k.endswith("_cpu_ms"))
     return (f"{r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-            f"CPU ms/req: {cpu}; statuses {r['statuses']}, errors {r['errors']}")  # fmt: skip
+            f"CPU ms/req: {cpu}; statuses {r['statuses']}, errors {r['errors']}, connections "
+            f"per worker {'/'.join(map(str, r.get('connections_per_worker', [])))}")  # fmt: skip
 
 
 def setup_sales(work: Path, members: int) -> tuple[int, int]:

@@ -1,5 +1,6 @@
 """gunicorn settings from the environment (``WEB_BIND``, ``WEB_WORKERS``, ``WEB_WORKER_CLASS``,
-``WEB_THREADS``, ``WEB_TIMEOUT``). See BENCHMARKS.md for why the defaults are what they are."""
+``WEB_THREADS``, ``WEB_TIMEOUT``, ``WEB_REUSE_PORT``). See BENCHMARKS.md for why the defaults are
+what they are."""
 
 import multiprocessing
 import os
@@ -12,6 +13,13 @@ worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", 1000))
 timeout = int(os.environ.get("WEB_TIMEOUT", 30))
 graceful_timeout = 10
 keepalive = 5
+# Every worker listens on its own socket with SO_REUSEPORT (gunicorn >= 24), so the kernel hashes
+# each new connection to one of them: an even spread. With one shared socket the workers race to
+# accept(), and long-lived connections (nginx's keep-alive pool to this node, deploy/nginx) stay
+# where they landed: splits of 10/54 and 64/0 over two workers were measured (issue #13).
+# WEB_REUSE_PORT=0 goes back to the shared socket.
+reuse_port = os.environ.get("WEB_REUSE_PORT", "1") != "0"
+
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 errorlog = "-"
 # Workers are built lazily after fork: no shared Redis/SQL connections across processes.
@@ -32,3 +40,24 @@ def post_worker_init(worker):
     from marketplace.gcfreeze import freeze_startup_objects
 
     freeze_startup_objects()
+
+
+def on_starting(server):
+    """With SO_REUSEPORT a second server could bind the same address and silently take half its
+    connections (an old instance left running, say). Fail as a server without it would."""
+    if reuse_port:
+        for address in server.cfg.address:
+            if isinstance(address, tuple):  # a unix socket path is not shared this way
+                _refuse_taken(address)
+
+
+def _refuse_taken(address: tuple) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise RuntimeError(f"{address[0]}:{address[1]} is already in use: {exc}") from exc
