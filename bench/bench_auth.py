@@ -2,7 +2,7 @@
 
     python bench/bench_auth.py [--rounds 3] [--duration 10] [--connections 64] [--members 3000]
 
-Serves the platform with gunicorn (gthread, 2 workers, 8 threads: the production settings) on the
+Serves the platform with gunicorn (gthread, 2 workers, 4 threads: the production settings) on the
 bundled Valkey and SQLite, loads it with wrk, and prints per phase the median over the rounds of
 requests/s, p50/p99 and the web processes' CPU milliseconds per request (from /proc), with ratios
 against ``bare`` (GET /healthz) measured in the same run:
@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.http_bench import Server, measured_wrk, wrk  # noqa: E402
+from bench.http_bench import DEFAULT_THREADS, Server, measured_wrk, wrk  # noqa: E402
 from inventory.server import EmbeddedRedis  # noqa: E402
 
 
@@ -84,7 +84,7 @@ def prepare(work: Path, members: int, families: int, rounds: int) -> tuple[Path,
 
 
 def phase(env, path, script, wargs, args) -> dict:
-    with Server("shihui.wsgi:app", env, "gthread", 2, 8) as srv:
+    with Server("shihui.wsgi:app", env, "gthread", 2, DEFAULT_THREADS) as srv:
         wrk(srv.url("/healthz"), "get.lua", [], 1, args.connections)  # warm-up (imports, pools)
         return measured_wrk(srv, path, script, wargs, args.duration, args.connections)
 

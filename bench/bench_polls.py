@@ -2,7 +2,7 @@
 
     python bench/bench_polls.py [--rounds 3] [--duration 10] [--connections 64] [--sales 20]
 
-Serves the platform with gunicorn (gthread, 2 workers, 8 threads: the production settings) on the
+Serves the platform with gunicorn (gthread, 2 workers, 4 threads: the production settings) on the
 bundled Valkey and SQLite, loads it with wrk (a different member token per request), and prints
 per phase the median over the rounds of requests/s, p50/p99 and the web processes' CPU
 milliseconds per request (from /proc), with the ratio to ``bare`` measured in the same run:
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.http_bench import Server, measured_wrk, wrk  # noqa: E402
+from bench.http_bench import DEFAULT_THREADS, Server, measured_wrk, wrk  # noqa: E402
 from inventory.server import EmbeddedRedis  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def etag_of(url: str, tokens: Path) -> str:
 
 
 def phase(env, path, wargs, args, conditional=False) -> dict:
-    with Server("shihui.wsgi:app", env, "gthread", 2, 8) as srv:
+    with Server("shihui.wsgi:app", env, "gthread", 2, args.threads) as srv:
         script = "get.lua" if path == "/healthz" else "get_auth.lua"
         wrk(srv.url(path), script, wargs, 2, args.connections)  # warm-up (imports, pools)
         if conditional:
@@ -73,6 +73,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--sales", type=int, default=20)
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="gunicorn threads per worker"
+    )
     parser.add_argument("--no-304", action="store_true", help="skip the If-None-Match phases")
     parser.add_argument("--out", default=str(ROOT / "bench" / f"results-polls-{date.today()}.json"))
     args = parser.parse_args()

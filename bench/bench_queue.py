@@ -2,7 +2,7 @@
 
     python bench/bench_queue.py [--rounds 3] [--duration 10] [--connections 64] [--members 2000]
 
-Serves the platform with gunicorn (gthread, 2 workers, 8 threads: the production settings) on the
+Serves the platform with gunicorn (gthread, 2 workers, 4 threads: the production settings) on the
 bundled Valkey and SQLite, and loads it with wrk (a different member token per request; every
 member has joined the room of one queue-mode sale before its start, and the room admits one
 member a second, so nearly everyone is ``waiting``: the common case of a big sale). Prints per
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.http_bench import Server, measured_wrk, wrk  # noqa: E402
+from bench.http_bench import DEFAULT_THREADS, Server, measured_wrk, wrk  # noqa: E402
 from inventory.server import EmbeddedRedis  # noqa: E402
 
 STARTS_IN = 20  # seconds: everyone joins before the start, so places are drawn at random
@@ -81,7 +81,7 @@ def prepare(work: Path, members: int) -> tuple[int, Path]:
 
 
 def phase(env, path, wargs, args) -> dict:
-    with Server("shihui.wsgi:app", env, "gthread", 2, 8) as srv:
+    with Server("shihui.wsgi:app", env, "gthread", 2, DEFAULT_THREADS) as srv:
         script = "get.lua" if path == "/healthz" else "get_auth.lua"
         if wargs and wargs[0].endswith("tickets.csv"):
             script = "get_queue.lua"

@@ -7,7 +7,7 @@ the production shape (issue #13).
 For each database (PostgreSQL first: a database this script drops and creates on the machine's
 server; then SQLite, the second, labelled column), the platform is prepared as ``shihui up``
 runs it: the outbox drainer (``shihui flashsale drain --follow``) and an RQ worker
-(``shihui worker``) beside gunicorn (gthread, 2 workers, 8 threads, the production settings),
+(``shihui worker``) beside gunicorn (gthread, 2 workers, 4 threads, the production settings),
 on a bundled Valkey. Each phase serves with gunicorn and loads with wrk (64 connections, a
 different member token and Idempotency-Key per request); figures are medians over ``--rounds``:
 
@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 import profile_http  # noqa: E402 - bench/, beside this script
 
 from inventory.server import EmbeddedRedis, free_port  # noqa: E402
+from shihui.gunicorn_conf import DEFAULT_THREADS  # noqa: E402
 
 WRK = ROOT / "bench" / "wrk"
 
@@ -72,7 +73,8 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
 
 
 class Server:
-    def __init__(self, app: str, env: dict, worker_class: str, workers: int, threads: int = 8):
+    def __init__(self, app: str, env: dict, worker_class: str, workers: int,
+                 threads: int = DEFAULT_THREADS):  # fmt: skip
         self.port = free_port()
         self.env = dict(env, WEB_BIND=f"127.0.0.1:{self.port}", WEB_WORKERS=str(workers),
                         WEB_WORKER_CLASS=worker_class, WEB_THREADS=str(threads),
@@ -247,6 +249,12 @@ def main() -> int:
     parser.add_argument("--phases", nargs="+", metavar="PHASE",
                         help="only these phases (e.g. ref claim); default: all")  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"gunicorn threads per worker, both apps (production: {DEFAULT_THREADS})",
+    )
     parser.add_argument("--profile", action="store_true",
                         help="py-spy every web worker during each measured run (bench/"
                              "profile_http.py): Python µs per request by part; the sampler "
@@ -358,9 +366,9 @@ def run_database(label: str, args) -> tuple[dict, dict]:
         server.stop()
 
 
-def run_phase(app, env, path, script, wargs, args, klass="gthread", workers=2, threads=8,
+def run_phase(app, env, path, script, wargs, args, klass="gthread", workers=2, threads=None,
               others=None):  # fmt: skip
-    with Server(app, env, klass, workers, threads) as srv:
+    with Server(app, env, klass, workers, threads or args.threads) as srv:
         wrk(srv.url(path), script, wargs, 2, args.connections)  # warm-up
         profile = Path(tempfile.mkdtemp(prefix="shihui-spy-")) / "web" if args.profile else None
         return measured_wrk(srv, path, script, wargs, args.duration, args.connections, others,

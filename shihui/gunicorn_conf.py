@@ -8,7 +8,13 @@ import os
 bind = os.environ.get("WEB_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count()))
 worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("WEB_THREADS", 8))
+# Threads per worker. 4, not 8: a request's Python runs under its worker's GIL, and with 8
+# threads per worker on loaded cores a thread that is descheduled while holding the GIL stalls
+# the other 7; at the same throughput every phase measured had a shorter tail with 4 (p99 at 64
+# connections: the claim 57.9 -> 51.4 ms, the sale list 47.3 -> 29.8, a bare GET 50.1 -> 31.0;
+# BENCHMARKS.md, 2026-12-01). Requests that wait on I/O (SQL, Redis) release the GIL meanwhile.
+DEFAULT_THREADS = 4
+threads = int(os.environ.get("WEB_THREADS", DEFAULT_THREADS))
 worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", 1000))
 timeout = int(os.environ.get("WEB_TIMEOUT", 30))
 graceful_timeout = 10
